@@ -1,0 +1,88 @@
+# gotunnel top-level Makefile.
+#   make            build bin/gotunnel-master bin/gotunnel-client bin/gotunnelctl (+ admin, console)
+#   make check      install what is missing, build, run every test suite
+#   make demo       install, build, start master + admin + demo client on 127.0.0.1
+#   make SANITIZE=1 ASan + UBSan build (objects go to build-san/)
+
+VERSION	:= 0.1.0
+CC	?= cc
+PREFIX	?= /usr/local
+DESTDIR	?=
+
+PKGS	:= libevent yajl inih libsodium libsystemd lmdb
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wno-unused-parameter \
+	   -D_GNU_SOURCE -DGOTUNNEL_VERSION='"$(VERSION)"' -Icommon -Iserver -Iclient
+LDLIBS	:= -levent -lyajl -linih -lsodium -lsystemd -llmdb
+
+ifeq ($(SANITIZE),1)
+BUILD	:= build-san
+BINDIR	:= build-san/bin
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+else
+BUILD	:= build
+BINDIR	:= bin
+endif
+
+COMMON_SRC := $(wildcard common/*.c)
+SERVER_SRC := $(wildcard server/*.c)
+CLIENT_SRC := $(wildcard client/*.c)
+CTL_SRC    := $(wildcard ctl/*.c)
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+CTL_OBJ    := $(CTL_SRC:%.c=$(BUILD)/%.o)
+
+BINS := $(BINDIR)/gotunnel-master $(BINDIR)/gotunnel-client $(BINDIR)/gotunnelctl
+
+.PHONY: all c deps check check-unit check-e2e demo demo-stop clean install uninstall bench lint
+all: c
+c: $(BINS)
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h server/*.h client/*.h ctl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libgotunnel.a: $(COMMON_OBJ)
+	ar rcs $@ $^
+
+$(BINDIR)/gotunnel-master: $(SERVER_OBJ) $(BUILD)/libgotunnel.a
+	@mkdir -p $(BINDIR)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BINDIR)/gotunnel-client: $(CLIENT_OBJ) $(BUILD)/libgotunnel.a
+	@mkdir -p $(BINDIR)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BINDIR)/gotunnelctl: $(CTL_OBJ) $(BUILD)/libgotunnel.a
+	@mkdir -p $(BINDIR)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Debian packages the build and the tests need; installed only when missing.
+DEB_PKGS := build-essential pkg-config libevent-dev libyajl-dev liblmdb-dev lmdb-utils check \
+	    libsubunit-dev kore libinih-dev libsodium-dev libsystemd-dev mandoc python3 \
+	    openssh-server openssh-client iperf3 socat curl chromium nodejs npm valgrind
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	fi
+
+# Sub-makefiles owned by each part.
+-include t/t.mk
+-include admin/admin.mk
+-include frontend/frontend.mk
+-include bench/bench.mk
+-include etc/install.mk
+
+clean:
+	rm -rf build build-san bin t/out
+
+lint:
+	mandoc -Tlint -Wwarning man/*.[1-8]
