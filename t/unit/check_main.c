@@ -1,0 +1,36 @@
+/* check_main.c: runs every linked Check suite; exit status is the failure count. */
+#include <stdlib.h>
+#include "suites.h"
+
+/* Adds a suite to the runner when its file is linked in. */
+static void
+add_suite(SRunner **sr, Suite *(*fn)(void))
+{
+	if (fn == NULL)
+		return;
+	if (*sr == NULL)
+		*sr = srunner_create(fn());
+	else
+		srunner_add_suite(*sr, fn());
+}
+
+int
+main(void)
+{
+	SRunner	*sr = NULL;
+	int	 failed;
+
+	add_suite(&sr, suite_frame);
+	add_suite(&sr, suite_proto);
+	add_suite(&sr, suite_config);
+	add_suite(&sr, suite_portrange);
+	add_suite(&sr, suite_db);
+	add_suite(&sr, suite_db_admin);
+	add_suite(&sr, suite_relay);
+	if (sr == NULL)
+		return 1;
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,15 @@
+/* suites.h: every Check suite of the unit test binary.  A suite that is not
+ * linked in (weak symbol left NULL) is skipped, so parts can land separately. */
+#ifndef GOTUNNEL_SUITES_H
+#define GOTUNNEL_SUITES_H
+#include <check.h>
+
+Suite	*suite_frame(void) __attribute__((weak));
+Suite	*suite_proto(void) __attribute__((weak));
+Suite	*suite_config(void) __attribute__((weak));
+Suite	*suite_portrange(void) __attribute__((weak));
+Suite	*suite_db(void) __attribute__((weak));
+Suite	*suite_db_admin(void) __attribute__((weak));	/* users, web sessions, audit (admin) */
+Suite	*suite_relay(void) __attribute__((weak));
+
+#endif
