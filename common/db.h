@@ -187,6 +187,7 @@ void	 db_close(struct db *);
 int	 db_txn_begin(struct db *, int readonly, MDB_txn **);
 int	 db_txn_commit(struct db *, MDB_txn *);
 int	 db_reader_check(struct db *, int *dead);
+int	 db_grow(struct db *);
 uint64_t db_next_seq(MDB_txn *, MDB_dbi);
 void	 db_key_u64(uint64_t, unsigned char [8]);
 uint64_t db_u64_key(const MDB_val *);

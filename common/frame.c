@@ -1,0 +1,148 @@
+/* frame.c: the length-prefix codec; lengths are checked before any payload is read. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "frame.h"
+
+/* Accepts 1..FRAME_MAX; sets *err for anything else. */
+int
+frame_check_length(uint32_t len, const char **err)
+{
+	if (len == 0) {
+		*err = "empty message (length 0)";
+		return -1;
+	}
+	if (len > FRAME_MAX) {
+		*err = "message too long (limit 65536 bytes)";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Takes one complete frame from in into buf (FRAME_MAX + 1 bytes, NUL
+ * terminated for convenience; the payload may itself contain NUL bytes).
+ */
+enum frame_result
+frame_pull(struct evbuffer *in, char *buf, size_t *len, const char **err)
+{
+	unsigned char	hdr[FRAME_HDR];
+	uint32_t	n;
+
+	if (evbuffer_get_length(in) < FRAME_HDR)
+		return FRAME_AGAIN;
+	evbuffer_copyout(in, hdr, FRAME_HDR);
+	n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+	    (uint32_t)hdr[2] << 8 | hdr[3];
+	if (frame_check_length(n, err) == -1)
+		return FRAME_BAD;
+	if (evbuffer_get_length(in) < FRAME_HDR + (size_t)n)
+		return FRAME_AGAIN;
+	evbuffer_drain(in, FRAME_HDR);
+	evbuffer_remove(in, buf, n);
+	buf[n] = '\0';
+	*len = n;
+	return FRAME_OK;
+}
+
+/* Appends header + payload to out. */
+int
+frame_push(struct evbuffer *out, const char *json, size_t len)
+{
+	unsigned char hdr[FRAME_HDR];
+
+	if (len == 0 || len > FRAME_MAX)
+		return -1;
+	hdr[0] = (len >> 24) & 0xff;
+	hdr[1] = (len >> 16) & 0xff;
+	hdr[2] = (len >> 8) & 0xff;
+	hdr[3] = len & 0xff;
+	if (evbuffer_add(out, hdr, FRAME_HDR) == -1 ||
+	    evbuffer_add(out, json, len) == -1)
+		return -1;
+	return 0;
+}
+
+/* Writes all of buf to a blocking fd. */
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes one frame to a blocking fd (gotunnelctl, tests). */
+int
+frame_write_fd(int fd, const char *json, size_t len)
+{
+	unsigned char hdr[FRAME_HDR];
+
+	if (len == 0 || len > FRAME_MAX)
+		return -1;
+	hdr[0] = (len >> 24) & 0xff;
+	hdr[1] = (len >> 16) & 0xff;
+	hdr[2] = (len >> 8) & 0xff;
+	hdr[3] = len & 0xff;
+	if (write_all(fd, hdr, FRAME_HDR) == -1 || write_all(fd, json, len) == -1)
+		return -1;
+	return 0;
+}
+
+/* Reads exactly len bytes, waiting at most timeout_ms for each chunk. */
+static int
+read_all(int fd, void *buf, size_t len, int timeout_ms)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+		ssize_t		n;
+
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -1;
+		n = read(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads one frame from a fd into buf (FRAME_MAX + 1 bytes). */
+int
+frame_read_fd(int fd, char *buf, size_t *len, int timeout_ms)
+{
+	unsigned char	 hdr[FRAME_HDR];
+	uint32_t	 n;
+	const char	*err;
+
+	if (read_all(fd, hdr, FRAME_HDR, timeout_ms) == -1)
+		return -1;
+	n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+	    (uint32_t)hdr[2] << 8 | hdr[3];
+	if (frame_check_length(n, &err) == -1)
+		return -1;
+	if (read_all(fd, buf, n, timeout_ms) == -1)
+		return -1;
+	buf[n] = '\0';
+	*len = n;
+	return 0;
+}

@@ -1,0 +1,64 @@
+/* proto.h: control messages <-> struct msg (strict yajl callback parser). */
+#ifndef GOTUNNEL_PROTO_H
+#define GOTUNNEL_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+
+#define PROTO_MAX_DEPTH	16
+
+enum msg_type {
+	MSG_NONE,
+	MSG_REGISTER,
+	MSG_REGISTER_RESPONSE,
+	MSG_HEARTBEAT,
+	MSG_HEARTBEAT_ACK,
+	MSG_OPEN_DATA,
+	MSG_DATA,
+	MSG_START,
+	MSG_ERROR,
+	MSG_CTL,
+	MSG_CTL_RESPONSE,
+	MSG_NTYPES
+};
+
+enum msg_field {
+	F_TYPE, F_STATUS, F_ERROR, F_NAME, F_MAPPING, F_CLIENT_ID, F_TOKEN,
+	F_PROTOCOL, F_LOCAL_IP, F_LOCAL_PORT, F_REMOTE_PORT, F_POOL_COUNT,
+	F_DATA_ID, F_PEER, F_CMD, F_NFIELDS
+};
+
+struct msg {
+	enum msg_type	type;
+	uint32_t	present;		/* 1 << enum msg_field */
+	char		type_s[32];
+	char		status[16];
+	char		error[256];
+	char		name[DB_NAME_LEN];
+	char		mapping[DB_NAME_LEN];
+	char		client_id[DB_ID_LEN];
+	char		token[256];
+	char		protocol[16];
+	char		local_ip[DB_ADDR_LEN];
+	int64_t		local_port;
+	int64_t		remote_port;
+	int64_t		pool_count;
+	char		data_id[80];
+	char		peer[DB_ADDR_LEN];
+	char		cmd[32];
+};
+
+#define MSG_HAS(m, f)	(((m)->present >> (f)) & 1)
+#define MSG_SET(m, f)	((m)->present |= 1u << (f))
+
+int		 proto_parse(const char *json, size_t len, struct msg *,
+		    char *err, size_t errlen);
+int		 proto_encode(const struct msg *, char *out, size_t *len);
+void		 msg_init(struct msg *, enum msg_type);
+void		 msg_set_str(struct msg *, enum msg_field, const char *);
+void		 msg_set_int(struct msg *, enum msg_field, int64_t);
+const char	*msg_type_name(enum msg_type);
+
+#endif
