@@ -1,0 +1,149 @@
+/* conf_ini.c: a line-counting libinih front end shared by every config file. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "conf_ini.h"
+
+struct line_reader {
+	FILE		*fp;
+	struct conf_ctx	*ctx;
+};
+
+/* Reads one line for inih and counts it, so errors can name their line. */
+static char *
+conf_reader(char *str, int num, void *stream)
+{
+	struct line_reader *r = stream;
+	char *s = fgets(str, num, r->fp);
+
+	if (s != NULL)
+		r->ctx->line++;
+	return s;
+}
+
+/* inih callback: delegates to the file's key table, keeps the first error. */
+static int
+conf_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct conf_ctx	*ctx = user;
+	const char	*msg;
+
+	msg = ctx->fn(ctx, section, name, value);
+	if (msg == NULL)
+		return 1;
+	if (ctx->err_line == 0) {
+		ctx->err_line = ctx->line;
+		snprintf(ctx->err, sizeof(ctx->err), "%s:%d: %s", ctx->path,
+		    ctx->line, msg);
+	}
+	return 0;
+}
+
+/* Parses path; returns 0, or -1 with "FILE:LINE: message" in err. */
+int
+conf_ini_parse(const char *path, conf_key_fn fn, void *user, char *err,
+    size_t errlen)
+{
+	struct conf_ctx		ctx;
+	struct line_reader	r;
+	FILE			*fp;
+	int			 rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.fn = fn;
+	ctx.user = user;
+	ctx.path = path;
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	r.fp = fp;
+	r.ctx = &ctx;
+	rc = ini_parse_stream(conf_reader, &r, conf_handler, &ctx);
+	fclose(fp);
+	if (rc == 0)
+		return 0;
+	if (rc > 0 && rc == ctx.err_line)
+		snprintf(err, errlen, "%s", ctx.err);
+	else if (rc > 0)
+		snprintf(err, errlen, "%s:%d: syntax error (expected "
+		    "[section] or key = value)", path, rc);
+	else
+		snprintf(err, errlen, "%s: cannot read the file", path);
+	return -1;
+}
+
+/* Parses a decimal integer within [min, max]. */
+int
+conf_parse_int(const char *s, long min, long max, long *out)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Parses true/false, yes/no, on/off, 1/0. */
+int
+conf_parse_bool(const char *s, int *out)
+{
+	if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") ||
+	    !strcasecmp(s, "on") || !strcmp(s, "1"))
+		*out = 1;
+	else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") ||
+	    !strcasecmp(s, "off") || !strcmp(s, "0"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+/* Parses "90", "90s", "30m", "12h" or "7d" into seconds (> 0). */
+int
+conf_parse_duration(const char *s, long *seconds)
+{
+	char	*end;
+	long	 v, mult = 1;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || v <= 0)
+		return -1;
+	if (*end != '\0') {
+		if (end[1] != '\0')
+			return -1;
+		switch (*end) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
+		default: return -1;
+		}
+	}
+	if (v > LONG_MAX / mult)
+		return -1;
+	*seconds = v * mult;
+	return 0;
+}
+
+/* Tells whether s is a literal IPv4 or IPv6 address. */
+int
+conf_parse_ip(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}

@@ -1,0 +1,42 @@
+/* config.h: the server configuration file (gotunnel.ini(5)), shared by
+ * gotunnel-master, gotunnelctl and gotunnel-admin. */
+#ifndef GOTUNNEL_CONFIG_H
+#define GOTUNNEL_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "portrange.h"
+
+struct server_config {
+	char		 path[PATH_MAX];
+	/* [common] */
+	char		 bind_addr[64];
+	long		 bind_port;
+	char		 proxy_bind_addr[64];
+	char		 token[256];
+	char		 allow_ports_s[1024];
+	struct portrange allow_ports;
+	long		 workers;
+	char		 data_dir[PATH_MAX];
+	enum log_level	 log_level;
+	long		 heartbeat_timeout;
+	char		 control_socket[108];
+	long		 max_clients;
+	long		 max_conns_per_mapping;
+	long		 max_pool_count;
+	/* [admin] */
+	char		 admin_bind_addr[64];
+	long		 admin_bind_port;
+	long		 admin_session_ttl;
+	char		 admin_assets[PATH_MAX];
+	char		 admin_tls_cert[PATH_MAX];
+	char		 admin_tls_key[PATH_MAX];
+	char		 admin_metrics_token[256];
+};
+
+int	server_config_load(const char *path, struct server_config *,
+	    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,294 @@
+/* net.c: socket helpers shared by the master, the client and the tools. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "frame.h"
+#include "log.h"
+#include "net.h"
+#include "xmalloc.h"
+
+/* Sets O_NONBLOCK. */
+int
+net_set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Disables Nagle: the tunnel must not add latency to small writes. */
+void
+net_set_nodelay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Fills a sockaddr for a literal address; -1 if it is not one. */
+static int
+net_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -1;
+}
+
+/* Opens a non-blocking listening TCP socket; -1 with errno set. */
+int
+net_listen(const char *addr, uint16_t port, int reuseport, int backlog)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			fd, one = 1, saved;
+
+	if (net_sockaddr(addr, port, &ss, &len) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, backlog) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Starts a non-blocking connect to host (literal or name); -1 on failure. */
+int
+net_connect_nb(const char *host, uint16_t port, int *inprogress)
+{
+	struct addrinfo	 hints, *res = NULL;
+	char		 portstr[8];
+	int		 fd, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+		log_warnx("cannot resolve %s: %s", host, gai_strerror(rc));
+		errno = EHOSTUNREACH;
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		freeaddrinfo(res);
+		return -1;
+	}
+	*inprogress = 0;
+	if (connect(fd, res->ai_addr, res->ai_addrlen) == -1) {
+		if (errno != EINPROGRESS) {
+			int saved = errno;
+
+			close(fd);
+			freeaddrinfo(res);
+			errno = saved;
+			return -1;
+		}
+		*inprogress = 1;
+	}
+	freeaddrinfo(res);
+	net_set_nodelay(fd);
+	return fd;
+}
+
+/* Formats "1.2.3.4:5" or "[::1]:5". */
+void
+net_addr_str(const struct sockaddr *sa, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(out, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(out, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else
+		snprintf(out, len, "unknown");
+}
+
+/* Formats the peer address of a connected socket. */
+void
+net_peer_str(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sl = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+		snprintf(out, len, "unknown");
+	else
+		net_addr_str((struct sockaddr *)&ss, out, len);
+}
+
+/* Returns the local port a socket is bound to. */
+uint16_t
+net_local_port(int fd)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* Writes 2 * nbytes random hex characters and a NUL. */
+void
+net_random_hex(char *out, size_t nbytes)
+{
+	unsigned char buf[64];
+
+	if (nbytes > sizeof(buf))
+		nbytes = sizeof(buf);
+	randombytes_buf(buf, nbytes);
+	sodium_bin2hex(out, nbytes * 2 + 1, buf, nbytes);
+}
+
+struct linger_state {
+	int		 fd;
+	size_t		 discarded;
+	struct event	*ev;
+};
+
+/* Discards what the peer still sends, so our last reply is not lost to a RST. */
+static void
+linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct linger_state	*ls = arg;
+	char			 buf[4096];
+	ssize_t			 n = 0;
+
+	if (what & EV_READ)
+		n = read(fd, buf, sizeof(buf));
+	if ((what & EV_TIMEOUT) || n == 0 ||
+	    (n < 0 && errno != EAGAIN && errno != EINTR) ||
+	    (ls->discarded += (n > 0 ? (size_t)n : 0)) > 256 * 1024) {
+		event_free(ls->ev);
+		close(ls->fd);
+		free(ls);
+	}
+}
+
+/*
+ * Closes a connection after our last bytes were written: shut down our
+ * side, then read and drop the peer's leftovers for up to 2 seconds.
+ */
+void
+net_linger_close(struct event_base *base, int fd)
+{
+	struct linger_state	*ls = xcalloc(1, sizeof(*ls));
+	struct timeval		 tv = { 2, 0 };
+
+	shutdown(fd, SHUT_WR);
+	ls->fd = fd;
+	ls->ev = event_new(base, fd, EV_READ | EV_PERSIST, linger_cb, ls);
+	event_add(ls->ev, &tv);
+}
+
+/* Forgets a partial read. */
+void
+hsread_reset(struct hsread *hs)
+{
+	free(hs->buf);
+	memset(hs, 0, sizeof(*hs));
+}
+
+/*
+ * Reads exactly one frame from a non-blocking fd, never more: the bytes
+ * after it belong to whoever takes the connection next (e.g. a relay).
+ */
+enum hs_result
+hsread_step(struct hsread *hs, int fd, const char **err)
+{
+	ssize_t n;
+
+	while (hs->got < FRAME_HDR) {
+		n = read(fd, hs->hdr + hs->got, FRAME_HDR - hs->got);
+		if (n == 0)
+			return HS_EOF;
+		if (n < 0)
+			return (errno == EAGAIN || errno == EINTR) ? HS_AGAIN : HS_EOF;
+		hs->got += (size_t)n;
+		if (hs->got == FRAME_HDR) {
+			hs->len = (uint32_t)hs->hdr[0] << 24 |
+			    (uint32_t)hs->hdr[1] << 16 |
+			    (uint32_t)hs->hdr[2] << 8 | hs->hdr[3];
+			if (frame_check_length(hs->len, err) == -1)
+				return HS_BAD;
+			hs->buf = xmalloc(hs->len + 1);
+		}
+	}
+	while (hs->got < FRAME_HDR + hs->len) {
+		size_t off = hs->got - FRAME_HDR;
+
+		n = read(fd, hs->buf + off, hs->len - off);
+		if (n == 0)
+			return HS_EOF;
+		if (n < 0)
+			return (errno == EAGAIN || errno == EINTR) ? HS_AGAIN : HS_EOF;
+		hs->got += (size_t)n;
+	}
+	hs->buf[hs->len] = '\0';
+	return HS_OK;
+}
+
+/* Sends one small frame on a fresh non-blocking socket (fits its buffer). */
+int
+net_send_frame_fd(int fd, const char *json, size_t len)
+{
+	unsigned char	buf[FRAME_HDR + FRAME_MAX];
+	ssize_t		n;
+
+	if (len == 0 || len > FRAME_MAX)
+		return -1;
+	buf[0] = (len >> 24) & 0xff;
+	buf[1] = (len >> 16) & 0xff;
+	buf[2] = (len >> 8) & 0xff;
+	buf[3] = len & 0xff;
+	memcpy(buf + FRAME_HDR, json, len);
+	do
+		n = send(fd, buf, FRAME_HDR + len, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	return n == (ssize_t)(FRAME_HDR + len) ? 0 : -1;
+}

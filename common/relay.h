@@ -1,0 +1,24 @@
+/* relay.h: a bounded, full-duplex, half-close-aware byte relay between two sockets. */
+#ifndef GOTUNNEL_RELAY_H
+#define GOTUNNEL_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct relay;
+
+/* Called once when both directions are finished or one failed; the owner
+ * then reads the counters and calls relay_free(). */
+typedef void (*relay_done_fn)(struct relay *, void *arg, const char *reason);
+
+struct relay	*relay_new(struct event_base *, int fd_a, int fd_b,
+		    relay_done_fn, void *arg);
+void		 relay_free(struct relay *);
+uint64_t	 relay_bytes_ab(const struct relay *);
+uint64_t	 relay_bytes_ba(const struct relay *);
+size_t		 relay_buffered(const struct relay *);
+size_t		 relay_pipe_capacity(void);
+void		 relay_pipes_release_all(void);
+
+#endif
