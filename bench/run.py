@@ -1,0 +1,746 @@
+#!/usr/bin/env python3
+"""gotunnel benchmark driver (`make bench`).
+
+Starts everything on 127.0.0.1 with free ports under one temporary
+directory, measures three rows -- direct (no tunnel), OpenSSH `ssh -R`
+(its own throwaway sshd), gotunnel (bin/gotunnel-master + bin/gotunnel-client)
+-- and prints one table.  Raw results go to bench/out/results.json, the table
+to bench/out/results.txt.  It reports; it asserts nothing about speed.
+
+Every child is started here and killed here (by PID, with its descendants)
+on exit, on error, on SIGINT/SIGTERM and when the global time budget runs out.
+"""
+
+import argparse
+import atexit
+import datetime
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+TOOLS = os.path.join(OUT, "bin")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TOKEN = "bench-token-0123456789"
+
+CHILDREN = []          # every Popen we started, in start order
+TMP = None             # the run's temporary directory
+
+
+# ---------------------------------------------------------------- processes
+
+def log(msg):
+    """One progress line on stderr (the table goes to stdout)."""
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def start(argv, name, stdout=None, stdin=None):
+    """Start a child in its own session, remember it for cleanup."""
+    logf = open(os.path.join(TMP, name + ".log"), "ab")
+    p = subprocess.Popen(argv, stdout=stdout if stdout is not None else logf,
+                         stderr=logf, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                         start_new_session=True, cwd=TMP)
+    p.bench_name = name
+    CHILDREN.append(p)
+    return p
+
+
+def ppid_map():
+    """pid -> ppid for every process now."""
+    m = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                s = f.read()
+            m[int(d)] = int(s[s.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError):
+            pass
+    return m
+
+
+def tree(pids):
+    """The given pids plus all their live descendants."""
+    m = ppid_map()
+    kids = {}
+    for pid, pp in m.items():
+        kids.setdefault(pp, []).append(pid)
+    out, todo = [], [p for p in pids if p in m]
+    while todo and len(out) < 10000:
+        p = todo.pop()
+        if p in out:
+            continue
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def stop(p, grace=3.0):
+    """Terminate a child and every descendant (by PID), then reap it."""
+    if p is None:
+        return
+    pids = tree([p.pid]) if p.poll() is None else []
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    end = time.time() + grace
+    while time.time() < end and any(os.path.exists("/proc/%d" % q) and not zombie(q) for q in pids):
+        p.poll()
+        time.sleep(0.05)
+    for pid in pids:
+        try:
+            if not zombie(pid):
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        p.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+        return s[s.rindex(")") + 2] == "Z"
+    except OSError:
+        return True
+
+
+def cleanup():
+    """Kill everything we started (newest first) and remove the temp dir."""
+    for p in reversed(CHILDREN):
+        stop(p, grace=2.0)
+    if TMP and os.path.isdir(TMP) and not os.environ.get("BENCH_KEEP_TMP"):
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+def on_signal(sig, frame):
+    raise SystemExit("bench: stopped by signal %d" % sig)
+
+
+def run_tool(argv, timeout):
+    """Run a short tool to completion; returns its parsed last JSON line."""
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=TMP)
+    if r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (argv[0], r.returncode, r.stderr.strip()[-300:]))
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def free_port():
+    """A TCP port that is free on 127.0.0.1 right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=15.0, echo=False, proc=None):
+    """Wait until 127.0.0.1:port accepts (and, with echo, echoes a byte)."""
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("%s exited with %s" % (proc.bench_name, proc.returncode))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                if echo:
+                    s.sendall(b"e")
+                    if s.recv(1) != b"e":
+                        raise OSError("no echo")
+                return
+        except OSError as e:
+            last = e
+            time.sleep(0.1)
+    raise RuntimeError("port %d not ready after %.0fs: %s" % (port, timeout, last))
+
+
+# ---------------------------------------------------------------- /proc
+
+def cpu_seconds(pids):
+    """utime+stime of the given pids, in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                s = f.read()
+            fields = s[s.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / CLK_TCK
+
+
+class CpuMeter:
+    """CPU time of a process tree over a wall-clock window, as % of a core."""
+
+    def __init__(self, roots):
+        self.roots = roots
+        self.pids = tree(roots) if roots else []
+        self.c0 = cpu_seconds(self.pids)
+        self.t0 = time.time()
+
+    def stop(self):
+        if not self.roots:
+            return None
+        # Same pid set as at the start: processes that appear in between
+        # (none in a steady tunnel) would start from 0 and inflate the figure.
+        dc = cpu_seconds(self.pids) - self.c0
+        dt = time.time() - self.t0
+        return {"cpu_s": round(dc, 3), "wall_s": round(dt, 3),
+                "cpu_pct": round(100.0 * dc / dt, 1) if dt > 0 else None,
+                "pids": len(self.pids)}
+
+
+def memory(roots):
+    """Summed Rss and Pss (KiB) of a process tree, from smaps_rollup."""
+    rss = pss = 0
+    pids = tree(roots)
+    for pid in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            pass
+    return {"rss_kib": rss, "pss_kib": pss, "procs": len(pids)}
+
+
+# ---------------------------------------------------------------- tunnels
+
+class Direct:
+    """No tunnel: the tools talk to the services themselves."""
+    name = "direct"
+
+    def start(self, services):
+        self.ports = dict(services)
+        return True
+
+    def roots(self):
+        return []
+
+    def stop(self):
+        pass
+
+
+class SshR:
+    """OpenSSH: a throwaway sshd on a free port and `ssh -N -R` to it."""
+    name = "ssh -R"
+
+    def start(self, services):
+        d = os.path.join(TMP, "ssh")
+        os.makedirs(d, mode=0o700)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        os.path.join(d, "host_ed25519")], check=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        os.path.join(d, "id_ed25519")], check=True)
+        shutil.copy(os.path.join(d, "id_ed25519.pub"), os.path.join(d, "authorized_keys"))
+        # sshd refuses to start without its privilege separation directory.
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        self.port = free_port()
+        cfg = os.path.join(d, "sshd_config")
+        with open(cfg, "w") as f:
+            f.write("\n".join([
+                "Port %d" % self.port, "ListenAddress 127.0.0.1",
+                "HostKey %s/host_ed25519" % d, "PidFile %s/sshd.pid" % d,
+                "AuthorizedKeysFile %s/authorized_keys" % d,
+                "PermitRootLogin prohibit-password", "PubkeyAuthentication yes",
+                "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+                "UsePAM no", "StrictModes no", "AllowTcpForwarding yes",
+                "GatewayPorts no", "X11Forwarding no", "PermitTTY no",
+                "MaxStartups 100", "LogLevel ERROR", ""]))
+        self.sshd = start(["/usr/sbin/sshd", "-D", "-e", "-f", cfg], "sshd")
+        wait_port(self.port, proc=self.sshd)
+        self.ports = {k: free_port() for k in services}
+        argv = ["ssh", "-N", "-F", "/dev/null", "-i", os.path.join(d, "id_ed25519"),
+                "-p", str(self.port), "-o", "BatchMode=yes",
+                "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=%s/known_hosts" % d,
+                "-o", "ExitOnForwardFailure=yes", "-o", "LogLevel=ERROR"]
+        for k, lport in services.items():
+            argv += ["-R", "127.0.0.1:%d:127.0.0.1:%d" % (self.ports[k], lport)]
+        argv.append("root@127.0.0.1")
+        self.ssh = start(argv, "ssh")
+        wait_port(self.ports["echo"], echo=True, proc=self.ssh)
+        wait_port(self.ports["iperf"], proc=self.ssh)
+        return True
+
+    def roots(self):
+        return [self.sshd.pid, self.ssh.pid]
+
+    def stop(self):
+        stop(self.ssh)
+        stop(self.sshd)
+
+
+def gotunnel_bins():
+    m = os.path.join(ROOT, "bin", "gotunnel-master")
+    c = os.path.join(ROOT, "bin", "gotunnel-client")
+    return (m, c) if os.access(m, os.X_OK) and os.access(c, os.X_OK) else (None, None)
+
+
+def write_master_ini(path, port, allow_ports, max_clients, datadir, workers):
+    with open(path, "w") as f:
+        f.write("\n".join([
+            "[common]", "bind_addr = 127.0.0.1", "bind_port = %d" % port,
+            "token = %s" % TOKEN, "allow_ports = %s" % allow_ports,
+            "workers = %d" % workers, "data_dir = %s" % datadir,
+            "log_level = warn", "heartbeat_timeout = 90",
+            "control_socket = %s" % os.path.join(os.path.dirname(path), "ctl.sock"),
+            "max_clients = %d" % max_clients, "max_conns_per_mapping = 20000", ""]))
+
+
+def check_ini(binary, ini, name):
+    r = subprocess.run([binary, "-t", "-c", ini], capture_output=True, text=True, timeout=10)
+    if r.returncode != 0:
+        raise RuntimeError("%s -t rejected the config: %s" % (name, (r.stderr + r.stdout).strip()[-400:]))
+
+
+class Gotunnel:
+    """bin/gotunnel-master + bin/gotunnel-client with a temporary config."""
+    name = "gotunnel"
+
+    def __init__(self, workers, pool):
+        self.workers = workers
+        self.pool = pool
+        self.master = self.client = None
+
+    def start(self, services):
+        mbin, cbin = gotunnel_bins()
+        if mbin is None:
+            raise RuntimeError("bin/gotunnel-master or bin/gotunnel-client missing (make failed?)")
+        d = os.path.join(TMP, "gotunnel")
+        os.makedirs(d)
+        self.port = free_port()
+        self.ports = {k: free_port() for k in services}
+        mini = os.path.join(d, "master.ini")
+        write_master_ini(mini, self.port, ",".join(str(p) for p in self.ports.values()),
+                         100, os.path.join(d, "data"), self.workers)
+        cini = os.path.join(d, "client.ini")
+        with open(cini, "w") as f:
+            f.write("\n".join([
+                "[common]", "server_addr = 127.0.0.1", "server_port = %d" % self.port,
+                "token = %s" % TOKEN, "name = bench", "pool_count = %d" % self.pool, ""]))
+            for k, lport in services.items():
+                f.write("\n".join(["[%s]" % k, "type = tcp", "local_ip = 127.0.0.1",
+                                   "local_port = %d" % lport,
+                                   "remote_port = %d" % self.ports[k], ""]))
+        check_ini(mbin, mini, "gotunnel-master")
+        check_ini(cbin, cini, "gotunnel-client")
+        self.master = start([mbin, "-c", mini], "gotunnel-master")
+        wait_port(self.port, proc=self.master)
+        self.client = start([cbin, "-c", cini], "gotunnel-client")
+        wait_port(self.ports["echo"], echo=True, proc=self.client)
+        wait_port(self.ports["iperf"], proc=self.client)
+        time.sleep(0.5)          # let the data-connection pool fill
+        return True
+
+    def roots(self):
+        return [self.master.pid, self.client.pid]
+
+    def stop(self):
+        stop(self.client)
+        stop(self.master)
+
+
+# ---------------------------------------------------------------- measurements
+
+def iperf(port, roots, streams=1, reverse=False, secs=5):
+    """iperf3 through port; Gbit/s at the receiver plus the tunnel's CPU."""
+    argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(secs), "-J",
+            "-P", str(streams)]
+    if reverse:
+        argv.append("-R")
+    cpu = CpuMeter(roots)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 30, cwd=TMP)
+    c = cpu.stop()
+    try:
+        j = json.loads(r.stdout)
+    except ValueError:
+        raise RuntimeError("iperf3 output unreadable (rc %d): %s" % (r.returncode, r.stderr[-300:]))
+    if "error" in j:
+        raise RuntimeError("iperf3: %s" % j["error"])
+    bps = j["end"]["sum_received"]["bits_per_second"]
+    res = {"gbps": round(bps / 1e9, 3), "streams": streams, "reverse": reverse,
+           "secs": secs, "retransmits": j["end"].get("sum_sent", {}).get("retransmits")}
+    if c:
+        res["tunnel_cpu"] = c
+    return res
+
+
+def measure_throughput(t, res, secs):
+    for key, streams, rev in (("tp_1", 1, False), ("tp_4", 4, False), ("tp_rev", 1, True)):
+        try:
+            res[key] = iperf(t.ports["iperf"], t.roots(), streams, rev, secs)
+            log("%s %s: %.2f Gbit/s" % (t.name, key, res[key]["gbps"]))
+        except Exception as e:           # report and go on with the next column
+            res[key] = {"error": str(e)}
+            log("%s %s failed: %s" % (t.name, key, e))
+
+
+def measure_latency(t, res, rounds):
+    try:
+        cpu = CpuMeter(t.roots())
+        res["latency"] = run_tool([os.path.join(TOOLS, "pingpong"), "-p", str(t.ports["echo"]),
+                                   "-n", str(rounds), "-t", "60"], 90)
+        c = cpu.stop()
+        if c:
+            res["latency"]["tunnel_cpu"] = c
+        log("%s latency p50 %.1f us p99 %.1f us" % (t.name, res["latency"]["p50_us"],
+                                                     res["latency"]["p99_us"]))
+    except Exception as e:
+        res["latency"] = {"error": str(e)}
+        log("%s latency failed: %s" % (t.name, e))
+
+
+def measure_cps(t, res, secs, threads):
+    try:
+        cpu = CpuMeter(t.roots())
+        res["cps"] = run_tool([os.path.join(TOOLS, "cps"), "-p", str(t.ports["echo"]),
+                               "-c", str(threads), "-d", str(secs), "-a", "100"], secs + 60)
+        c = cpu.stop()
+        if c:
+            res["cps"]["tunnel_cpu"] = c
+        log("%s conn/s %.0f p99 %.1f us (errors %d)" % (t.name, res["cps"]["cps"],
+                                                        res["cps"]["p99_us"], res["cps"]["errors"]))
+    except Exception as e:
+        res["cps"] = {"error": str(e)}
+        log("%s cps failed: %s" % (t.name, e))
+    time.sleep(1)
+
+
+def measure_memory(t, res, counts):
+    """(held - idle) / N of the tunnel tree's Rss and Pss for each N."""
+    out = {}
+    for n in counts:
+        key = str(n)
+        try:
+            time.sleep(1.5)                 # let closed connections drain
+            idle = memory(t.roots())
+            h = start([os.path.join(TOOLS, "hold"), "-p", str(t.ports["echo"]),
+                       "-n", str(n), "-t", "180"], "hold-%s-%d" % (t.name.replace(" ", ""), n),
+                      stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+            line = h.stdout.readline().decode()
+            if not line:
+                raise RuntimeError("hold printed nothing (exit %s)" % h.poll())
+            hj = json.loads(line)
+            time.sleep(1.0)
+            held = memory(t.roots())
+            h.stdin.close()
+            try:
+                h.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stop(h)
+            got = max(hj["held"], 1)
+            out[key] = {"n": n, "held": hj["held"], "errors": hj["errors"],
+                        "open_secs": hj["secs"], "idle": idle, "held_mem": held,
+                        "rss_per_conn_kib": round((held["rss_kib"] - idle["rss_kib"]) / got, 2),
+                        "pss_per_conn_kib": round((held["pss_kib"] - idle["pss_kib"]) / got, 2)}
+            log("%s hold %d: held %d errors %d, RSS/conn %.2f KiB, PSS/conn %.2f KiB" % (
+                t.name, n, hj["held"], hj["errors"], out[key]["rss_per_conn_kib"],
+                out[key]["pss_per_conn_kib"]))
+        except Exception as e:
+            out[key] = {"n": n, "error": str(e)}
+            log("%s hold %d failed: %s" % (t.name, n, e))
+    res["memory"] = out
+
+
+def measure_control_plane(args):
+    """A fresh master with max_clients >= 10000; bench/loadgen registers them."""
+    mbin, _ = gotunnel_bins()
+    if mbin is None:
+        return {"error": "bin/gotunnel-master missing"}
+    d = os.path.join(TMP, "loadgen")
+    os.makedirs(d)
+    port = free_port()
+    ini = os.path.join(d, "master.ini")
+    # Below the ephemeral range, so the load generator's own sockets never
+    # sit on a port the master wants to assign.
+    write_master_ini(ini, port, args.allow_range, args.clients, os.path.join(d, "data"),
+                     args.workers)
+    res = {"clients": args.clients, "allow_ports": args.allow_range, "workers": args.workers}
+    m = None
+    try:
+        check_ini(mbin, ini, "gotunnel-master")
+        m = start([mbin, "-c", ini], "loadgen-master")
+        wait_port(port, proc=m)
+        time.sleep(1.0)
+        res["idle"] = memory([m.pid])
+        lg = start([os.path.join(TOOLS, "loadgen"), "-p", str(port), "-k", TOKEN,
+                    "-n", str(args.clients), "-w", "256", "-a", "64", "-P", "0",
+                    "-t", "60", "-H", str(args.hb_secs), "-i", "30"], "loadgen",
+                   stdout=subprocess.PIPE)
+        cpu = CpuMeter([m.pid])
+        line = lg.stdout.readline().decode()
+        reg_cpu = cpu.stop()
+        if not line:
+            raise RuntimeError("loadgen printed nothing (exit %s)" % lg.poll())
+        res["register"] = json.loads(line)
+        res["register"]["master_cpu"] = reg_cpu
+        res["at_clients"] = memory([m.pid])
+        log("loadgen: %d ok, %d failed in %.2f s (%.0f/s); master tree RSS %.1f MiB" % (
+            res["register"]["ok"], res["register"]["fail"], res["register"]["secs"],
+            res["register"]["rate"], res["at_clients"]["rss_kib"] / 1024))
+        if res["register"].get("first_error"):
+            log("loadgen first error: %s" % res["register"]["first_error"])
+        # Steady state: skip the first 2 s, measure until 2 s before the end.
+        time.sleep(2.0)
+        cpu = CpuMeter([m.pid])
+        time.sleep(max(args.hb_secs - 4, 1))
+        res["heartbeat_cpu"] = cpu.stop()
+        line = lg.stdout.readline().decode()
+        if line:
+            res["heartbeat"] = json.loads(line)
+        try:
+            lg.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stop(lg)
+        if "heartbeat" in res:
+            res["heartbeat"]["rate_per_s"] = round(res["heartbeat"]["sent"] /
+                                                   max(res["heartbeat"]["secs"], 0.001), 1)
+        log("loadgen: steady-state master CPU %.1f%% of a core (%s)" % (
+            res["heartbeat_cpu"]["cpu_pct"], res.get("heartbeat")))
+        res["master_alive"] = m.poll() is None
+    except Exception as e:
+        res["error"] = str(e)
+        log("control-plane test failed: %s" % e)
+    finally:
+        stop(m)
+    return res
+
+
+# ---------------------------------------------------------------- table
+
+def fmt(v, d, base=None, unit=""):
+    """A number with its ratio to direct, or '-'."""
+    if v is None:
+        return "-"
+    s = ("%." + str(d) + "f") % v
+    if base:
+        s += " (%.2fx)" % (v / base)
+    return s + unit
+
+
+def get(res, *path):
+    for p in path:
+        if not isinstance(res, dict) or p not in res:
+            return None
+        res = res[p]
+    return res
+
+
+def table(results):
+    """The one table: a row per tunnel, a column per figure."""
+    cols = ["", "1 stream", "4 streams", "reverse", "CPU% 1s/4s/rev",
+            "ping p50 us", "ping p99 us", "conn/s", "conn p99 us",
+            "RSS KiB/conn 1k|5k", "PSS KiB/conn 1k|5k", "reg/s", "RSS@10k MiB", "hb CPU%"]
+    direct = results["rows"].get("direct", {})
+    rows = []
+    for name in ("direct", "ssh -R", "gotunnel"):
+        r = results["rows"].get(name)
+        if r is None:
+            continue
+        if "error" in r and len(r) == 1:
+            rows.append([name, "error: " + r["error"][:100]] + [""] * (len(cols) - 2))
+            continue
+        base = lambda *p: get(direct, *p) if name != "direct" else None  # noqa: E731
+        cpu = [get(r, k, "tunnel_cpu", "cpu_pct") for k in ("tp_1", "tp_4", "tp_rev")]
+        mem = lambda k: "|".join(  # noqa: E731
+            fmt(get(r, "memory", n, k), 2) for n in sorted(get(r, "memory") or {}, key=int)) or "-"
+        cp = results.get("control_plane") if name == "gotunnel" else None
+        rows.append([
+            name,
+            fmt(get(r, "tp_1", "gbps"), 2, base("tp_1", "gbps")),
+            fmt(get(r, "tp_4", "gbps"), 2, base("tp_4", "gbps")),
+            fmt(get(r, "tp_rev", "gbps"), 2, base("tp_rev", "gbps")),
+            "/".join("-" if c is None else "%.0f" % c for c in cpu),
+            fmt(get(r, "latency", "p50_us"), 1, base("latency", "p50_us")),
+            fmt(get(r, "latency", "p99_us"), 1, base("latency", "p99_us")),
+            fmt(get(r, "cps", "cps"), 0, base("cps", "cps")),
+            fmt(get(r, "cps", "p99_us"), 0, base("cps", "p99_us")),
+            mem("rss_per_conn_kib") if name != "direct" else "-",
+            mem("pss_per_conn_kib") if name != "direct" else "-",
+            fmt(get(cp, "register", "rate"), 0),
+            fmt(get(cp, "at_clients", "rss_kib") / 1024 if get(cp, "at_clients", "rss_kib") else None, 1),
+            fmt(get(cp, "heartbeat_cpu", "cpu_pct"), 1),
+        ])
+    widths = [max(len(str(x[i])) for x in [cols] + rows) for i in range(len(cols))]
+    line = lambda x: " | ".join(str(v).ljust(widths[i]) for i, v in enumerate(x)).rstrip()  # noqa
+    out = [line(cols), "-+-".join("-" * w for w in widths)] + [line(x) for x in rows]
+    return "\n".join(out)
+
+
+def legend(results):
+    m = results["machine"]
+    cp = results.get("control_plane") or {}
+    lines = [
+        "gotunnel benchmark, %s, %s, %d cores, kernel %s" % (
+            results["started"], m["cpu"], m["cores"], m["kernel"]),
+        "Throughput in Gbit/s (iperf3, %d s each), (x) = ratio to direct; CPU%% = tunnel processes' "
+        "CPU time as %% of one core during the 1-stream / 4-stream / reverse runs." % results["params"]["secs"],
+        "ping = %d round trips of 64 bytes over one connection; conn/s = connect, 1-byte echo, close "
+        "(%d threads, %d s), p99 = connect-to-echo time." % (
+            results["params"]["rounds"], results["params"]["cps_threads"], results["params"]["cps_secs"]),
+        "RSS/PSS per connection = (held - idle) / N of the tunnel processes (gotunnel: master + workers "
+        "+ client; ssh -R: sshd tree + ssh) for N = %s idle relayed connections." % "|".join(
+            str(n) for n in results["params"]["hold"]),
+        "reg/s, RSS@10k, hb CPU%%: %d clients (1 mapping each) registered by bench/loadgen against a fresh "
+        "master; RSS of the master tree with all of them connected; master CPU while they send heartbeats "
+        "(every %s s, spread out)." % (results["params"]["clients"], get(cp, "heartbeat", "interval") or 30),
+    ]
+    notes = []
+    for name, r in results["rows"].items():
+        for k, v in sorted(r.items()):
+            if isinstance(v, dict) and "error" in v:
+                notes.append("%s %s: %s" % (name, k, v["error"]))
+            if k == "memory" and isinstance(v, dict):
+                for n, mm in v.items():
+                    if "error" in mm:
+                        notes.append("%s memory %s: %s" % (name, n, mm["error"]))
+                    elif mm.get("errors"):
+                        notes.append("%s memory %s: only %d of %d held (%d errors)" % (
+                            name, n, mm["held"], mm["n"], mm["errors"]))
+            if k == "cps" and isinstance(v, dict) and v.get("errors"):
+                notes.append("%s conn/s: %d failed connections" % (name, v["errors"]))
+        if "error" in r:
+            notes.append("%s: %s" % (name, r["error"]))
+    if cp.get("error"):
+        notes.append("control plane: %s" % cp["error"])
+    if get(cp, "register", "fail"):
+        notes.append("control plane: %d registrations failed, first error: %s" % (
+            cp["register"]["fail"], cp["register"].get("first_error")))
+    if get(cp, "heartbeat", "lost"):
+        notes.append("control plane: %d clients lost during the heartbeat phase" % cp["heartbeat"]["lost"])
+    return lines, notes
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    global TMP
+    ap = argparse.ArgumentParser(description="gotunnel benchmark")
+    ap.add_argument("--rows", default="direct,ssh,gotunnel", help="which rows to run")
+    ap.add_argument("--secs", type=int, default=5, help="seconds per iperf3 run")
+    ap.add_argument("--rounds", type=int, default=20000, help="ping-pong round trips")
+    ap.add_argument("--cps-secs", type=int, default=5)
+    ap.add_argument("--cps-threads", type=int, default=4)
+    ap.add_argument("--hold", default="1000,5000", help="held connection counts")
+    ap.add_argument("--clients", type=int, default=10000, help="load generator clients")
+    ap.add_argument("--hb-secs", type=int, default=20, help="heartbeat phase seconds")
+    ap.add_argument("--allow-range", default="12000-31999", help="allow_ports of the loadgen master")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--pool", type=int, default=8, help="gotunnel client pool_count")
+    ap.add_argument("--no-loadgen", action="store_true")
+    ap.add_argument("--budget", type=int, default=900, help="hard limit for the whole run, seconds")
+    args = ap.parse_args()
+
+    # Children inherit this: 5,000 held connections need ~10,000 fds per side.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    os.makedirs(OUT, exist_ok=True)
+    TMP = tempfile.mkdtemp(prefix="gotunnel-bench-")
+    atexit.register(cleanup)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGALRM, lambda s, f: (_ for _ in ()).throw(SystemExit("bench: time budget exceeded")))
+    signal.alarm(args.budget)
+
+    cpu_model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for l in f:
+                if l.startswith("model name"):
+                    cpu_model = l.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    results = {
+        "started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": {"cpu": cpu_model, "cores": os.cpu_count(), "kernel": platform.release(),
+                    "nofile": hard, "iperf3": subprocess.run(["iperf3", "--version"], capture_output=True,
+                                                             text=True).stdout.split("\n")[0],
+                    "ssh": subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.strip()},
+        "params": {"secs": args.secs, "rounds": args.rounds, "cps_secs": args.cps_secs,
+                   "cps_threads": args.cps_threads, "hold": [int(x) for x in args.hold.split(",") if x],
+                   "clients": args.clients, "workers": args.workers, "pool_count": args.pool},
+        "rows": {},
+        "tmp": TMP,
+    }
+    t_start = time.time()
+
+    # The local services every tunnel points at.
+    iperf_port = free_port()
+    iperf_srv = start(["iperf3", "-s", "-B", "127.0.0.1", "-p", str(iperf_port)], "iperf3-server")
+    echod = start([os.path.join(TOOLS, "echod"), "-t", str(args.budget + 60)], "echod",
+                  stdout=subprocess.PIPE)
+    echo_port = int(echod.stdout.readline().split()[1])
+    wait_port(iperf_port, proc=iperf_srv)
+    services = {"iperf": iperf_port, "echo": echo_port}
+
+    wanted = args.rows.split(",")
+    tunnels = []
+    if "direct" in wanted:
+        tunnels.append(Direct())
+    if "ssh" in wanted:
+        tunnels.append(SshR())
+    if "gotunnel" in wanted:
+        tunnels.append(Gotunnel(args.workers, args.pool))
+    for t in tunnels:
+        res = {}
+        results["rows"][t.name] = res
+        log("--- %s" % t.name)
+        try:
+            t.start(services)
+        except Exception as e:
+            res["error"] = "did not start: %s" % e
+            log("%s did not start: %s" % (t.name, e))
+            t.stop()
+            continue
+        measure_throughput(t, res, args.secs)
+        measure_latency(t, res, args.rounds)
+        measure_cps(t, res, args.cps_secs, args.cps_threads)
+        if t.roots():
+            measure_memory(t, res, results["params"]["hold"])
+            res["alive_after"] = all(os.path.exists("/proc/%d" % p) and not zombie(p) for p in t.roots())
+            if not res["alive_after"]:
+                res["error"] = "a tunnel process died during the run"
+        t.stop()
+
+    if "gotunnel" in wanted and not args.no_loadgen:
+        log("--- control plane (%d clients)" % args.clients)
+        results["control_plane"] = measure_control_plane(args)
+
+    results["elapsed_s"] = round(time.time() - t_start, 1)
+    lines, notes = legend(results)
+    text = "\n".join(lines) + "\n\n" + table(results) + "\n"
+    if notes:
+        text += "\nNotes:\n" + "\n".join("- " + n for n in notes) + "\n"
+    text += "\n(%.0f s; raw results in bench/out/results.json)\n" % results["elapsed_s"]
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    with open(os.path.join(OUT, "results.txt"), "w") as f:
+        f.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
