@@ -1,0 +1,153 @@
+// The console frame: navigation, live badge, language switch, user menu.
+import { useState } from 'react';
+import { Link, Outlet, useLocation, useNavigate } from 'react-router';
+import { Button, Drawer, Dropdown, Grid, Layout, Menu, Segmented, Space, Typography } from 'antd';
+import {
+  ApiOutlined,
+  AuditOutlined,
+  DashboardOutlined,
+  HistoryOutlined,
+  LogoutOutlined,
+  MenuOutlined,
+  UserOutlined,
+} from '@ant-design/icons';
+import { useAuth } from '../auth/context';
+import { EventsProvider } from '../hooks/EventsProvider';
+import { useI18n, type Lang } from '../i18n/context';
+import { LiveBadge } from './LiveBadge';
+
+const { Header, Sider, Content } = Layout;
+
+/** The menu key of a path: "/clients/abc" -> "/clients". */
+function menuKey(path: string): string {
+  const first = path.split('/')[1] ?? '';
+  return first ? '/' + first : '/';
+}
+
+/** The brand block at the top of the navigation. */
+function Brand() {
+  const { t } = useI18n();
+  return (
+    <Link to="/" style={{ display: 'flex', alignItems: 'center', gap: 10, padding: '16px 20px', color: '#fff' }}>
+      <img src="/favicon.svg" alt="" width={28} height={28} />
+      <span style={{ lineHeight: 1.1 }}>
+        <span style={{ fontWeight: 600, fontSize: 17, display: 'block' }}>{t('app.title')}</span>
+        <span style={{ fontSize: 11, opacity: 0.65 }}>{t('app.subtitle')}</span>
+      </span>
+    </Link>
+  );
+}
+
+/** The frame around every logged-in page. */
+export function AppLayout() {
+  const { t, lang, setLang } = useI18n();
+  const { user, logout, expire } = useAuth();
+  const loc = useLocation();
+  const navigate = useNavigate();
+  const screens = Grid.useBreakpoint();
+  const mobile = !screens.md;
+  const [drawer, setDrawer] = useState(false);
+
+  const items = [
+    { key: '/', icon: <DashboardOutlined />, label: <Link to="/">{t('nav.overview')}</Link> },
+    { key: '/clients', icon: <ApiOutlined />, label: <Link to="/clients">{t('nav.clients')}</Link> },
+    { key: '/sessions', icon: <HistoryOutlined />, label: <Link to="/sessions">{t('nav.sessions')}</Link> },
+    { key: '/audit', icon: <AuditOutlined />, label: <Link to="/audit">{t('nav.audit')}</Link> },
+  ];
+  const menu = (
+    <Menu
+      theme="dark"
+      mode="inline"
+      selectedKeys={[menuKey(loc.pathname)]}
+      items={items}
+      onClick={() => setDrawer(false)}
+      data-testid="nav-menu"
+    />
+  );
+
+  const onSessionGone = () => {
+    expire();
+    navigate('/login?next=' + encodeURIComponent(loc.pathname + loc.search), { replace: true });
+  };
+
+  return (
+    <EventsProvider onSessionGone={onSessionGone}>
+      <Layout style={{ minHeight: '100vh' }}>
+        {!mobile && (
+          <Sider width={220} style={{ position: 'sticky', top: 0, height: '100vh' }}>
+            <Brand />
+            {menu}
+          </Sider>
+        )}
+        {mobile && (
+          <Drawer
+            placement="left"
+            open={drawer}
+            onClose={() => setDrawer(false)}
+            size={240}
+            styles={{ body: { padding: 0, background: '#001529' }, header: { display: 'none' } }}
+          >
+            <Brand />
+            {menu}
+          </Drawer>
+        )}
+        <Layout>
+          <Header
+            style={{
+              display: 'flex',
+              alignItems: 'center',
+              justifyContent: 'space-between',
+              gap: 12,
+              padding: mobile ? '0 12px' : '0 24px',
+              borderBottom: '1px solid #f0f0f0',
+              position: 'sticky',
+              top: 0,
+              zIndex: 10,
+            }}
+          >
+            <Space size={12}>
+              {mobile && (
+                <Button icon={<MenuOutlined />} onClick={() => setDrawer(true)} aria-label="menu" data-testid="menu-button" />
+              )}
+              {mobile && <Typography.Text strong>{t('app.title')}</Typography.Text>}
+              <LiveBadge compact={mobile} />
+            </Space>
+            <Space size={mobile ? 8 : 16}>
+              <Segmented
+                size="small"
+                value={lang}
+                onChange={(v) => setLang(v as Lang)}
+                options={[
+                  { label: 'EN', value: 'en' },
+                  { label: '中文', value: 'zh' },
+                ]}
+                aria-label={t('header.language')}
+                data-testid="lang-switch"
+              />
+              <Dropdown
+                trigger={['click']}
+                menu={{
+                  items: [
+                    { key: 'who', label: t('header.signedInAs', { user }), disabled: true },
+                    { type: 'divider' },
+                    { key: 'logout', icon: <LogoutOutlined />, label: t('header.logout'), danger: true },
+                  ],
+                  onClick: ({ key }) => {
+                    if (key === 'logout') void logout();
+                  },
+                }}
+              >
+                <Button type="text" icon={<UserOutlined />} data-testid="user-menu">
+                  {mobile ? null : user}
+                </Button>
+              </Dropdown>
+            </Space>
+          </Header>
+          <Content style={{ padding: mobile ? 12 : 24, minWidth: 0 }}>
+            <Outlet />
+          </Content>
+        </Layout>
+      </Layout>
+    </EventsProvider>
+  );
+}

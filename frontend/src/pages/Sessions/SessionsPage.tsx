@@ -1,0 +1,244 @@
+// History of client sessions and public connections: filters, paging, export.
+import { useEffect, useMemo, useRef } from 'react';
+import { Link, useSearchParams } from 'react-router';
+import { Badge, Button, Card, Col, DatePicker, Dropdown, Form, Input, InputNumber, Row, Segmented, Select, Space, Table, Tooltip, Typography } from 'antd';
+import type { ColumnsType } from 'antd/es/table';
+import { DownloadOutlined, FilterOutlined, ReloadOutlined, UndoOutlined } from '@ant-design/icons';
+import dayjs, { type Dayjs } from 'dayjs';
+import { exportUrl, listSessions } from '../../api/sessions';
+import type { ConnItem, HistoryFilter, HistoryKind, SessionItem } from '../../types/api';
+import { useLoader } from '../../hooks/useLoader';
+import { useEvents } from '../../hooks/events';
+import { useI18n } from '../../i18n/context';
+import { EmptyState, ErrorState } from '../../components/StateView';
+import { formatBytes, formatDuration, formatTime, shortId } from '../../components/format';
+import { PAGE_SIZES, parseView, viewParams, type HistoryView } from './filters';
+
+interface FormValues {
+  client?: string;
+  name?: string;
+  port?: number | null;
+  range?: [Dayjs | null, Dayjs | null] | null;
+  status?: string;
+  q?: string;
+}
+
+function duration(start: number, end: number): string {
+  if (!start) return '—';
+  return formatDuration((end || Date.now() / 1000) - start);
+}
+
+/** The /sessions page. */
+export default function SessionsPage() {
+  const { t } = useI18n();
+  const [params, setParams] = useSearchParams();
+  const view = useMemo(() => parseView(params), [params]);
+  const key = viewParams(view).toString();
+  const [form] = Form.useForm<FormValues>();
+  const history = useLoader((signal) => listSessions(view.filter, view.page, view.perPage, signal), [key]);
+  const soon = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  useEffect(() => {
+    const f = view.filter;
+    form.setFieldsValue({
+      client: f.client ?? '',
+      name: f.name ?? '',
+      port: f.port ?? null,
+      range: f.from || f.to ? [f.from ? dayjs.unix(f.from) : null, f.to ? dayjs.unix(f.to) : null] : null,
+      status: f.status ?? '',
+      q: f.q ?? '',
+    });
+  }, [key, form, view.filter]);
+  useEffect(() => () => {
+    if (soon.current) clearTimeout(soon.current);
+  }, []);
+
+  // New history arrives on the first page; follow it while the user is there.
+  useEvents((name) => {
+    if (view.page !== 1 || name === 'stats') return;
+    if (soon.current) return;
+    soon.current = setTimeout(() => {
+      soon.current = null;
+      history.reload(true);
+    }, 1500);
+  });
+
+  const go = (v: HistoryView) => setParams(viewParams(v));
+  const setKind = (kind: HistoryKind) => go({ filter: { kind }, page: 1, perPage: view.perPage });
+  const onApply = (v: FormValues) => {
+    const [from, to] = v.range ?? [null, null];
+    const filter: HistoryFilter = {
+      kind: view.filter.kind,
+      client: v.client?.trim() || undefined,
+      name: v.name?.trim() || undefined,
+      port: v.port ?? undefined,
+      from: from ? from.unix() : undefined,
+      to: to ? to.unix() : undefined,
+      status: v.status || undefined,
+      q: v.q?.trim() || undefined,
+    };
+    go({ filter, page: 1, perPage: view.perPage });
+  };
+  const onReset = () => go({ filter: { kind: view.filter.kind }, page: 1, perPage: view.perPage });
+
+  const statusBadge = (s: string) => (
+    <Badge status={s === 'closed' ? 'default' : 'processing'} text={t(`status.${s === 'closed' ? 'closed' : s === 'open' ? 'open' : 'online'}`)} />
+  );
+
+  const sessionCols: ColumnsType<SessionItem> = [
+    { title: t('sessions.status'), dataIndex: 'status', width: 100, render: statusBadge },
+    { title: t('clients.name'), dataIndex: 'name', width: 150, render: (v: string, r) => (r.status === 'online' ? <Link to={`/clients/${encodeURIComponent(r.client_id)}`}>{v}</Link> : v) },
+    { title: t('clients.id'), dataIndex: 'client_id', width: 110, render: (v: string) => <Tooltip title={v}><Typography.Text code style={{ fontSize: 12 }}>{shortId(v)}</Typography.Text></Tooltip> },
+    { title: t('clients.address'), dataIndex: 'address', width: 160 },
+    { title: t('sessions.ports'), dataIndex: 'ports', width: 110 },
+    { title: t('sessions.start'), dataIndex: 'start', width: 170, render: (v: number) => formatTime(v) },
+    { title: t('sessions.end'), dataIndex: 'end', width: 170, render: (v: number) => formatTime(v) },
+    { title: t('sessions.duration'), key: 'dur', width: 100, render: (_: unknown, r) => duration(r.start, r.end) },
+    { title: t('clients.bytesIn'), dataIndex: 'bytes_in', width: 100, align: 'right', render: (v: number) => formatBytes(v) },
+    { title: t('clients.bytesOut'), dataIndex: 'bytes_out', width: 100, align: 'right', render: (v: number) => formatBytes(v) },
+    { title: t('sessions.reason'), dataIndex: 'reason', width: 180, ellipsis: true },
+  ];
+  const connCols: ColumnsType<ConnItem> = [
+    { title: t('sessions.status'), dataIndex: 'status', width: 100, render: statusBadge },
+    { title: t('clients.name'), dataIndex: 'client_name', width: 140 },
+    { title: t('sessions.mapping'), dataIndex: 'mapping', width: 110 },
+    { title: t('detail.remotePort'), dataIndex: 'remote_port', width: 100, render: (v: number, r) => `:${v} → ${r.local_port}` },
+    { title: t('sessions.peer'), dataIndex: 'peer', width: 160 },
+    { title: t('sessions.start'), dataIndex: 'start', width: 170, render: (v: number) => formatTime(v) },
+    { title: t('sessions.end'), dataIndex: 'end', width: 170, render: (v: number) => formatTime(v) },
+    { title: t('sessions.duration'), key: 'dur', width: 100, render: (_: unknown, r) => duration(r.start, r.end) },
+    { title: t('clients.bytesIn'), dataIndex: 'bytes_in', width: 100, align: 'right', render: (v: number) => formatBytes(v) },
+    { title: t('clients.bytesOut'), dataIndex: 'bytes_out', width: 100, align: 'right', render: (v: number) => formatBytes(v) },
+    { title: t('sessions.reason'), dataIndex: 'reason', width: 160, ellipsis: true },
+  ];
+
+  const kind = view.filter.kind;
+  const statusOptions = [
+    { value: '', label: t('common.all') },
+    ...(kind === 'conns'
+      ? [{ value: 'open', label: t('status.open') }, { value: 'closed', label: t('status.closed') }]
+      : [{ value: 'online', label: t('status.online') }, { value: 'closed', label: t('status.closed') }]),
+  ];
+  const data = history.data;
+  const pagination = {
+    current: view.page,
+    pageSize: view.perPage,
+    total: data?.total ?? 0,
+    showSizeChanger: true,
+    pageSizeOptions: PAGE_SIZES.map(String),
+    showTotal: (total: number) => t('common.total', { total }),
+    onChange: (page: number, perPage: number) => go({ filter: view.filter, page: perPage !== view.perPage ? 1 : page, perPage }),
+  };
+  const empty = { emptyText: <EmptyState title={t('sessions.empty')} /> };
+
+  return (
+    <Space orientation="vertical" size={16} style={{ width: '100%' }}>
+      <Space wrap style={{ width: '100%', justifyContent: 'space-between' }}>
+        <Typography.Title level={3} style={{ margin: 0 }}>
+          {t('sessions.title')}
+        </Typography.Title>
+        <Space wrap>
+          <Segmented<HistoryKind>
+            value={kind}
+            onChange={setKind}
+            options={[
+              { value: 'sessions', label: t('sessions.kindSessions') },
+              { value: 'conns', label: t('sessions.kindConns') },
+            ]}
+            data-testid="kind-switch"
+          />
+          <Dropdown
+            menu={{
+              items: [
+                { key: 'csv', label: <a href={exportUrl(view.filter, 'csv')} download data-testid="export-csv">{t('sessions.csv')}</a> },
+                { key: 'ndjson', label: <a href={exportUrl(view.filter, 'ndjson')} download data-testid="export-ndjson">{t('sessions.ndjson')}</a> },
+              ],
+            }}
+          >
+            <Button icon={<DownloadOutlined />} data-testid="export-button">
+              {t('sessions.download')}
+            </Button>
+          </Dropdown>
+        </Space>
+      </Space>
+
+      <Card size="small">
+        <Form<FormValues> form={form} layout="vertical" onFinish={onApply} data-testid="history-filters">
+          <Row gutter={12}>
+            <Col xs={24} sm={12} lg={6} xl={4}>
+              <Form.Item name="client" label={t('sessions.client')} style={{ marginBottom: 8 }}>
+                <Input allowClear data-testid="filter-client" />
+              </Form.Item>
+            </Col>
+            <Col xs={24} sm={12} lg={6} xl={4}>
+              <Form.Item name="name" label={t('sessions.name')} style={{ marginBottom: 8 }}>
+                <Input allowClear data-testid="filter-name" />
+              </Form.Item>
+            </Col>
+            <Col xs={12} sm={6} lg={4} xl={3}>
+              <Form.Item name="port" label={t('sessions.port')} style={{ marginBottom: 8 }}>
+                <InputNumber min={1} max={65535} style={{ width: '100%' }} data-testid="filter-port" />
+              </Form.Item>
+            </Col>
+            <Col xs={12} sm={6} lg={4} xl={3}>
+              <Form.Item name="status" label={t('sessions.status')} style={{ marginBottom: 8 }}>
+                <Select options={statusOptions} data-testid="filter-status" />
+              </Form.Item>
+            </Col>
+            <Col xs={24} sm={12} lg={8} xl={6}>
+              <Form.Item name="range" label={t('sessions.range')} style={{ marginBottom: 8 }}>
+                <DatePicker.RangePicker showTime allowEmpty={[true, true]} style={{ width: '100%' }} />
+              </Form.Item>
+            </Col>
+            <Col xs={24} sm={12} lg={8} xl={4}>
+              <Form.Item name="q" label={t('sessions.q')} style={{ marginBottom: 8 }}>
+                <Input allowClear placeholder={t('sessions.qPlaceholder')} data-testid="filter-q" />
+              </Form.Item>
+            </Col>
+          </Row>
+          <Space wrap>
+            <Button type="primary" htmlType="submit" icon={<FilterOutlined />} data-testid="filter-apply">
+              {t('sessions.apply')}
+            </Button>
+            <Button icon={<UndoOutlined />} onClick={onReset}>
+              {t('common.reset')}
+            </Button>
+            <Button icon={<ReloadOutlined />} onClick={() => history.reload()}>
+              {t('common.refresh')}
+            </Button>
+          </Space>
+        </Form>
+      </Card>
+
+      <Card size="small" styles={{ body: { padding: 0 } }}>
+        {history.error ? (
+          <ErrorState error={history.error} onRetry={() => history.reload()} />
+        ) : kind === 'conns' ? (
+          <Table<ConnItem>
+            rowKey="id"
+            size="small"
+            columns={connCols}
+            dataSource={data?.kind === 'conns' ? (data.items as ConnItem[]) : []}
+            loading={history.loading}
+            pagination={pagination}
+            scroll={{ x: 1400 }}
+            locale={empty}
+            data-testid="history-table"
+          />
+        ) : (
+          <Table<SessionItem>
+            rowKey="id"
+            size="small"
+            columns={sessionCols}
+            dataSource={data?.kind !== 'conns' ? ((data?.items ?? []) as SessionItem[]) : []}
+            loading={history.loading}
+            pagination={pagination}
+            scroll={{ x: 1450 }}
+            locale={empty}
+            data-testid="history-table"
+          />
+        )}
+      </Card>
+    </Space>
+  );
+}

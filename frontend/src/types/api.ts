@@ -1,0 +1,166 @@
+// Types of the gotunnel-admin REST API (docs/api.md). Times are unix seconds.
+
+export interface ApiErrorBody {
+  error: string;
+}
+
+export interface LoginReply {
+  user: string;
+  csrf_token: string;
+}
+
+export interface Me {
+  user: string;
+  csrf_token: string;
+  expires: number;
+}
+
+export interface Mapping {
+  name: string;
+  remote_port: number;
+  local_ip: string;
+  local_port: number;
+  since: number;
+  live_conns: number;
+  total_conns: number;
+  bytes_in: number;
+  bytes_out: number;
+}
+
+export interface Client {
+  id: string;
+  name: string;
+  address: string;
+  connected_since: number;
+  last_heartbeat: number;
+  worker: number;
+  mappings: Mapping[];
+  live_conns: number;
+  bytes_in: number;
+  bytes_out: number;
+}
+
+export interface LiveConn {
+  id: string;
+  remote_port: number;
+  peer: string;
+  since: number;
+  bytes_in: number;
+  bytes_out: number;
+}
+
+export interface ClientDetail extends Client {
+  conns: LiveConn[];
+}
+
+export interface MappingRow extends Mapping {
+  client_id: string;
+  client_name: string;
+}
+
+export type HistoryKind = 'sessions' | 'conns';
+
+export interface SessionItem {
+  id: string;
+  client_id: string;
+  name: string;
+  address: string;
+  start: number;
+  end: number;
+  status: 'online' | 'closed';
+  reason: string;
+  ports: string;
+  bytes_in: number;
+  bytes_out: number;
+}
+
+export interface ConnItem {
+  id: string;
+  client_id: string;
+  client_name: string;
+  mapping: string;
+  remote_port: number;
+  local_port: number;
+  peer: string;
+  start: number;
+  end: number;
+  status: 'open' | 'closed';
+  reason: string;
+  bytes_in: number;
+  bytes_out: number;
+}
+
+export interface Page<T> {
+  total: number;
+  page: number;
+  per_page: number;
+  items: T[];
+}
+
+export interface HistoryPage<T> extends Page<T> {
+  kind: HistoryKind;
+}
+
+export interface HistoryFilter {
+  kind: HistoryKind;
+  client?: string;
+  name?: string;
+  port?: number;
+  from?: number;
+  to?: number;
+  status?: string;
+  q?: string;
+}
+
+export type StatsRange = '1h' | '24h' | '7d';
+
+export interface StatsPoint {
+  t: number;
+  online_clients: number;
+  active_conns: number;
+  new_conns: number;
+  bytes_in: number;
+  bytes_out: number;
+}
+
+export interface StatsNow {
+  online_clients: number;
+  mappings: number;
+  active_conns: number;
+  bytes_today_in: number;
+  bytes_today_out: number;
+}
+
+export interface Stats {
+  range: StatsRange;
+  step: number;
+  points: StatsPoint[];
+  now: StatsNow;
+}
+
+/** The `stats` tick of the event stream, every 2 s. */
+export interface StatsTick {
+  online_clients: number;
+  mappings: number;
+  active_conns: number;
+  bytes_in: number;
+  bytes_out: number;
+}
+
+/** A `conn_open` / `conn_close` event: a public connection (history conn item). */
+export type ConnEvent = Partial<ConnItem> & { id: string; client_id?: string };
+
+export interface ClientOffline {
+  id: string;
+  name: string;
+}
+
+export interface AuditItem {
+  id: string;
+  time: number;
+  user: string;
+  action: 'login' | 'logout' | 'disconnect' | 'user_add' | 'user_del' | 'user_passwd' | string;
+  ok: boolean;
+  address: string;
+  detail: string;
+}
