@@ -463,6 +463,36 @@ def measure_memory(t, res, counts):
     res["memory"] = out
 
 
+def profile(t, what, secs):
+    """perf record of the tunnel processes during one load; top symbols to bench/out."""
+    slug = t.name.replace(" ", "").replace("-", "")
+    data = os.path.join(TMP, "perf-%s-%s.data" % (slug, what))
+    pids = ",".join(str(p) for p in tree(t.roots()))
+    rec = start(["perf", "record", "-e", "cpu-clock", "-F", "999", "-g", "-p", pids,
+                 "-o", data, "--", "sleep", str(secs)], "perf-%s-%s" % (slug, what))
+    time.sleep(0.3)
+    try:
+        if what == "iperf":
+            iperf(t.ports["iperf"], t.roots(), 1, False, secs - 1)
+        else:
+            run_tool([os.path.join(TOOLS, "cps"), "-p", str(t.ports["echo"]), "-c", "4",
+                      "-d", str(secs - 1), "-a", "100"], secs + 60)
+    finally:
+        try:
+            rec.wait(timeout=secs + 30)
+        except subprocess.TimeoutExpired:
+            stop(rec)
+    r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none",
+                        "--percent-limit", "0.5", "--sort", "comm,dso,symbol"],
+                       capture_output=True, text=True, timeout=120)
+    top = [l for l in r.stdout.splitlines() if l.strip() and not l.startswith("#")][:40]
+    path = os.path.join(OUT, "perf-%s-%s.txt" % (slug, what))
+    with open(path, "w") as f:
+        f.write("\n".join(top) + "\n")
+    log("perf profile of %s during %s: bench/out/%s" % (t.name, what, os.path.basename(path)))
+    return {"file": os.path.relpath(path, ROOT), "top": top[:15]}
+
+
 def measure_control_plane(args):
     """A fresh master with max_clients >= 10000; bench/loadgen registers them."""
     mbin, _ = gotunnel_bins()
@@ -549,9 +579,12 @@ def get(res, *path):
 
 def table(results):
     """The one table: a row per tunnel, a column per figure."""
+    ns = "|".join("%gk" % (n / 1000) if n >= 1000 else str(n) for n in results["params"]["hold"])
+    cl = results["params"]["clients"]
+    cl = "%gk" % (cl / 1000) if cl >= 1000 else str(cl)
     cols = ["", "1 stream", "4 streams", "reverse", "CPU% 1s/4s/rev",
             "ping p50 us", "ping p99 us", "conn/s", "conn p99 us",
-            "RSS KiB/conn 1k|5k", "PSS KiB/conn 1k|5k", "reg/s", "RSS@10k MiB", "hb CPU%"]
+            "RSS KiB/conn " + ns, "PSS KiB/conn " + ns, "reg/s", "RSS@%s MiB" % cl, "hb CPU%"]
     direct = results["rows"].get("direct", {})
     rows = []
     for name in ("direct", "ssh -R", "gotunnel"):
@@ -649,6 +682,7 @@ def main():
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--pool", type=int, default=8, help="gotunnel client pool_count")
     ap.add_argument("--no-loadgen", action="store_true")
+    ap.add_argument("--perf", action="store_true", help="perf-profile the tunnels (iperf, conn/s)")
     ap.add_argument("--budget", type=int, default=900, help="hard limit for the whole run, seconds")
     args = ap.parse_args()
 
@@ -722,6 +756,14 @@ def main():
             res["alive_after"] = all(os.path.exists("/proc/%d" % p) and not zombie(p) for p in t.roots())
             if not res["alive_after"]:
                 res["error"] = "a tunnel process died during the run"
+            elif args.perf and shutil.which("perf"):
+                res["perf"] = {}
+                for what in ("iperf", "cps"):
+                    try:
+                        res["perf"][what] = profile(t, what, 6)
+                    except Exception as e:
+                        res["perf"][what] = {"error": str(e)}
+                        log("perf %s failed: %s" % (what, e))
         t.stop()
 
     if "gotunnel" in wanted and not args.no_loadgen:
