@@ -592,7 +592,7 @@ def table(results):
         if r is None:
             continue
         if "error" in r and len(r) == 1:
-            rows.append([name, "error: " + r["error"][:100]] + [""] * (len(cols) - 2))
+            rows.append([name, "failed, see Notes"] + [""] * (len(cols) - 2))
             continue
         base = lambda *p: get(direct, *p) if name != "direct" else None  # noqa: E731
         cpu = [get(r, k, "tunnel_cpu", "cpu_pct") for k in ("tp_1", "tp_4", "tp_rev")]
