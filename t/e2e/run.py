@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""Run gotunnel's end-to-end tests against the real binaries.
+
+usage: python3 t/e2e/run.py [-k] [NAME-FILTER ...]
+  GOTUNNEL_BIN   directory of gotunnel-master, gotunnel-client, gotunnelctl (default bin)
+  -k             keep the temp dirs of failed tests (default: removed)
+
+Prints `ok NAME (1.2s)` or `FAIL NAME: reason` (plus log tails) per test and a
+final line `N passed, N failed`; exits 1 if any test failed.
+"""
+
+import os
+import signal
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import lib  # noqa: E402
+import test_tunnel  # noqa: E402,F401
+import test_protocol  # noqa: E402,F401
+import test_lifecycle  # noqa: E402,F401
+import test_cli  # noqa: E402,F401
+
+
+def on_alarm(signum, frame):
+    raise lib.TestTimeout("test took too long (watchdog)")
+
+
+def run_one(name, fn, limit, keep):
+    env = lib.Env(name)
+    t0 = time.monotonic()
+    err = None
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(limit)
+    try:
+        fn(env)
+    except lib.TestFailure as e:
+        err = str(e)
+    except lib.TestTimeout as e:
+        err = "%s (limit %ds)" % (e, limit)
+    except Exception:  # noqa: BLE001 - a crash of the test is a failure too
+        err = "exception: " + traceback.format_exc().strip().replace("\n", "\n    ")
+    finally:
+        signal.alarm(0)
+    try:
+        signal.alarm(30)
+        env.close()
+    except lib.TestTimeout:
+        err = err or "cleanup took too long"
+    finally:
+        signal.alarm(0)
+    if err is None:
+        reps = env.sanitizer_reports()
+        if reps:
+            err = "sanitizer report(s) in logs: " + "; ".join(reps[:5])
+    dt = time.monotonic() - t0
+    if err is None:
+        note = (" [%s]" % "; ".join(env.notes)) if env.notes else ""
+        print("ok %s (%.1fs)%s" % (name, dt, note), flush=True)
+        env.remove()
+        return True
+    print("FAIL %s: %s (%.1fs)" % (name, err, dt), flush=True)
+    tails = env.log_tails()
+    if tails:
+        print(tails, flush=True)
+    if keep:
+        print("  (kept %s)" % env.dir, flush=True)
+    else:
+        env.remove()
+    return False
+
+
+def main(argv):
+    keep = False
+    filters = []
+    for a in argv:
+        if a == "-k":
+            keep = True
+        elif a in ("-h", "--help"):
+            print(__doc__)
+            return 0
+        else:
+            filters.append(a)
+    for b in (lib.MASTER, lib.CLIENT, lib.CTL):
+        if not os.access(b, os.X_OK):
+            print("FAIL setup: %s is missing (build with make, or set GOTUNNEL_BIN)" % b)
+            print("0 passed, 1 failed")
+            return 1
+    passed = failed = 0
+    t0 = time.monotonic()
+    for name, fn, limit in lib.TESTS:
+        if filters and not any(f in name for f in filters):
+            continue
+        if run_one(name, fn, limit, keep):
+            passed += 1
+        else:
+            failed += 1
+    print("# %s, %.0fs total" % (lib.BIN, time.monotonic() - t0))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,146 @@
+"""Failures and operations: client/worker/master killed or restarted, kick, history."""
+
+import os
+import re
+import signal
+import time
+
+from lib import (check, echo_handler, fail, pid_alive, port_refuses, run_cmd, test,
+                 tunnel_works, wait_until)
+
+
+def echo_setup(env, hb_timeout=5, **mkw):
+    svc = env.service(echo_handler)
+    m = env.master(heartbeat_timeout=hb_timeout, **mkw)
+    p = env.ports[0]
+    c = env.client(m, [{"name": "echo", "local_port": svc.port, "remote_port": p}])
+    check(tunnel_works(p), "tunnel does not work after start")
+    return svc, m, c, p
+
+
+@test(timeout=60)
+def test_client_sigkill_closes_port(env):
+    hb = 3
+    svc, m, c, p = echo_setup(env, hb_timeout=hb)
+    ids = c.client_ids()
+    check(len(ids) == 1, "clients --json should list the client once: %r" % ids)
+    c.proc.kill9()
+    t0 = time.monotonic()
+    wait_until(lambda: port_refuses(p), hb + 2, "public port %d to refuse connections after SIGKILL of the client" % p,
+               interval=0.1)
+    dt = time.monotonic() - t0
+    wait_until(lambda: m.mapping_for(p) is None, max(0.5, hb + 2 - dt),
+               "mapping %d to leave mappings --json" % p)
+    check(ids[0] not in [x.get("id") for x in m.clients()], "killed client still in clients --json")
+    env.note("port closed after %.1fs" % dt)
+
+
+@test(timeout=90)
+def test_master_restart_client_reregisters(env):
+    svc, m, c, p = echo_setup(env)
+    workers = m.worker_pids()
+    old = m.proc
+    t0 = time.monotonic()
+    rc = old.term_wait(timeout=10)
+    check(rc is not None, "master still running 10s after SIGTERM")
+    try:
+        wait_until(lambda: not any(pid_alive(w) for w in workers), 5, "workers to exit with the master")
+    finally:
+        old.killgroup()
+    check(rc == 0, "master exit status after SIGTERM: %r (want 0)" % rc)
+    check(port_refuses(p), "public port %d still open with the master stopped" % p)
+    check(c.proc.alive(), "client exited when the master went away (it should retry)")
+    time.sleep(1.5)   # the client is now in its back-off
+    t1 = time.monotonic()
+    m.restart_same()
+    wait_until(lambda: tunnel_works(p), 15, "the tunnel to work again after the master restart", interval=0.5)
+    env.note("tunnel back %.1fs after restart" % (time.monotonic() - t1))
+    check(c.proc.alive(), "client exited")
+    log = c.proc.log()
+    check(re.search(r"reconnect|retry|back.?off", log, re.I),
+          "client log does not mention its reconnect attempts")
+
+
+@test(timeout=90)
+def test_worker_sigkill_restarted(env):
+    svc, m, c, p = echo_setup(env, workers=2)
+    st = m.status()
+    before = {w.get("index"): w.get("pid") for w in st["workers"]}
+    mine = [x for x in m.clients() if x.get("name") == c.name]
+    check(len(mine) == 1, "clients --json: %r" % mine)
+    victim = mine[0].get("worker_pid")
+    check(victim in before.values(), "client's worker_pid %r not among the workers %r" % (victim, before))
+    idx = [i for i, pid in before.items() if pid == victim][0]
+    os.kill(victim, signal.SIGKILL)
+    t0 = time.monotonic()
+
+    def restarted():
+        now = {w.get("index"): w.get("pid") for w in m.status()["workers"]}
+        new = now.get(idx)
+        return new and new != victim and pid_alive(new) and now
+    now = wait_until(restarted, 10, "master to restart worker %s (pid %d)" % (idx, victim), interval=0.2)
+    wait_until(lambda: tunnel_works(p), max(0.5, 10 - (time.monotonic() - t0)),
+               "the client's tunnel to work again after its worker was killed", interval=0.3)
+    env.note("back after %.1fs" % (time.monotonic() - t0))
+    check(pid_alive(m.proc.pid), "master died")
+    for i, pid in before.items():
+        if i != idx:
+            check(now.get(i) == pid, "worker %s also changed pid (%s -> %s)" % (i, pid, now.get(i)))
+    check(c.proc.alive(), "client exited")
+
+
+@test(timeout=90)
+def test_kick_client_reconnects(env):
+    svc, m, c, p = echo_setup(env)
+    ids = c.client_ids()
+    check(len(ids) == 1, "clients --json: %r" % ids)
+    old = ids[0]
+    rc, out, err = m.ctl("kick", old)
+    check(rc == 0, "gotunnelctl kick %s: exit %d, %s" % (old, rc, err.strip()))
+    check(("kicked " + old) in out, "gotunnelctl kick should print 'kicked ID': %r" % out)
+    t0 = time.monotonic()
+    wait_until(lambda: old not in [x.get("id") for x in m.clients()], 5, "kicked client_id to disappear")
+
+    def new_session():
+        ids = c.client_ids()
+        return ids and old not in ids and ids
+    ids = wait_until(new_session, 15, "the client to come back with a new client_id", interval=0.3)
+    check(len(ids) == 1, "client listed %d times: %r" % (len(ids), ids))
+    wait_until(lambda: tunnel_works(p), 10, "tunnel to work after the kick")
+    env.note("back after %.1fs" % (time.monotonic() - t0))
+    rc, out, err = m.ctl("kick", "0" * 32)
+    check(rc == 1, "kick of an unknown id: exit %d (want 1), out %r" % (rc, out))
+    check(err.strip(), "kick of an unknown id printed nothing on stderr")
+
+
+def mdb_entries(data_dir, table):
+    rc, out, err = run_cmd(["mdb_stat", "-s", table, data_dir])
+    if rc != 0:
+        fail("mdb_stat -s %s %s: exit %d: %s" % (table, data_dir, rc, err.strip()))
+    mt = re.search(r"Entries:\s*(\d+)", out)
+    check(mt, "mdb_stat output without Entries: %r" % out)
+    return int(mt.group(1))
+
+
+@test(timeout=90)
+def test_history_survives_restart(env):
+    svc, m, c, p = echo_setup(env)
+    for _ in range(3):
+        check(tunnel_works(p), "tunnel")
+    c.proc.stop()
+    wait_until(lambda: m.mapping_for(p) is None, 5, "mapping to go when the client stops")
+    rc = m.proc.stop()
+    check(rc == 0, "master exit status after SIGTERM: %r" % rc)
+    sess = mdb_entries(m.data_dir, "hist_sess")
+    conns = mdb_entries(m.data_dir, "hist_conn")
+    check(sess >= 1, "hist_sess has %d records after a client session ended" % sess)
+    check(conns >= 3, "hist_conn has %d records after 3 public connections" % conns)
+    rc, out, err = run_cmd(["mdb_dump", "-p", "-s", "hist_sess", m.data_dir])
+    check(rc == 0 and c.name in out, "client name %s not in the hist_sess dump (exit %d)" % (c.name, rc))
+    m.restart_same()
+    s2 = mdb_entries(m.data_dir, "hist_sess")
+    c2 = mdb_entries(m.data_dir, "hist_conn")
+    check(s2 >= sess and c2 >= conns, "history shrank over a restart: sessions %d -> %d, conns %d -> %d"
+          % (sess, s2, conns, c2))
+    check(m.mappings() == [], "stale mappings after restart: %r" % m.mappings())
+    check(m.clients() == [], "stale clients after restart: %r" % m.clients())

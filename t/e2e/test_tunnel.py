@@ -1,0 +1,377 @@
+"""Data path: integrity, concurrency, half-close, ssh, port assignment, back-pressure."""
+
+import hashlib
+import os
+import queue
+import re
+import socket
+import subprocess
+import threading
+import time
+
+from lib import (LOCAL, Proc, check, connect, echo_handler, echo_roundtrip, fail,
+                 free_port, port_accepts, read_until_close, recv_exact, rnd_bytes,
+                 run_cmd, sha256, test, wait_until)
+
+MiB = 1 << 20
+
+
+def drain_count(c, h=None, limit=None):
+    """Read c until EOF; returns the byte count (and feeds h if given)."""
+    n = 0
+    while True:
+        d = c.recv(MiB)
+        if not d:
+            return n
+        n += len(d)
+        if h is not None:
+            h.update(d)
+        if limit is not None and n > limit:
+            raise AssertionError("more than %d bytes" % limit)
+
+
+@test(timeout=240)
+def test_sha256_64mib_both_ways(env):
+    size = 64 * MiB
+    data = rnd_bytes(size, 64)
+    want = sha256(data)
+
+    def sink(c, a):
+        h = hashlib.sha256()
+        n = drain_count(c, h)
+        c.sendall(("%s %d\n" % (h.hexdigest(), n)).encode())
+        c.shutdown(socket.SHUT_WR)
+        drain_count(c)
+
+    def source(c, a):
+        c.sendall(data)
+        c.shutdown(socket.SHUT_WR)
+        drain_count(c)
+
+    up, down = env.service(sink), env.service(source)
+    m = env.master()
+    pu, pd = env.ports[0], env.ports[1]
+    env.client(m, [{"name": "up", "local_port": up.port, "remote_port": pu},
+                   {"name": "down", "local_port": down.port, "remote_port": pd}])
+
+    # Upload: public side -> client's local sink.
+    t0 = time.monotonic()
+    s = env.sock(connect(pu, timeout=120))
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    reply, closed, _ = read_until_close(s, 120)
+    dt_up = time.monotonic() - t0
+    check(closed == "eof", "upload: reply not followed by a clean EOF (%s)" % closed)
+    parts = reply.decode(errors="replace").split()
+    check(len(parts) == 2, "upload: sink reply %r (the sink got no EOF, or the reply was lost)" % reply[:200])
+    check(int(parts[1]) == size, "upload: sink received %s bytes, sent %d" % (parts[1], size))
+    check(parts[0] == want, "upload: sha256 differs: sent %s, sink got %s" % (want, parts[0]))
+
+    # Download: client's local source -> public side.
+    t0 = time.monotonic()
+    s = env.sock(connect(pd, timeout=120))
+    h = hashlib.sha256()
+    s.settimeout(120)
+    n = drain_count(s, h, limit=size + MiB)
+    dt_down = time.monotonic() - t0
+    check(n == size, "download: received %d bytes, source sent %d" % (n, size))
+    check(h.hexdigest() == want, "download: sha256 differs: source %s, received %s" % (want, h.hexdigest()))
+    check(not up.errors and not down.errors, "service errors: %r" % (up.errors + down.errors))
+    env.note("up %.0f MiB/s, down %.0f MiB/s" % (64 / dt_up, 64 / dt_down))
+
+
+@test(timeout=180)
+def test_200_concurrent_connections(env):
+    n = 200
+    svc = env.service(echo_handler)
+    m = env.master()
+    p = env.ports[0]
+    env.client(m, [{"name": "echo", "local_port": svc.port, "remote_port": p}])
+    barrier = threading.Barrier(n + 1, timeout=90)
+    errors = []
+    done = []
+    lock = threading.Lock()
+
+    def one(i):
+        s = None
+        try:
+            s = connect(p, timeout=60)
+            payload = ("conn %03d|" % i).encode() + rnd_bytes(8192 + i * 37, 1000 + i)
+            s.sendall(payload)
+            got = recv_exact(s, len(payload))
+            if got != payload:
+                raise AssertionError("conn %d: echoed data differs (first bytes %r)" % (i, got[:12]))
+            barrier.wait()     # all n are open and verified at the same time
+            # a second exchange while all the others are still open
+            s.sendall(payload[::-1])
+            got = recv_exact(s, len(payload))
+            if got != payload[::-1]:
+                raise AssertionError("conn %d: second echo differs" % i)
+            with lock:
+                done.append(i)
+        except threading.BrokenBarrierError:
+            with lock:
+                errors.append("conn %d: barrier broken (some connection failed or hung)" % i)
+        except Exception as e:  # noqa: BLE001
+            with lock:
+                errors.append("conn %d: %r" % (i, e))
+            barrier.abort()
+        finally:
+            if s:
+                s.close()
+
+    ts = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
+    for t in ts:
+        t.start()
+    try:
+        barrier.wait()
+        live = svc.accepted
+    except threading.BrokenBarrierError:
+        live = svc.accepted
+    deadline = time.monotonic() + 120
+    for t in ts:
+        t.join(timeout=max(0.1, deadline - time.monotonic()))
+    real = [e for e in errors if "barrier broken" not in e]
+    check(not errors, "%d of %d connections failed; first: %s" % (len(errors), n, "; ".join((real or errors)[:5])))
+    check(len(done) == n, "only %d of %d connections finished" % (len(done), n))
+    check(live >= n, "local service saw only %d connections while %d were open" % (live, n))
+
+
+@test(timeout=90)
+def test_half_close_both_ways(env):
+    body = rnd_bytes(2 * MiB, 7)
+    got2 = queue.Queue()
+
+    def reply_after_eof(c, a):
+        # Only answers once it has seen EOF from the public side.
+        h = hashlib.sha256()
+        n = drain_count(c, h)
+        c.sendall(("after eof: %d %s" % (n, h.hexdigest())).encode())
+        c.shutdown(socket.SHUT_WR)
+
+    def banner_then_fin(c, a):
+        c.sendall(b"banner, then FIN from the local side")
+        c.shutdown(socket.SHUT_WR)
+        buf = bytearray()
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            buf += d
+        got2.put(bytes(buf))
+
+    s1, s2 = env.service(reply_after_eof), env.service(banner_then_fin)
+    m = env.master()
+    p1, p2 = env.ports[0], env.ports[1]
+    env.client(m, [{"name": "hc1", "local_port": s1.port, "remote_port": p1},
+                   {"name": "hc2", "local_port": s2.port, "remote_port": p2}])
+
+    # 1. public side shuts down its write side; the local service sees EOF and still answers.
+    s = env.sock(connect(p1, timeout=30))
+    s.sendall(body)
+    s.shutdown(socket.SHUT_WR)
+    reply, closed, dt = read_until_close(s, 30)
+    want = ("after eof: %d %s" % (len(body), sha256(body))).encode()
+    check(reply == want, "public->local half-close: got %r, want %r (closed=%s after %.1fs)" % (reply[:120], want, closed, dt))
+    check(closed == "eof", "public->local half-close: connection ended with %s, not EOF" % closed)
+
+    # 2. the local service shuts down its write side; the public side sees EOF and can still send.
+    s = env.sock(connect(p2, timeout=30))
+    s.settimeout(15)
+    buf = bytearray()
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 15:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            fail("local->public half-close: public side got a reset instead of EOF")
+        if not d:
+            break
+        buf += d
+    else:
+        fail("local->public half-close: no EOF within 15s")
+    check(bytes(buf) == b"banner, then FIN from the local side",
+          "local->public half-close: public side got %r before EOF" % bytes(buf)[:100])
+    answer = rnd_bytes(300000, 9)
+    try:
+        s.sendall(answer)
+        s.shutdown(socket.SHUT_WR)
+    except OSError as e:
+        fail("local->public half-close: public side could not send after EOF: %r" % e)
+    try:
+        got = got2.get(timeout=15)
+    except queue.Empty:
+        fail("local->public half-close: local service never saw the public side's data + EOF")
+    check(got == answer, "local->public half-close: local service got %d bytes, want %d (data after EOF lost?)" % (len(got), len(answer)))
+    _, closed, _ = read_until_close(s, 10)
+    check(closed, "local->public half-close: connection not closed after both sides finished")
+
+
+@test(timeout=90)
+def test_ssh_through_tunnel(env):
+    sshd = "/usr/sbin/sshd"
+    check(os.access(sshd, os.X_OK), "%s missing: `make deps` installs openssh-server" % sshd)
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    d = env.dir
+    for k in ("hostkey", "userkey"):
+        rc, out, err = run_cmd(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(d, k)])
+        check(rc == 0, "ssh-keygen failed: %s" % err)
+    with open(os.path.join(d, "userkey.pub")) as f, open(os.path.join(d, "authorized_keys"), "w") as g:
+        g.write(f.read())
+    cfg = os.path.join(d, "sshd_config")
+    with open(cfg, "w") as f:
+        f.write("\n".join([
+            "ListenAddress 127.0.0.1",
+            "HostKey %s/hostkey" % d,
+            "PidFile %s/sshd.pid" % d,
+            "AuthorizedKeysFile %s/authorized_keys" % d,
+            "PermitRootLogin prohibit-password",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            "StrictModes no",
+            "LogLevel VERBOSE", ""]))
+    for attempt in range(3):
+        sport = free_port()
+        sp = Proc("sshd", [sshd, "-D", "-e", "-f", cfg, "-p", str(sport)], os.path.join(d, "sshd.log"))
+        env.procs.append(sp)
+        try:
+            wait_until(lambda: sp.alive() and port_accepts(sport), 10, "sshd to listen")
+            break
+        except AssertionError:
+            sp.close()
+            if attempt == 2:
+                raise
+    m = env.master()
+    p = env.ports[0]
+    env.client(m, [{"name": "ssh", "local_port": sport, "remote_port": p}])
+    base = ["ssh", "-p", str(p), "-i", os.path.join(d, "userkey"), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+            "root@127.0.0.1"]
+    rc, out, err = run_cmd(base + ["echo", "hello"], timeout=30)
+    check(rc == 0 and out.strip() == "hello", "ssh echo hello: exit %d, out %r, err %r" % (rc, out, err.strip()[-300:]))
+    # a few MiB each way through the same ssh session
+    blob = rnd_bytes(3 * MiB, 22)
+    r = subprocess.run(base + ["sha256sum; head -c 2000000 /dev/zero | sha256sum"], input=blob,
+                       capture_output=True, timeout=60)
+    lines = r.stdout.decode().split("\n")
+    zero = hashlib.sha256(b"\0" * 2000000).hexdigest()
+    check(r.returncode == 0 and len(lines) >= 2 and lines[0].split()[:1] == [sha256(blob)]
+          and lines[1].split()[:1] == [zero],
+          "ssh bulk transfer: exit %d, out %r, err %r" % (r.returncode, r.stdout[:200], r.stderr[-300:]))
+
+
+@test(timeout=60)
+def test_remote_port_zero_assigned(env):
+    svc = env.service(echo_handler)
+    allowed = env.ports[:3]
+    m = env.master(allow_ports=",".join(str(p) for p in allowed))
+    c = env.client(m, [{"name": "auto", "local_port": svc.port, "remote_port": 0}], wait=False)
+    got = c.wait_registered()
+    rp = got.get("auto")
+    check(isinstance(rp, int) and rp in allowed, "assigned remote_port %r is not one of allow_ports %r" % (rp, allowed))
+    maps = [x for x in m.mappings() if x.get("remote_port") == rp]
+    check(len(maps) == 1 and maps[0].get("local_port") == svc.port,
+          "mappings --json entry for %d: %r" % (rp, maps))
+    check(echo_roundtrip(rp, os.urandom(5000)), "no echo through the assigned port")
+    check(re.search(r"\b%d\b" % rp, c.proc.log()), "client log does not mention the assigned port %d" % rp)
+
+
+@test(timeout=60)
+def test_local_service_down_refuses_one_connection(env):
+    svc = env.service(echo_handler)
+    dead = free_port()   # nothing listens here
+    m = env.master()
+    pd, pe = env.ports[0], env.ports[1]
+    c = env.client(m, [{"name": "dead", "local_port": dead, "remote_port": pd},
+                       {"name": "echo", "local_port": svc.port, "remote_port": pe}])
+    for i in range(3):
+        s = env.sock(connect(pd, timeout=10))
+        s.sendall(b"anyone there?")
+        data, closed, dt = read_until_close(s, 10)
+        check(closed, "public connection to a mapping whose local service is down stayed open for 10s")
+        check(data == b"", "got data %r from a dead local service" % data[:50])
+    check(echo_roundtrip(pe), "the other mapping stopped working after the dead local service")
+    check(c.proc.alive(), "client exited")
+    names = {x.get("name") for x in c.my_mappings()}
+    check(names == {"dead", "echo"}, "mappings after refused connections: %r" % names)
+
+
+def vm_rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@test(timeout=150)
+def test_backpressure_bounded(env):
+    """A receiver that stops reading must not make the relays buffer without bound."""
+    total = 192 * MiB
+    stall_limit = 96 * MiB
+    chunk = rnd_bytes(MiB, 5)
+    sent_down = [0]
+    up_count = queue.Queue()
+    release_up = threading.Event()
+
+    def source(c, a):
+        while sent_down[0] < total:
+            c.sendall(chunk)
+            sent_down[0] += len(chunk)
+        c.shutdown(socket.SHUT_WR)
+
+    def lazy_sink(c, a):
+        release_up.wait(60)
+        up_count.put(drain_count(c))
+
+    src, sink = env.service(source), env.service(lazy_sink)
+    m = env.master(workers=1)
+    pd, pu = env.ports[0], env.ports[1]
+    cl = env.client(m, [{"name": "down", "local_port": src.port, "remote_port": pd},
+                        {"name": "up", "local_port": sink.port, "remote_port": pu}])
+    pids = m.worker_pids() + [cl.proc.pid]
+    rss0 = {p: vm_rss_kib(p) for p in pids}
+
+    # Download direction: public reader does not read for 6 s.
+    s = env.sock(connect(pd, timeout=60))
+    time.sleep(6)
+    stalled = sent_down[0]
+    rss1 = {p: vm_rss_kib(p) for p in pids}
+    s.settimeout(60)
+    n = drain_count(s, limit=total + MiB)
+    check(stalled <= stall_limit,
+          "download: local source could push %d MiB while the public reader did not read (bound %d MiB)"
+          % (stalled // MiB, stall_limit // MiB))
+    check(n == total, "download: public side received %d bytes after resuming, source sent %d" % (n, total))
+
+    # Upload direction: local sink does not read for 6 s.
+    u = env.sock(connect(pu, timeout=60))
+    u.settimeout(0.2)
+    sent = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 6 and sent < total:
+        try:
+            sent += u.send(chunk)
+        except socket.timeout:
+            pass
+    rss2 = {p: vm_rss_kib(p) for p in pids}
+    release_up.set()
+    check(sent <= stall_limit, "upload: public side could push %d MiB while the local sink did not read (bound %d MiB)"
+          % (sent // MiB, stall_limit // MiB))
+    u.settimeout(60)
+    u.shutdown(socket.SHUT_WR)
+    try:
+        got = up_count.get(timeout=60)
+    except queue.Empty:
+        fail("upload: local sink never saw EOF after resuming")
+    check(got == sent, "upload: sink received %d bytes, public side sent %d" % (got, sent))
+    grow = max(max(rss1[p], rss2[p]) - rss0[p] for p in pids) // 1024
+    check(grow < 200, "a gotunnel process grew by %d MiB of RSS while a receiver stalled" % grow)
+    env.note("stalled down %d MiB, up %d MiB, max RSS growth %d MiB" % (stalled // MiB, sent // MiB, grow))
