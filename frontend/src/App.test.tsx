@@ -1,0 +1,73 @@
+import { describe, expect, it, vi } from 'vitest';
+import { render, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import App from './App';
+import { mockFetch, sampleClient } from './test/fakes';
+
+class NoopES {
+  readyState = 0;
+  onopen: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  addEventListener() {}
+  close() {}
+}
+
+describe('App (auth flow)', () => {
+  it('sends every console route to /login without a session, and loads no data', async () => {
+    for (const route of ['/', '/clients', '/clients/abc', '/sessions?kind=conns', '/audit']) {
+      window.history.replaceState(null, '', route);
+      const calls = mockFetch({ 'GET /api/me': () => ({ status: 401, body: { error: 'authentication required' } }) });
+      const { unmount } = render(<App />);
+      await screen.findByTestId('login-card');
+      const expected = route === '/' ? '/login' : '/login?next=' + encodeURIComponent(route);
+      expect(window.location.pathname + window.location.search).toBe(expected);
+      expect(calls.map((c) => c.url)).toEqual(['/api/me']);
+      unmount();
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('shows an error on a wrong password, then logs in and returns to the page asked for', async () => {
+    vi.stubGlobal('EventSource', NoopES);
+    window.history.replaceState(null, '', '/login?next=%2Fclients');
+    let good = false;
+    mockFetch({
+      'GET /api/me': () => (good ? { body: { user: 'admin', csrf_token: 'c1', expires: 0 } } : { status: 401, body: { error: 'authentication required' } }),
+      'POST /api/login': (c) => {
+        const b = c.body as { username: string; password: string };
+        if (b.password !== 'right') return { status: 401, body: { error: 'invalid username or password' } };
+        good = true;
+        return { body: { user: 'admin', csrf_token: 'c1' } };
+      },
+      'GET /api/clients': () => ({ body: { clients: [sampleClient()] } }),
+    });
+    render(<App />);
+    const user = userEvent.setup();
+    await user.type(await screen.findByLabelText('Username'), 'admin');
+    await user.type(screen.getByLabelText('Password'), 'wrong');
+    await user.click(screen.getByTestId('login-submit'));
+    expect(await screen.findByTestId('login-error')).toHaveTextContent('Invalid username or password');
+    expect(screen.queryByText('gotunnel-demo')).toBeNull();
+
+    await user.clear(screen.getByLabelText('Password'));
+    await user.type(screen.getByLabelText('Password'), 'right');
+    await user.click(screen.getByTestId('login-submit'));
+    await waitFor(() => expect(window.location.pathname).toBe('/clients'));
+    expect(await screen.findByText('gotunnel-demo', {}, { timeout: 5000 })).toBeInTheDocument();
+    vi.unstubAllGlobals();
+  });
+
+  it('shows the throttling message on 429', async () => {
+    window.history.replaceState(null, '', '/login');
+    mockFetch({
+      'GET /api/me': () => ({ status: 401, body: { error: 'authentication required' } }),
+      'POST /api/login': () => ({ status: 429, body: { error: 'too many failed logins' }, headers: { 'Retry-After': '30' } }),
+    });
+    render(<App />);
+    const user = userEvent.setup();
+    await user.type(await screen.findByLabelText('Username'), 'admin');
+    await user.type(screen.getByLabelText('Password'), 'x');
+    await user.click(screen.getByTestId('login-submit'));
+    expect(await screen.findByTestId('login-error')).toHaveTextContent('Try again in 30 s');
+  });
+});

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { formatBytes, formatDuration, formatStep, formatTime, shortId } from './format';
+
+describe('format', () => {
+  it('formats bytes', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(1023)).toBe('1023 B');
+    expect(formatBytes(1536)).toBe('1.50 KiB');
+    expect(formatBytes(64 * 1024 * 1024)).toBe('64.0 MiB');
+    expect(formatBytes(-1)).toBe('—');
+    expect(formatBytes(undefined)).toBe('—');
+  });
+  it('formats durations', () => {
+    expect(formatDuration(5)).toBe('5s');
+    expect(formatDuration(65)).toBe('1m 5s');
+    expect(formatDuration(3700)).toBe('1h 1m');
+    expect(formatDuration(90000)).toBe('1d 1h');
+  });
+  it('formats steps, times and ids', () => {
+    expect(formatStep(60)).toBe('1 min');
+    expect(formatStep(900)).toBe('15 min');
+    expect(formatStep(3600)).toBe('1 h');
+    expect(formatTime(0)).toBe('—');
+    expect(formatTime(1700000000)).toMatch(/^2023-11-1[45] \d\d:13:20$/);
+    expect(shortId('0123456789abcdef')).toBe('01234567…');
+    expect(shortId('abc')).toBe('abc');
+  });
+});

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import ClientsPage from './ClientsPage';
+import { fakeHub, mockFetch, renderPage, sampleClient } from '../../test/fakes';
+import { setCsrfToken } from '../../api/http';
+
+describe('ClientsPage', () => {
+  it('shows the empty state when no client is online', async () => {
+    mockFetch({ 'GET /api/clients': () => ({ body: { clients: [] } }) });
+    renderPage(<ClientsPage />, { path: '/', route: '/' });
+    expect(await screen.findByText('No client is online')).toBeInTheDocument();
+  });
+
+  it('shows an error with retry when the API fails', async () => {
+    mockFetch({ 'GET /api/clients': () => ({ status: 500, body: { error: 'database unavailable' } }) });
+    renderPage(<ClientsPage />);
+    expect(await screen.findByText('database unavailable')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: /Try again/ })).toBeInTheDocument();
+  });
+
+  it('lists clients, follows live events without reloading, and searches', async () => {
+    const calls = mockFetch({ 'GET /api/clients': () => ({ body: { clients: [sampleClient()] } }) });
+    const hub = fakeHub();
+    renderPage(<ClientsPage />, { hub });
+    expect(await screen.findByText('gotunnel-demo')).toBeInTheDocument();
+    expect(screen.getByText('ssh :10022')).toBeInTheDocument();
+    const loads = calls.length;
+
+    act(() => hub.emit('client_online', sampleClient({ id: 'c2', name: 'second-client', mappings: [] })));
+    expect(await screen.findByText('second-client')).toBeInTheDocument();
+    expect(screen.getByTestId('client-count')).toHaveTextContent('2 online');
+
+    act(() => hub.emit('client_offline', { id: 'c2', name: 'second-client' }));
+    await waitFor(() => expect(screen.queryByText('second-client')).toBeNull());
+    expect(calls.length).toBe(loads);
+
+    const user = userEvent.setup();
+    await user.type(screen.getByTestId('client-search').querySelector('input') ?? screen.getByTestId('client-search'), 'nomatch');
+    expect(await screen.findByText('No client matches the search')).toBeInTheDocument();
+  });
+
+  it('disconnects after confirmation with the CSRF header', async () => {
+    setCsrfToken('csrf-abc');
+    const c = sampleClient();
+    const calls = mockFetch({
+      'GET /api/clients': () => ({ body: { clients: [c] } }),
+      [`POST /api/clients/${c.id}/disconnect`]: () => ({ body: { ok: true } }),
+    });
+    renderPage(<ClientsPage />);
+    const user = userEvent.setup();
+    await user.click(await screen.findByTestId('disconnect-gotunnel-demo'));
+    expect(calls.some((x) => x.method === 'POST')).toBe(false);
+    const pop = await screen.findByRole('tooltip');
+    await user.click(within(pop).getByRole('button', { name: 'Disconnect' }));
+    await waitFor(() => expect(screen.queryByTestId('client-name')).toBeNull());
+    const post = calls.find((x) => x.method === 'POST');
+    expect(post?.url).toBe(`/api/clients/${c.id}/disconnect`);
+    expect(post?.headers['X-CSRF-Token']).toBe('csrf-abc');
+  });
+});
