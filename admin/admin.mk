@@ -1,0 +1,47 @@
+# admin/admin.mk: gotunnel-admin (included by the top Makefile).
+#   make admin        bin/gotunnel-admin (launcher) + bin/gotunnel-admin.so (Kore module)
+#   make check-admin  end-to-end tests of the admin (t/admin/run.py)
+#
+# The module is loaded into Debian's /usr/bin/kore, so it is built with
+# Kore's feature flags (struct layout must match the binary), with -fPIC,
+# and never with the sanitizers (the kore binary is not instrumented).
+
+KORE_FEATURES	:= $(shell cat /usr/share/kore/features 2>/dev/null)
+ADMIN_CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+		   -Wno-unused-parameter -D_GNU_SOURCE -fPIC \
+		   -DGOTUNNEL_VERSION='"$(VERSION)"' $(KORE_FEATURES) -Icommon -Iadmin/src
+ADMIN_LIBS	:= -lsodium -llmdb -lyajl -linih
+ADMIN_OBJDIR	:= build/admin
+
+ADMIN_MOD_SRC	:= admin/src/module.c admin/src/json.c admin/src/auth.c \
+		   admin/src/api_live.c admin/src/api_history.c admin/src/api_stats.c \
+		   admin/src/static.c admin/src/conf.c
+ADMIN_COMMON	:= common/db.c common/log.c common/xmalloc.c common/db_user.c \
+		   common/db_websess.c common/db_audit.c
+ADMIN_MOD_OBJ	:= $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_MOD_SRC) $(ADMIN_COMMON))
+ADMIN_HDRS	:= $(wildcard admin/src/*.h common/*.h)
+
+ADMIN_TOOL	:= $(ADMIN_OBJDIR)/gtadmin-fixture
+
+.PHONY: admin check-admin
+admin: $(BINDIR)/gotunnel-admin $(BINDIR)/gotunnel-admin.so
+
+$(ADMIN_OBJDIR)/%.o: %.c $(ADMIN_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ADMIN_CFLAGS) -c -o $@ $<
+
+$(BINDIR)/gotunnel-admin.so: $(ADMIN_MOD_OBJ)
+	@mkdir -p $(BINDIR)
+	$(CC) -shared -Wl,-Bsymbolic -Wl,-z,now -o $@ $^ $(ADMIN_LIBS)
+
+$(BINDIR)/gotunnel-admin: $(ADMIN_OBJDIR)/admin/src/launcher.o $(ADMIN_OBJDIR)/admin/src/conf.o
+	@mkdir -p $(BINDIR)
+	$(CC) -o $@ $^ -linih
+
+# Test helper: writes LMDB records as the master would (and times ops).
+$(ADMIN_TOOL): t/admin/fixture.c $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_COMMON))
+	$(CC) $(ADMIN_CFLAGS) -o $@ $^ $(ADMIN_LIBS)
+
+# Uses the real master/client/gotunnelctl when they are built (bin/).
+check-admin: admin $(ADMIN_TOOL)
+	ADMIN_BIN=$(BINDIR) GOTUNNEL_BIN=bin ADMIN_FIXTURE=$(ADMIN_TOOL) python3 t/admin/run.py

@@ -1,0 +1,36 @@
+/*
+ * admin.h: gotunnel-admin, the console's HTTP server (a Kore 4.1 module)
+ * and its launcher.  Sections list each file's public functions.
+ */
+#ifndef GOTUNNEL_ADMIN_H
+#define GOTUNNEL_ADMIN_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ADMIN_ENV_CONFIG	"GOTUNNEL_ADMIN_CONFIG"
+#define ADMIN_ENV_TLS		"GOTUNNEL_ADMIN_TLS"
+
+/* The [admin] section plus what the admin needs from [common]. */
+struct admin_conf {
+	char		path[PATH_MAX];		/* the ini file, absolute */
+	char		bind_addr[64];
+	uint16_t	bind_port;
+	int64_t		session_ttl;		/* seconds */
+	char		assets[PATH_MAX];
+	char		tls_cert[PATH_MAX];
+	char		tls_key[PATH_MAX];
+	char		metrics_token[256];
+	char		data_dir[PATH_MAX];
+	char		control_socket[PATH_MAX];
+};
+
+/* conf.c */
+int	 admin_conf_load(const char *path, struct admin_conf *, char *err,
+	    size_t errlen);
+int	 admin_conf_check(struct admin_conf *, char *err, size_t errlen);
+int	 admin_duration_parse(const char *, int64_t *);
+int	 admin_addr_is_loopback(const char *);
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * module.h: the Kore module's private interfaces.  Only files built into
+ * gotunnel-admin.so include it (it pulls in Kore's headers).
+ */
+#ifndef GOTUNNEL_ADMIN_MODULE_H
+#define GOTUNNEL_ADMIN_MODULE_H
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "admin.h"
+#include "db.h"
+#include "db_admin.h"
+
+#define ADMIN_BODY_MAX		16384	/* JSON bodies larger than this: 413 */
+#define ADMIN_QUERY_MAX		16	/* query parameters per request */
+
+/* One decoded query parameter. */
+struct admin_param {
+	char	*key;
+	char	*value;
+};
+
+/* What a handler knows about its request. */
+struct admin_ctx {
+	struct http_request	*req;
+	int			 authed;
+	char			 sid[DB_WEBSESS_HEX];
+	struct db_websession	 sess;
+	char			 address[DB_ADDR_LEN];
+	char			 arg[DB_ID_LEN];	/* {id} of the path */
+	struct admin_param	 params[ADMIN_QUERY_MAX];
+	int			 nparams;
+	char			*qs;			/* decoded copy, owned */
+};
+
+extern struct admin_conf	admin_conf;
+extern struct db		admin_db;
+extern int			admin_db_ok;
+extern int			admin_tls;
+
+/* module.c */
+void	 admin_headers(struct http_request *, int api);
+void	 admin_json(struct admin_ctx *, int status, struct kore_buf *);
+void	 admin_error(struct admin_ctx *, int status, const char *msg);
+int	 admin_params_allow(struct admin_ctx *, const char *const *keys);
+const char *admin_param(struct admin_ctx *, const char *key);
+int	 admin_param_int(struct admin_ctx *, const char *, int64_t min,
+	    int64_t max, int64_t def, int64_t *out);
+int	 admin_body_read(struct admin_ctx *, char *buf, size_t size,
+	    size_t *len);
+void	 admin_peer(struct connection *, char *, size_t);
+
+/* json.c */
+void	 jw_raw(struct kore_buf *, const char *);
+void	 jw_open(struct kore_buf *, char c);
+void	 jw_close(struct kore_buf *, char c);
+void	 jw_key(struct kore_buf *, const char *key);
+void	 jw_str(struct kore_buf *, const char *key, const char *s, size_t max);
+void	 jw_int(struct kore_buf *, const char *key, int64_t);
+void	 jw_uint(struct kore_buf *, const char *key, uint64_t);
+void	 jw_bool(struct kore_buf *, const char *key, int);
+void	 jw_end(struct kore_buf *);
+void	 jw_escape(struct kore_buf *, const char *s, size_t len);
+void	 csv_field(struct kore_buf *, const char *s, size_t max, int last);
+int	 json_login_parse(const char *, size_t, char *user, size_t,
+	    char *pw, size_t, const char **err);
+int	 json_ctl_reply(const char *, size_t, char *status, size_t,
+	    char *error, size_t);
+
+/* auth.c */
+int	 auth_session(struct admin_ctx *);
+int	 auth_csrf_ok(struct admin_ctx *);
+int	 api_login(struct admin_ctx *);
+int	 api_logout(struct admin_ctx *);
+int	 api_me(struct admin_ctx *);
+
+/* api_live.c */
+int	 api_clients(struct admin_ctx *);
+int	 api_client(struct admin_ctx *);
+int	 api_disconnect(struct admin_ctx *);
+int	 api_mappings(struct admin_ctx *);
+void	 live_client_json(struct kore_buf *, MDB_txn *,
+	    const struct db_client *, int with_conns);
+void	 live_conn_json(struct kore_buf *, uint64_t id, const struct db_conn *);
+
+/* api_history.c */
+int	 api_sessions(struct admin_ctx *);
+int	 api_export(struct admin_ctx *);
+int	 api_audit(struct admin_ctx *);
+
+/* api_stats.c */
+int	 api_stats(struct admin_ctx *);
+int	 api_events(struct admin_ctx *);
+void	 events_init(void);
+
+/* static.c */
+int	 static_serve(struct admin_ctx *);
+
+#endif

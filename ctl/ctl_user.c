@@ -1,0 +1,247 @@
+/*
+ * ctl_user.c: `gotunnelctl user add|del|passwd|list NAME`, the console's
+ * user management.  Passwords come from the terminal (no echo, asked twice)
+ * or, when stdin is not a terminal, from its first line; never from argv.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "db.h"
+#include "db_admin.h"
+
+#define CTL_PASSWORD_MIN	8
+
+int	ctl_user(const char *data_dir, int argc, char **argv);
+
+/* Reads one line from fp into buf without its line end; -1 on EOF/too long. */
+static int
+user_read_line(FILE *fp, char *buf, size_t size)
+{
+	size_t	n;
+
+	if (fgets(buf, (int)size, fp) == NULL)
+		return -1;
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	else if (!feof(fp))
+		return -1;		/* longer than the buffer */
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	return 0;
+}
+
+/* Prompts on the terminal with echo off and reads one line. */
+static int
+user_read_tty(const char *prompt, char *buf, size_t size)
+{
+	struct termios	old, noecho;
+	FILE		*tty;
+	int		 rc;
+
+	if ((tty = fopen("/dev/tty", "r+")) == NULL)
+		tty = stdin;
+	fprintf(stderr, "%s", prompt);
+	fflush(stderr);
+	if (tcgetattr(fileno(tty), &old) == -1) {
+		if (tty != stdin)
+			fclose(tty);
+		return -1;
+	}
+	noecho = old;
+	noecho.c_lflag &= ~(ECHO | ECHONL);
+	noecho.c_lflag |= ICANON;
+	tcsetattr(fileno(tty), TCSAFLUSH, &noecho);
+	rc = user_read_line(tty, buf, size);
+	tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	fprintf(stderr, "\n");
+	if (tty != stdin)
+		fclose(tty);
+	return rc;
+}
+
+/* Gets the new password for name into buf (size > DB_PASSWORD_MAX). */
+static int
+user_get_password(const char *name, char *buf, size_t size)
+{
+	char	again[DB_PASSWORD_MAX + 2], prompt[128];
+	int	ok;
+
+	if (!isatty(STDIN_FILENO)) {
+		if (user_read_line(stdin, buf, size) == -1) {
+			fprintf(stderr, "user: cannot read the password from "
+			    "stdin (one line, at most %d bytes)\n",
+			    DB_PASSWORD_MAX);
+			return -1;
+		}
+	} else {
+		snprintf(prompt, sizeof(prompt), "Password for %s: ", name);
+		if (user_read_tty(prompt, buf, size) == -1)
+			return -1;
+		if (user_read_tty("Repeat password: ", again,
+		    sizeof(again)) == -1)
+			return -1;
+		ok = strcmp(buf, again) == 0;
+		sodium_memzero(again, sizeof(again));
+		if (!ok) {
+			fprintf(stderr, "user: passwords do not match\n");
+			return -1;
+		}
+	}
+	if (strlen(buf) < CTL_PASSWORD_MIN || strlen(buf) > DB_PASSWORD_MAX) {
+		fprintf(stderr, "user: the password must have %d to %d "
+		    "characters\n", CTL_PASSWORD_MIN, DB_PASSWORD_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* The audit actor for command-line changes: "cli:<unix user>". */
+static void
+user_actor(char *buf, size_t size)
+{
+	struct passwd	*pw = getpwuid(getuid());
+
+	snprintf(buf, size, "cli:%s", pw != NULL ? pw->pw_name : "?");
+}
+
+/* Prints one user of `user list`. */
+static void
+user_print(const struct db_user *u, void *arg)
+{
+	char		 created[32];
+	struct tm	 tm;
+	time_t		 t = (time_t)u->created;
+
+	(void)arg;
+	gmtime_r(&t, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-32s %s\n", u->name, created);
+}
+
+/* Prints the usage of the user commands. */
+static int
+user_usage(void)
+{
+	fprintf(stderr, "usage: gotunnelctl -c FILE user add|del|passwd NAME\n"
+	    "       gotunnelctl -c FILE user list\n");
+	return 1;
+}
+
+/* Runs `user add|passwd NAME`. */
+static int
+user_set(struct db *db, const char *cmd, const char *name, const char *actor)
+{
+	char	pw[DB_PASSWORD_MAX + 2], detail[128];
+	int	add = strcmp(cmd, "add") == 0, rc;
+
+	if (!add) {
+		struct db_user	u;
+
+		if ((rc = db_user_get(db, name, &u)) != 0) {
+			fprintf(stderr, "user: %s: %s\n", name,
+			    rc == 1 ? "no such user" : "database error");
+			return 1;
+		}
+	}
+	if (user_get_password(name, pw, sizeof(pw)) == -1)
+		return 1;
+	rc = add ? db_user_add(db, name, pw) : db_user_passwd(db, name, pw);
+	sodium_memzero(pw, sizeof(pw));
+	snprintf(detail, sizeof(detail), "user %s", name);
+	if (rc != 0) {
+		(void)db_audit_add(db, actor, add ? "user_add" : "user_passwd",
+		    0, "local", detail);
+		fprintf(stderr, "user: %s: %s\n", name, rc == 1 ?
+		    (add ? "user exists" : "no such user") : "database error");
+		return 1;
+	}
+	if (!add)
+		(void)db_websess_delete_user(db, name, NULL);
+	(void)db_audit_add(db, actor, add ? "user_add" : "user_passwd", 1,
+	    "local", detail);
+	printf("user %s %s\n", name, add ? "added" : "password changed");
+	return 0;
+}
+
+/* Runs `user del NAME`; ends the user's console sessions as well. */
+static int
+user_del(struct db *db, const char *name, const char *actor)
+{
+	char	detail[128];
+	int	rc;
+
+	snprintf(detail, sizeof(detail), "user %s", name);
+	rc = db_user_del(db, name);
+	(void)db_audit_add(db, actor, "user_del", rc == 0, "local", detail);
+	if (rc != 0) {
+		fprintf(stderr, "user: %s: %s\n", name,
+		    rc == 1 ? "no such user" : "database error");
+		return 1;
+	}
+	(void)db_websess_delete_user(db, name, NULL);
+	printf("user %s deleted\n", name);
+	return 0;
+}
+
+/*
+ * Entry point from gotunnelctl: argv[0] is "user", argv[1] the command,
+ * argv[2] the user name.  Returns the exit status.
+ */
+int
+ctl_user(const char *data_dir, int argc, char **argv)
+{
+	struct db	db;
+	char		actor[DB_USER_LEN];
+	const char	*cmd;
+	int		rc;
+
+	if (argc < 2)
+		return user_usage();
+	cmd = argv[1];
+	if (strcmp(cmd, "list") == 0) {
+		if (argc != 2)
+			return user_usage();
+	} else if (strcmp(cmd, "add") == 0 || strcmp(cmd, "del") == 0 ||
+	    strcmp(cmd, "passwd") == 0) {
+		if (argc != 3)
+			return user_usage();
+		if (!db_user_name_valid(argv[2])) {
+			fprintf(stderr, "user: invalid user name (1-63 of "
+			    "A-Z a-z 0-9 . _ @ -)\n");
+			return 1;
+		}
+	} else {
+		return user_usage();
+	}
+	if (data_dir == NULL || *data_dir == '\0') {
+		fprintf(stderr, "user: no data_dir in the configuration\n");
+		return 1;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "user: libsodium failed to initialise\n");
+		return 1;
+	}
+	if (db_open(&db, data_dir, 0) == -1) {
+		fprintf(stderr, "user: cannot open the database in %s\n",
+		    data_dir);
+		return 1;
+	}
+	user_actor(actor, sizeof(actor));
+	if (strcmp(cmd, "list") == 0)
+		rc = db_user_list(&db, user_print, NULL) == 0 ? 0 : 1;
+	else if (strcmp(cmd, "del") == 0)
+		rc = user_del(&db, argv[2], actor);
+	else
+		rc = user_set(&db, cmd, argv[2], actor);
+	db_close(&db);
+	return rc;
+}
