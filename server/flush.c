@@ -1,0 +1,152 @@
+/*
+ * flush.c: writes a worker's live counters and finished connections to
+ * LMDB in one transaction a second, never one commit per connection.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db_live.h"
+#include "log.h"
+#include "server.h"
+#include "xmalloc.h"
+
+/* Queues the history record of a public connection that just ended. */
+void
+flush_conn_closed(struct pubconn *pc, const char *reason)
+{
+	struct closed_conn	*cc = xcalloc(1, sizeof(*cc));
+	struct mapping		*map = pc->mapping;
+	struct db_hist_conn	*h = &cc->rec;
+
+	cc->id = pc->id;
+	cc->hist_seq = pc->hist_seq;
+	cc->in_db = pc->in_db;
+	h->version = DB_RECORD_VERSION;
+	h->remote_port = map->remote_port;
+	h->local_port = map->local_port;
+	db_strlcpy(h->client_id, map->session->id, sizeof(h->client_id));
+	db_strlcpy(h->client_name, map->session->name, sizeof(h->client_name));
+	db_strlcpy(h->mapping, map->name, sizeof(h->mapping));
+	db_strlcpy(h->peer, pc->peer, sizeof(h->peer));
+	db_strlcpy(h->reason, reason, sizeof(h->reason));
+	h->start = pc->since;
+	h->end = db_now();
+	h->bytes_in = pc->flushed_in;
+	h->bytes_out = pc->flushed_out;
+	TAILQ_INSERT_TAIL(&W->closed, cc, entry);
+}
+
+/* Writes one live public connection (and opens its history record). */
+static void
+flush_conn(MDB_txn *txn, struct session *s, struct mapping *map,
+    struct pubconn *pc)
+{
+	struct db_conn		c;
+	struct db_hist_conn	h;
+
+	tunnel_account(pc);
+	if (pc->relay == NULL)
+		return;
+	memset(&c, 0, sizeof(c));
+	c.version = DB_RECORD_VERSION;
+	c.remote_port = map->remote_port;
+	c.local_port = map->local_port;
+	db_strlcpy(c.client_id, s->id, sizeof(c.client_id));
+	db_strlcpy(c.peer, pc->peer, sizeof(c.peer));
+	c.since = pc->since;
+	c.bytes_in = pc->flushed_in;
+	c.bytes_out = pc->flushed_out;
+	c.worker_pid = getpid();
+	db_conn_put(&W->db, txn, pc->id, &c);
+	if (!pc->in_db) {
+		memset(&h, 0, sizeof(h));
+		h.version = DB_RECORD_VERSION;
+		h.remote_port = map->remote_port;
+		h.local_port = map->local_port;
+		db_strlcpy(h.client_id, s->id, sizeof(h.client_id));
+		db_strlcpy(h.client_name, s->name, sizeof(h.client_name));
+		db_strlcpy(h.mapping, map->name, sizeof(h.mapping));
+		db_strlcpy(h.peer, pc->peer, sizeof(h.peer));
+		h.start = pc->since;
+		db_histconn_put(&W->db, txn, &pc->hist_seq, &h);
+		pc->in_db = 1;
+	}
+}
+
+/* Writes a session's counters, mappings and live connections. */
+static void
+flush_session(MDB_txn *txn, struct session *s)
+{
+	struct mapping		*map;
+	struct pubconn		*pc;
+	struct db_client	 c;
+	struct db_mapping	 m;
+
+	TAILQ_FOREACH(map, &s->mappings, entry)
+		TAILQ_FOREACH(pc, &map->conns, entry)
+			flush_conn(txn, s, map, pc);
+	if (!s->dirty || !s->registered)
+		return;
+	s->dirty = 0;
+	TAILQ_FOREACH(map, &s->mappings, entry) {
+		memset(&m, 0, sizeof(m));
+		m.remote_port = map->remote_port;
+		db_strlcpy(m.client_id, s->id, sizeof(m.client_id));
+		m.bytes_in = map->bytes_in;
+		m.bytes_out = map->bytes_out;
+		m.live_conns = map->live_conns;
+		m.total_conns = map->total_conns;
+		db_mapping_update(&W->db, txn, &m);
+	}
+	memset(&c, 0, sizeof(c));
+	db_strlcpy(c.id, s->id, sizeof(c.id));
+	c.last_heartbeat = (int64_t)s->last_rx;
+	c.bytes_in = s->bytes_in;
+	c.bytes_out = s->bytes_out;
+	c.live_conns = s->live_conns;
+	db_client_update(&W->db, txn, &c);
+}
+
+/* Writes everything that changed since the last flush. */
+void
+flush_now(void)
+{
+	struct session		*s;
+	struct closed_conn	*cc;
+	MDB_txn			*txn;
+
+	if (db_txn_begin(&W->db, 0, &txn) != 0)
+		return;
+	TAILQ_FOREACH(s, &W->sessions, entry)
+		if (!s->closing)
+			flush_session(txn, s);
+	while ((cc = TAILQ_FIRST(&W->closed)) != NULL) {
+		TAILQ_REMOVE(&W->closed, cc, entry);
+		if (cc->in_db)
+			db_conn_del(&W->db, txn, cc->id);
+		db_histconn_put(&W->db, txn, &cc->hist_seq, &cc->rec);
+		free(cc);
+	}
+	if (W->flush_bytes_in || W->flush_bytes_out || W->flush_new_conns)
+		db_stats_add(&W->db, txn, db_now(), W->flush_bytes_in,
+		    W->flush_bytes_out, W->flush_new_conns);
+	W->flush_bytes_in = W->flush_bytes_out = 0;
+	W->flush_new_conns = 0;
+	db_txn_commit(&W->db, txn);
+}
+
+/* Timer callback for the periodic flush. */
+static void
+flush_timer(evutil_socket_t fd, short what, void *arg)
+{
+	flush_now();
+}
+
+/* Starts the once-a-second flush. */
+void
+flush_start(void)
+{
+	event_assign(&W->ev_flush, W->base, -1, EV_PERSIST, flush_timer, NULL);
+	event_add(&W->ev_flush, &(struct timeval){ 1, 0 });
+}

@@ -1,0 +1,449 @@
+/*
+ * master.c: gotunnel-master's parent process and main().  It parses the
+ * config, binds the listening sockets, forks and execs one worker per
+ * slot, restarts a worker that dies (with back-off), reloads on SIGHUP,
+ * stops cleanly on SIGTERM, and never relays traffic itself.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "db_live.h"
+#include "log.h"
+#include "server.h"
+#include "xmalloc.h"
+
+#define RESPAWN_BACKOFF_MAX	30
+#define CRASH_WINDOW		10	/* a death this soon after start counts as a crash loop */
+#define STOP_TIMEOUT		10	/* seconds workers get to drain on SIGTERM */
+
+struct master *M;
+
+/* Prints usage. */
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: gotunnel-master [-tvVh] [-c file]\n"
+	    "  -c file  configuration (default /etc/gotunnel/gotunnel.ini)\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -v       verbose (debug) logging\n"
+	    "  -V       print the version and exit\n"
+	    "  -h       this help\n");
+}
+
+/* Clears FD_CLOEXEC so a descriptor survives into the worker's exec. */
+static void
+keep_on_exec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	if (fl != -1)
+		fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+}
+
+/* Reads a result from a worker's IPC channel. */
+static void
+master_ipc_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_msg	m;
+	ssize_t		n = recv(fd, &m, sizeof(m), MSG_DONTWAIT);
+
+	if (n == 0) {
+		event_del(&((struct worker_slot *)arg)->ev_ipc);
+		return;
+	}
+	if (n == sizeof(m) && m.type == IPC_KICK_RESULT)
+		ctlsock_kick_result(&m);
+}
+
+/* Sends a message to a worker slot; -1 if it is not running. */
+int
+master_send_ipc(int slot, const struct ipc_msg *m)
+{
+	if (slot < 0 || slot >= M->nworkers || M->slots[slot].pid == 0)
+		return -1;
+	return send(M->slots[slot].ipc_fd, m, sizeof(*m), MSG_DONTWAIT) ==
+	    sizeof(*m) ? 0 : -1;
+}
+
+/* Forks and execs the worker of one slot. */
+static void
+spawn_worker(int i)
+{
+	struct worker_slot	*w = &M->slots[i];
+	int			 sp[2];
+	pid_t			 pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_warn("worker %d: socketpair", i);
+		w->respawn_at = time(NULL) + 1;
+		return;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("worker %d: fork", i);
+		close(sp[0]);
+		close(sp[1]);
+		w->respawn_at = time(NULL) + 1;
+		return;
+	}
+	if (pid == 0) {
+		char	 fds[16 * (MAX_WORKERS + 3)], a_worker[32], a_n[32];
+		char	*args[10];
+		int	 n = 0, off;
+
+		keep_on_exec(w->listen_fd);
+		keep_on_exec(sp[1]);
+		keep_on_exec(w->mesh[0]);
+		off = snprintf(fds, sizeof(fds), "--fds=%d,%d,%d", w->listen_fd,
+		    sp[1], w->mesh[0]);
+		for (int j = 0; j < M->nworkers; j++) {
+			keep_on_exec(M->slots[j].mesh[1]);
+			off += snprintf(fds + off, sizeof(fds) - (size_t)off, ",%d",
+			    M->slots[j].mesh[1]);
+		}
+		snprintf(a_worker, sizeof(a_worker), "--worker=%d", i);
+		snprintf(a_n, sizeof(a_n), "--nworkers=%d", M->nworkers);
+		args[n++] = "gotunnel-master";
+		args[n++] = "-c";
+		args[n++] = M->conf_path;
+		args[n++] = a_worker;
+		args[n++] = a_n;
+		args[n++] = fds;
+		if (M->verbose)
+			args[n++] = "-v";
+		args[n] = NULL;
+		/* exec: the worker starts clean, nothing of ours (LMDB!) crosses. */
+		execv(M->self, args);
+		_exit(127);
+	}
+	close(sp[1]);
+	w->pid = pid;
+	w->ipc_fd = sp[0];
+	w->started = time(NULL);
+	w->respawn_at = 0;
+	event_assign(&w->ev_ipc, M->base, sp[0], EV_READ | EV_PERSIST,
+	    master_ipc_read, w);
+	event_add(&w->ev_ipc, NULL);
+	log_info("worker %d started (pid %d)", i, (int)pid);
+}
+
+/* Reaps exited workers, clears their rows, and plans their restart. */
+static void
+master_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	pid_t	pid;
+	int	status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < M->nworkers; i++) {
+			struct worker_slot *w = &M->slots[i];
+
+			if (w->pid != pid)
+				continue;
+			if (WIFSIGNALED(status))
+				log_warnx("worker %d (pid %d) killed by signal %d",
+				    i, (int)pid, WTERMSIG(status));
+			else
+				log_info("worker %d (pid %d) exited with status %d",
+				    i, (int)pid, WEXITSTATUS(status));
+			w->pid = 0;
+			event_del(&w->ev_ipc);
+			close(w->ipc_fd);
+			w->ipc_fd = -1;
+			db_clear_worker(&M->db, (int)pid, "worker died");
+			if (M->stopping)
+				break;
+			w->restarts++;
+			if (time(NULL) - w->started < CRASH_WINDOW)
+				w->backoff = w->backoff ? w->backoff * 2 : 1;
+			else
+				w->backoff = 0;
+			if (w->backoff > RESPAWN_BACKOFF_MAX)
+				w->backoff = RESPAWN_BACKOFF_MAX;
+			w->respawn_at = time(NULL) + w->backoff;
+			log_info("worker %d restarts in %u s", i, w->backoff);
+			if (w->backoff == 0)
+				spawn_worker(i);
+		}
+	}
+	if (M->stopping) {
+		int alive = 0;
+
+		for (int i = 0; i < M->nworkers; i++)
+			alive += M->slots[i].pid != 0;
+		if (alive == 0)
+			event_base_loopexit(M->base, NULL);
+	}
+}
+
+/* Every second: respawns due workers, syncs LMDB to disk. */
+static void
+master_tick(evutil_socket_t fd, short what, void *arg)
+{
+	time_t now = time(NULL);
+
+	for (int i = 0; i < M->nworkers && !M->stopping; i++) {
+		struct worker_slot *w = &M->slots[i];
+
+		if (w->pid == 0 && w->respawn_at != 0 && w->respawn_at <= now)
+			spawn_worker(i);
+	}
+	mdb_env_sync(M->db.env, 1);
+}
+
+/* Every 10 seconds: dead readers, the minute's gauges. */
+static void
+master_housekeeping(evutil_socket_t fd, short what, void *arg)
+{
+	int dead;
+
+	if (db_reader_check(&M->db, &dead) == 0 && dead > 0)
+		log_info("cleared %d stale database reader slots", dead);
+	db_stats_sample(&M->db);
+}
+
+/* Hard stop when workers do not finish draining in time. */
+static void
+master_kill_workers(evutil_socket_t fd, short what, void *arg)
+{
+	for (int i = 0; i < M->nworkers; i++)
+		if (M->slots[i].pid != 0) {
+			log_warnx("worker %d did not stop in %d s; killing it",
+			    i, STOP_TIMEOUT);
+			kill(M->slots[i].pid, SIGKILL);
+		}
+}
+
+/* SIGTERM/SIGINT: tell workers to stop, wait for them, then exit. */
+static void
+master_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	int alive = 0;
+
+	if (M->stopping)
+		return;
+	M->stopping = 1;
+	sd_notify(0, "STOPPING=1");
+	log_info("%s received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	ctlsock_close();
+	for (int i = 0; i < M->nworkers; i++)
+		if (M->slots[i].pid != 0) {
+			kill(M->slots[i].pid, SIGTERM);
+			alive++;
+		}
+	if (alive == 0) {
+		event_base_loopexit(M->base, NULL);
+		return;
+	}
+	event_add(&M->ev_kill, &(struct timeval){ STOP_TIMEOUT, 0 });
+}
+
+/* Re-reads the config; the old one stays if the new one is bad. */
+int
+master_reload(char *err, size_t errlen)
+{
+	struct server_config	nc;
+	struct ipc_msg		m;
+
+	if (server_config_load(M->conf_path, &nc, err, errlen) == -1) {
+		log_errorx("reload refused, keeping the old config: %s", err);
+		return -1;
+	}
+	if (nc.workers != M->conf.workers || nc.bind_port != M->conf.bind_port ||
+	    strcmp(nc.bind_addr, M->conf.bind_addr) != 0 ||
+	    strcmp(nc.data_dir, M->conf.data_dir) != 0 ||
+	    strcmp(nc.control_socket, M->conf.control_socket) != 0)
+		log_warnx("reload: bind_addr, bind_port, workers, data_dir and "
+		    "control_socket take effect at the next restart");
+	memcpy(nc.bind_addr, M->conf.bind_addr, sizeof(nc.bind_addr));
+	nc.bind_port = M->conf.bind_port;
+	nc.workers = M->conf.workers;
+	memcpy(nc.data_dir, M->conf.data_dir, sizeof(nc.data_dir));
+	memcpy(nc.control_socket, M->conf.control_socket,
+	    sizeof(nc.control_socket));
+	M->conf = nc;
+	log_set_level(M->verbose ? LOG_LVL_DEBUG : nc.log_level);
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_RELOAD;
+	for (int i = 0; i < M->nworkers; i++)
+		master_send_ipc(i, &m);
+	log_info("configuration reloaded");
+	return 0;
+}
+
+/* SIGHUP: reload. */
+static void
+master_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	char err[512];
+
+	master_reload(err, sizeof(err));
+}
+
+/* Opens the listening shares and worker channels of every slot. */
+static void
+master_open_slots(void)
+{
+	for (int i = 0; i < M->nworkers; i++) {
+		struct worker_slot *w = &M->slots[i];
+		int sndbuf = 1 << 20;
+
+		w->listen_fd = net_listen(M->conf.bind_addr,
+		    (uint16_t)M->conf.bind_port, 1, 4096);
+		if (w->listen_fd == -1)
+			fatal("cannot listen on %s:%ld", M->conf.bind_addr,
+			    M->conf.bind_port);
+		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, w->mesh) == -1)
+			fatal("socketpair");
+		setsockopt(w->mesh[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		setsockopt(w->mesh[0], SOL_SOCKET, SO_RCVBUF, &sndbuf, sizeof(sndbuf));
+		w->ipc_fd = -1;
+	}
+}
+
+/* Frees what the master holds (for a clean exit under leak checkers). */
+static void
+master_cleanup(void)
+{
+	evsignal_del(&M->ev_sigchld);
+	evsignal_del(&M->ev_sigterm);
+	evsignal_del(&M->ev_sigint);
+	evsignal_del(&M->ev_sighup);
+	event_del(&M->ev_tick);
+	event_del(&M->ev_housekeeping);
+	event_del(&M->ev_kill);
+	for (int i = 0; i < M->nworkers; i++) {
+		struct worker_slot *w = &M->slots[i];
+
+		close(w->listen_fd);
+		close(w->mesh[0]);
+		close(w->mesh[1]);
+		if (w->ipc_fd != -1) {
+			event_del(&w->ev_ipc);
+			close(w->ipc_fd);
+		}
+	}
+	db_clear_live(&M->db, "master stopped");
+	db_close(&M->db);
+	event_base_free(M->base);
+	free(M);
+	M = NULL;
+}
+
+/* Runs the master until SIGTERM/SIGINT. */
+int
+master_main(const char *conf_path, int verbose)
+{
+	char	err[512];
+	ssize_t	n;
+
+	log_init("master", LOG_LVL_INFO);
+	M = xcalloc(1, sizeof(*M));
+	M->verbose = verbose;
+	M->started = time(NULL);
+	snprintf(M->conf_path, sizeof(M->conf_path), "%s", conf_path);
+	if (server_config_load(conf_path, &M->conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	log_set_level(verbose ? LOG_LVL_DEBUG : M->conf.log_level);
+	if ((n = readlink("/proc/self/exe", M->self, sizeof(M->self) - 1)) <= 0)
+		fatal("readlink /proc/self/exe");
+	M->self[n] = '\0';
+	signal(SIGPIPE, SIG_IGN);
+	M->nworkers = (int)M->conf.workers;
+	if ((M->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if (db_open(&M->db, M->conf.data_dir, 0) == -1)
+		fatalx("cannot open the database in %s", M->conf.data_dir);
+	if (ctlsock_open(&M->conf, M->base) == -1)
+		exit(1);
+	/* Rows left by a crash of a previous run are stale. */
+	db_clear_live(&M->db, "master restarted");
+	master_open_slots();
+	evsignal_assign(&M->ev_sigchld, M->base, SIGCHLD, master_sigchld, NULL);
+	evsignal_assign(&M->ev_sigterm, M->base, SIGTERM, master_sigterm, NULL);
+	evsignal_assign(&M->ev_sigint, M->base, SIGINT, master_sigterm, NULL);
+	evsignal_assign(&M->ev_sighup, M->base, SIGHUP, master_sighup, NULL);
+	evsignal_add(&M->ev_sigchld, NULL);
+	evsignal_add(&M->ev_sigterm, NULL);
+	evsignal_add(&M->ev_sigint, NULL);
+	evsignal_add(&M->ev_sighup, NULL);
+	event_assign(&M->ev_tick, M->base, -1, EV_PERSIST, master_tick, NULL);
+	event_add(&M->ev_tick, &(struct timeval){ 1, 0 });
+	event_assign(&M->ev_housekeeping, M->base, -1, EV_PERSIST,
+	    master_housekeeping, NULL);
+	event_add(&M->ev_housekeeping, &(struct timeval){ 10, 0 });
+	evtimer_assign(&M->ev_kill, M->base, master_kill_workers, NULL);
+	for (int i = 0; i < M->nworkers; i++)
+		spawn_worker(i);
+	log_info("gotunnel-master %s listening on %s:%ld with %d workers",
+	    GOTUNNEL_VERSION, M->conf.bind_addr, M->conf.bind_port, M->nworkers);
+	sd_notify(0, "READY=1");
+	event_base_dispatch(M->base);
+	log_info("stopped");
+	ctlsock_close();
+	master_cleanup();
+	return 0;
+}
+
+/* Entry point: master, or worker when started with --worker. */
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "worker", required_argument, NULL, 'W' },
+		{ "nworkers", required_argument, NULL, 'N' },
+		{ "fds", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char		*conf = "/etc/gotunnel/gotunnel.ini", *fds = NULL;
+	struct server_config	*c;
+	char			 err[512];
+	int			 ch, check = 0, verbose = 0, worker = -1, nworkers = 0;
+
+	while ((ch = getopt_long(argc, argv, "c:tvVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': conf = optarg; break;
+		case 't': check = 1; break;
+		case 'v': verbose = 1; break;
+		case 'V': printf("gotunnel-master %s\n", GOTUNNEL_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		case 'W': worker = atoi(optarg); break;
+		case 'N': nworkers = atoi(optarg); break;
+		case 'F': fds = optarg; break;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "gotunnel-master: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+	if (worker >= 0 && fds != NULL)
+		return worker_main(conf, worker, nworkers, fds, verbose);
+	c = xmalloc(sizeof(*c));
+	if (server_config_load(conf, c, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		free(c);
+		return 1;
+	}
+	free(c);
+	if (check) {
+		printf("%s: configuration OK\n", conf);
+		return 0;
+	}
+	return master_main(conf, verbose);
+}

@@ -1,0 +1,263 @@
+/*
+ * server.h: gotunnel-master's private header.  Sections list each file's
+ * public functions, relayd-style.
+ */
+#ifndef GOTUNNEL_SERVER_H
+#define GOTUNNEL_SERVER_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "config.h"
+#include "db.h"
+#include "net.h"
+#include "strmap.h"
+
+struct msg;
+
+#define MAX_WORKERS		256
+#define REGISTER_TIMEOUT	10	/* seconds to complete the first message */
+#define DATA_ID_TTL		30	/* seconds an open_data id stays valid */
+#define WAIT_FOR_DATA_TIMEOUT	10	/* seconds a public conn waits for a data conn */
+#define MAX_WAITING_PER_SESSION	1024	/* public conns queued for data conns */
+#define MAX_PENDING		1024	/* unauthenticated conns per worker */
+#define MAX_PENDING_PER_ADDR	256	/* ... and per source address */
+#define CONTROL_OUT_HIGH	(1024 * 1024) /* control output buffer bound */
+
+/* Messages between the master and a worker (SOCK_SEQPACKET). */
+enum ipc_type {
+	IPC_KICK = 1,		/* master -> worker: close client_id */
+	IPC_KICK_RESULT,	/* worker -> master: ok 1/0 */
+	IPC_RELOAD,		/* master -> worker: re-read the config */
+	IPC_STOP,		/* master -> worker: drain and exit */
+};
+
+struct ipc_msg {
+	uint32_t	type;
+	uint32_t	ok;
+	uint64_t	cookie;		/* matches a result to its request */
+	char		client_id[DB_ID_LEN];
+	char		reason[64];
+};
+
+/* Messages between workers (SOCK_DGRAM, may carry a descriptor). */
+enum mesh_type {
+	MESH_DATA_CONN = 1,	/* a data connection for the owner of data_id (fd attached) */
+	MESH_KILL,		/* close client_id: its client has reconnected */
+};
+
+struct mesh_msg {
+	uint32_t	type;
+	char		id[80];		/* data_id or client_id */
+};
+
+struct session;
+struct mapping;
+
+/* A connection that has not sent its first message yet. */
+struct pending {
+	TAILQ_ENTRY(pending)	 entry;
+	int			 fd;
+	char			 addr[DB_ADDR_LEN];
+	char			 ip[DB_ADDR_LEN];	/* address without port */
+	struct event		 ev;
+	struct hsread		 hs;
+	time_t			 since;
+};
+TAILQ_HEAD(pending_list, pending);
+
+/* An idle data connection in a session's pool. */
+struct dataconn {
+	TAILQ_ENTRY(dataconn)	 entry;
+	struct session		*session;
+	int			 fd;
+	struct event		 ev;		/* EOF while idle */
+};
+TAILQ_HEAD(dataconn_list, dataconn);
+
+/* A public connection: waiting for a data connection, then relayed. */
+struct pubconn {
+	TAILQ_ENTRY(pubconn)	 entry;		/* mapping's list */
+	TAILQ_ENTRY(pubconn)	 wait_entry;	/* session's wait queue */
+	struct mapping		*mapping;
+	int			 fd;
+	struct relay		*relay;
+	struct event		 wait_timer;
+	int			 waiting;
+	uint64_t		 id;		/* key in the conns table */
+	uint64_t		 hist_seq;	/* 0 until written */
+	char			 peer[DB_ADDR_LEN];
+	int64_t			 since;
+	uint64_t		 flushed_in, flushed_out; /* bytes already counted */
+	int			 in_db;		/* written to the conns table */
+};
+TAILQ_HEAD(pubconn_list, pubconn);
+
+/* A published port of a session. */
+struct mapping {
+	TAILQ_ENTRY(mapping)	 entry;
+	struct session		*session;
+	uint16_t		 remote_port;
+	uint16_t		 local_port;
+	char			 name[DB_NAME_LEN];
+	char			 local_ip[DB_ADDR_LEN];
+	int			 fd;
+	struct event		 ev_accept;
+	struct pubconn_list	 conns;
+	uint32_t		 live_conns;
+	uint32_t		 total_conns;
+	uint64_t		 bytes_in, bytes_out;
+};
+TAILQ_HEAD(mapping_list, mapping);
+
+/* A one-time data id handed to a client in open_data. */
+struct data_ticket {
+	TAILQ_ENTRY(data_ticket) entry;
+	struct session		*session;
+	char			 id[80];
+	time_t			 expires;
+};
+TAILQ_HEAD(ticket_list, data_ticket);
+
+/* A registered (or registering) client control session. */
+struct session {
+	TAILQ_ENTRY(session)	 entry;
+	char			 id[DB_ID_LEN];
+	char			 name[DB_NAME_LEN];
+	char			 addr[DB_ADDR_LEN];
+	struct bufferevent	*bev;
+	struct event		 hb_timer;
+	time_t			 last_rx;
+	int64_t			 connected_since;
+	int			 registered;	/* has a client record */
+	int			 closing;
+	uint64_t		 hist_seq;
+	struct mapping_list	 mappings;
+	unsigned		 nmappings;
+	struct dataconn_list	 pool;
+	unsigned		 pool_size;
+	unsigned		 pool_target;
+	struct ticket_list	 tickets;
+	unsigned		 ntickets;
+	struct pubconn_list	 waiting;
+	unsigned		 nwaiting;
+	uint64_t		 bytes_in, bytes_out;
+	uint32_t		 live_conns;
+	int			 dirty;
+};
+TAILQ_HEAD(session_list, session);
+
+/* Finished public connections waiting for the next history flush. */
+struct closed_conn {
+	TAILQ_ENTRY(closed_conn) entry;
+	uint64_t		 id;
+	uint64_t		 hist_seq;
+	int			 in_db;
+	struct db_hist_conn	 rec;
+};
+TAILQ_HEAD(closed_list, closed_conn);
+
+/* Everything a worker process owns. */
+struct worker {
+	struct event_base	*base;
+	struct server_config	 conf;
+	struct db		 db;
+	int			 index;
+	int			 nworkers;
+	int			 listen_fd;
+	int			 ipc_fd;
+	int			 mesh_fd;		/* receives */
+	int			 mesh_peers[MAX_WORKERS];	/* send to worker i */
+	struct event		 ev_listen, ev_ipc, ev_mesh, ev_flush, ev_sigterm,
+				 ev_sigint, ev_sighup, ev_pending_timer;
+	struct pending_list	 pending;
+	unsigned		 npending;
+	struct session_list	 sessions;
+	struct strmap		 sessions_by_id;
+	struct strmap		 tickets_by_id;
+	struct closed_list	 closed;
+	uint64_t		 conn_seq;
+	uint64_t		 flush_bytes_in, flush_bytes_out;
+	uint32_t		 flush_new_conns;
+	unsigned char		 token_hash[32];
+	int			 stopping;
+};
+
+extern struct worker *W;
+
+/* worker.c */
+int	worker_main(const char *conf_path, int index, int nworkers,
+	    const char *fds, int verbose);
+void	worker_send_mesh(int target, const struct mesh_msg *, int fd);
+void	worker_reject(int fd, const char *addr, const char *reason);
+void	pending_free(struct pending *, int close_fd);
+
+/* control.c */
+void	control_first_message(struct pending *, const char *json, size_t len);
+void	control_session_close(struct session *, const char *reason);
+struct session *control_session_find(const char *id);
+int	control_token_ok(const char *token);
+void	control_kick(const char *client_id, const char *reason);
+void	control_send(struct session *, const struct msg *);
+
+/* tunnel.c */
+int	tunnel_mapping_listen(struct session *, struct mapping *, int fd);
+void	tunnel_mapping_free(struct mapping *);
+void	tunnel_pool_refill(struct session *);
+void	tunnel_data_conn(int fd, const char *data_id, const char *addr);
+void	tunnel_session_drop_data(struct session *);
+void	tunnel_ticket_free(struct data_ticket *);
+void	tunnel_account(struct pubconn *);
+
+/* flush.c */
+void	flush_start(void);
+void	flush_now(void);
+void	flush_conn_closed(struct pubconn *, const char *reason);
+
+/* The master's view of one worker slot. */
+struct worker_slot {
+	pid_t		 pid;		/* 0 while not running */
+	int		 listen_fd;	/* this slot's SO_REUSEPORT share of bind_port */
+	int		 mesh[2];	/* [0] the worker receives, [1] others send */
+	int		 ipc_fd;	/* master's end */
+	struct event	 ev_ipc;
+	time_t		 started;
+	unsigned	 restarts;
+	unsigned	 backoff;	/* seconds before the next respawn */
+	time_t		 respawn_at;
+};
+
+/* Everything the master process owns. */
+struct master {
+	struct event_base	*base;
+	struct server_config	 conf;
+	struct db		 db;
+	char			 conf_path[PATH_MAX];
+	char			 self[PATH_MAX];
+	int			 verbose;
+	int			 nworkers;
+	struct worker_slot	 slots[MAX_WORKERS];
+	struct event		 ev_sigchld, ev_sigterm, ev_sigint, ev_sighup,
+				 ev_tick, ev_housekeeping, ev_kill;
+	time_t			 started;
+	int			 stopping;
+	uint64_t		 kick_cookie;
+};
+
+extern struct master *M;
+
+/* master.c */
+int	master_main(const char *conf_path, int verbose);
+int	master_reload(char *err, size_t errlen);
+int	master_send_ipc(int slot, const struct ipc_msg *);
+
+/* ctlsock.c */
+int	ctlsock_open(struct server_config *, struct event_base *);
+void	ctlsock_close(void);
+void	ctlsock_kick_result(const struct ipc_msg *);
+
+#endif

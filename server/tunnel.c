@@ -1,0 +1,325 @@
+/*
+ * tunnel.c: public listeners, public connections, the pool of ready data
+ * connections, and pairing the two into relays.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+#include "relay.h"
+#include "server.h"
+#include "xmalloc.h"
+
+static void pubconn_close(struct pubconn *, const char *reason);
+
+/* Moves relay byte counts not yet counted into the mapping and session. */
+void
+tunnel_account(struct pubconn *pc)
+{
+	struct mapping	*map = pc->mapping;
+	uint64_t	 in, out;
+
+	if (pc->relay == NULL)
+		return;
+	in = relay_bytes_ab(pc->relay);
+	out = relay_bytes_ba(pc->relay);
+	if (in == pc->flushed_in && out == pc->flushed_out)
+		return;
+	map->bytes_in += in - pc->flushed_in;
+	map->bytes_out += out - pc->flushed_out;
+	map->session->bytes_in += in - pc->flushed_in;
+	map->session->bytes_out += out - pc->flushed_out;
+	W->flush_bytes_in += in - pc->flushed_in;
+	W->flush_bytes_out += out - pc->flushed_out;
+	pc->flushed_in = in;
+	pc->flushed_out = out;
+	map->session->dirty = 1;
+}
+
+/* Relay finished: record it and free the connection. */
+static void
+relay_done(struct relay *r, void *arg, const char *reason)
+{
+	pubconn_close(arg, reason);
+}
+
+/* Sends "start" on a pooled data connection and relays it with pc. */
+static void
+tunnel_pair(struct pubconn *pc, int dfd)
+{
+	struct msg	m;
+	char		json[512];
+	size_t		len;
+
+	msg_init(&m, MSG_START);
+	msg_set_int(&m, F_REMOTE_PORT, pc->mapping->remote_port);
+	msg_set_str(&m, F_PEER, pc->peer);
+	if (proto_encode(&m, json, &len) == -1 ||
+	    net_send_frame_fd(dfd, json, len) == -1) {
+		close(dfd);
+		pubconn_close(pc, "data connection failed");
+		return;
+	}
+	if (pc->waiting) {
+		TAILQ_REMOVE(&pc->mapping->session->waiting, pc, wait_entry);
+		pc->mapping->session->nwaiting--;
+		pc->waiting = 0;
+		event_del(&pc->wait_timer);
+	}
+	pc->relay = relay_new(W->base, pc->fd, dfd, relay_done, pc);
+	log_debug("port %u: %s relayed for client %s",
+	    pc->mapping->remote_port, pc->peer, pc->mapping->session->name);
+}
+
+/* Closes a public connection, whatever its state, and records it. */
+static void
+pubconn_close(struct pubconn *pc, const char *reason)
+{
+	struct mapping *map = pc->mapping;
+
+	tunnel_account(pc);
+	flush_conn_closed(pc, reason);
+	if (pc->waiting) {
+		TAILQ_REMOVE(&map->session->waiting, pc, wait_entry);
+		map->session->nwaiting--;
+		event_del(&pc->wait_timer);
+	}
+	TAILQ_REMOVE(&map->conns, pc, entry);
+	map->live_conns--;
+	map->session->live_conns--;
+	map->session->dirty = 1;
+	if (pc->relay != NULL)
+		relay_free(pc->relay);	/* closes both sockets */
+	else
+		close(pc->fd);
+	log_debug("port %u: connection from %s closed: %s", map->remote_port,
+	    pc->peer, reason);
+	free(pc);
+}
+
+/* A public connection waited too long for a data connection. */
+static void
+pubconn_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct pubconn *pc = arg;
+
+	log_info("port %u: no data connection from client %s in %d s; "
+	    "closing %s", pc->mapping->remote_port, pc->mapping->session->name,
+	    WAIT_FOR_DATA_TIMEOUT, pc->peer);
+	pubconn_close(pc, "no data connection");
+}
+
+/* Frees a ticket (used, expired or its session closed). */
+void
+tunnel_ticket_free(struct data_ticket *t)
+{
+	strmap_del(&W->tickets_by_id, t->id);
+	TAILQ_REMOVE(&t->session->tickets, t, entry);
+	t->session->ntickets--;
+	free(t);
+}
+
+/* Asks the client for data connections until pool and queue are covered. */
+void
+tunnel_pool_refill(struct session *s)
+{
+	unsigned want = s->pool_target + s->nwaiting;
+
+	if (s->closing || !s->registered)
+		return;
+	/* Bounded per call; the heartbeat timer tops up the rest. */
+	for (int i = 0; i < 64 && s->pool_size + s->ntickets < want; i++) {
+		struct data_ticket	*t = xcalloc(1, sizeof(*t));
+		struct msg		 m;
+		char			 hex[33];
+
+		net_random_hex(hex, 16);
+		snprintf(t->id, sizeof(t->id), "%d.%s", W->index, hex);
+		t->session = s;
+		t->expires = time(NULL) + DATA_ID_TTL;
+		strmap_put(&W->tickets_by_id, t->id, t);
+		TAILQ_INSERT_TAIL(&s->tickets, t, entry);
+		s->ntickets++;
+		msg_init(&m, MSG_OPEN_DATA);
+		msg_set_str(&m, F_DATA_ID, t->id);
+		control_send(s, &m);
+	}
+}
+
+/* Frees an idle pooled data connection. */
+static void
+dataconn_free(struct dataconn *dc)
+{
+	TAILQ_REMOVE(&dc->session->pool, dc, entry);
+	dc->session->pool_size--;
+	event_del(&dc->ev);
+	close(dc->fd);
+	free(dc);
+}
+
+/* An idle data connection spoke or closed: it is of no use any more. */
+static void
+dataconn_idle_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct dataconn	*dc = arg;
+	struct session	*s = dc->session;
+
+	dataconn_free(dc);
+	tunnel_pool_refill(s);
+}
+
+/* Accepts public connections of one mapping (bounded per wakeup). */
+static void
+mapping_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct mapping	*map = arg;
+	struct session	*s = map->session;
+	struct timeval	 wait_tv = { WAIT_FOR_DATA_TIMEOUT, 0 };
+
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage	 ss;
+		socklen_t		 sl = sizeof(ss);
+		struct pubconn		*pc;
+		struct dataconn		*dc;
+		int			 fd;
+
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("port %u: accept", map->remote_port);
+			return;
+		}
+		if (map->live_conns >= (uint32_t)W->conf.max_conns_per_mapping ||
+		    s->nwaiting >= MAX_WAITING_PER_SESSION) {
+			log_warnx("port %u: connection refused: "
+			    "max_conns_per_mapping reached", map->remote_port);
+			close(fd);
+			continue;
+		}
+		net_set_nodelay(fd);
+		pc = xcalloc(1, sizeof(*pc));
+		pc->mapping = map;
+		pc->fd = fd;
+		pc->id = ++W->conn_seq;
+		pc->since = time(NULL);
+		net_addr_str((struct sockaddr *)&ss, pc->peer, sizeof(pc->peer));
+		TAILQ_INSERT_TAIL(&map->conns, pc, entry);
+		map->live_conns++;
+		map->total_conns++;
+		s->live_conns++;
+		s->dirty = 1;
+		W->flush_new_conns++;
+		if ((dc = TAILQ_FIRST(&s->pool)) != NULL) {
+			int dfd = dc->fd;
+
+			TAILQ_REMOVE(&s->pool, dc, entry);
+			s->pool_size--;
+			event_del(&dc->ev);
+			free(dc);
+			tunnel_pair(pc, dfd);
+		} else {
+			pc->waiting = 1;
+			TAILQ_INSERT_TAIL(&s->waiting, pc, wait_entry);
+			s->nwaiting++;
+			evtimer_assign(&pc->wait_timer, W->base,
+			    pubconn_wait_timeout, pc);
+			evtimer_add(&pc->wait_timer, &wait_tv);
+		}
+		tunnel_pool_refill(s);
+	}
+}
+
+/* Starts accepting on a mapping's bound public socket. */
+int
+tunnel_mapping_listen(struct session *s, struct mapping *map, int fd)
+{
+	map->fd = fd;
+	TAILQ_INIT(&map->conns);
+	event_assign(&map->ev_accept, W->base, fd, EV_READ | EV_PERSIST,
+	    mapping_accept, map);
+	event_add(&map->ev_accept, NULL);
+	TAILQ_INSERT_TAIL(&s->mappings, map, entry);
+	s->nmappings++;
+	return 0;
+}
+
+/* Closes a mapping's listener and all its public connections. */
+void
+tunnel_mapping_free(struct mapping *map)
+{
+	struct pubconn *pc;
+
+	event_del(&map->ev_accept);
+	close(map->fd);
+	while ((pc = TAILQ_FIRST(&map->conns)) != NULL)
+		pubconn_close(pc, "client disconnected");
+	TAILQ_REMOVE(&map->session->mappings, map, entry);
+	map->session->nmappings--;
+	free(map);
+}
+
+/* Drops a session's pooled data connections and outstanding tickets. */
+void
+tunnel_session_drop_data(struct session *s)
+{
+	struct dataconn		*dc;
+	struct data_ticket	*t;
+
+	while ((dc = TAILQ_FIRST(&s->pool)) != NULL)
+		dataconn_free(dc);
+	while ((t = TAILQ_FIRST(&s->tickets)) != NULL)
+		tunnel_ticket_free(t);
+}
+
+/*
+ * A data connection introduced itself with data_id.  The id names the
+ * worker that issued it; another worker's connection is passed on.
+ */
+void
+tunnel_data_conn(int fd, const char *data_id, const char *addr)
+{
+	struct data_ticket	*t;
+	struct session		*s;
+	struct dataconn		*dc;
+	struct pubconn		*pc;
+	char			*end;
+	long			 owner;
+
+	owner = strtol(data_id, &end, 10);
+	if (end != data_id && *end == '.' && owner >= 0 &&
+	    owner < W->nworkers && owner != W->index) {
+		struct mesh_msg mm;
+
+		memset(&mm, 0, sizeof(mm));
+		mm.type = MESH_DATA_CONN;
+		snprintf(mm.id, sizeof(mm.id), "%s", data_id);
+		worker_send_mesh((int)owner, &mm, fd);
+		close(fd);
+		return;
+	}
+	if ((t = strmap_get(&W->tickets_by_id, data_id)) == NULL ||
+	    t->expires < time(NULL)) {
+		worker_reject(fd, addr, "unknown data id");
+		return;
+	}
+	s = t->session;
+	tunnel_ticket_free(t);	/* one use only */
+	if ((pc = TAILQ_FIRST(&s->waiting)) != NULL) {
+		tunnel_pair(pc, fd);
+		return;
+	}
+	dc = xcalloc(1, sizeof(*dc));
+	dc->session = s;
+	dc->fd = fd;
+	event_assign(&dc->ev, W->base, fd, EV_READ, dataconn_idle_read, dc);
+	event_add(&dc->ev, NULL);
+	TAILQ_INSERT_TAIL(&s->pool, dc, entry);
+	s->pool_size++;
+}

@@ -1,0 +1,446 @@
+/*
+ * worker.c: a worker process's event loop.  It accepts control and data
+ * connections on its share of bind_port, holds them as "pending" until the
+ * first message arrives (bounded in count, per address and in time), and
+ * talks to the master (IPC) and to the other workers (mesh).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "db_live.h"
+#include "frame.h"
+#include "log.h"
+#include "proto.h"
+#include "relay.h"
+#include "server.h"
+#include "xmalloc.h"
+
+struct worker *W;
+
+/* Sends {"type":"error"} on a raw socket and closes it gently. */
+void
+worker_reject(int fd, const char *addr, const char *reason)
+{
+	struct msg	m;
+	char		json[512];
+	size_t		len;
+
+	log_info("connection from %s refused: %s", addr, reason);
+	msg_init(&m, MSG_ERROR);
+	msg_set_str(&m, F_ERROR, reason);
+	if (proto_encode(&m, json, &len) == 0)
+		net_send_frame_fd(fd, json, len);
+	net_linger_close(W->base, fd);
+}
+
+/* Frees a pending connection; closes its fd unless ownership moved. */
+void
+pending_free(struct pending *p, int close_fd)
+{
+	TAILQ_REMOVE(&W->pending, p, entry);
+	W->npending--;
+	event_del(&p->ev);
+	hsread_reset(&p->hs);
+	if (close_fd)
+		close(p->fd);
+	free(p);
+}
+
+/* Reads the first frame of a pending connection. */
+static void
+pending_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending	*p = arg;
+	const char	*err = NULL;
+	char		*buf;
+	size_t		 len;
+
+	switch (hsread_step(&p->hs, fd, &err)) {
+	case HS_AGAIN:
+		return;
+	case HS_EOF:
+		log_debug("connection from %s closed before its first message",
+		    p->addr);
+		pending_free(p, 1);
+		return;
+	case HS_BAD:
+		worker_reject(p->fd, p->addr, err);
+		pending_free(p, 0);
+		return;
+	case HS_OK:
+		break;
+	}
+	/* The message is handled after the pending entry is unlinked. */
+	buf = p->hs.buf;
+	len = p->hs.len;
+	p->hs.buf = NULL;
+	TAILQ_REMOVE(&W->pending, p, entry);
+	W->npending--;
+	event_del(&p->ev);
+	control_first_message(p, buf, len);
+	free(buf);
+}
+
+/* Closes the oldest pending connection (of ip, or of anyone if ip is NULL). */
+static void
+pending_evict_oldest(const char *ip)
+{
+	struct pending *p;
+
+	TAILQ_FOREACH(p, &W->pending, entry) {
+		if (ip == NULL || strcmp(p->ip, ip) == 0) {
+			log_info("connection from %s closed: too many "
+			    "unauthenticated connections%s", p->addr,
+			    ip ? " from its address" : "");
+			pending_free(p, 1);
+			return;
+		}
+	}
+}
+
+/* Keeps the unauthenticated caps: per address, then per worker. */
+static void
+pending_make_room(const char *ip)
+{
+	struct pending	*p;
+	unsigned	 same = 0;
+
+	TAILQ_FOREACH(p, &W->pending, entry)
+		if (strcmp(p->ip, ip) == 0)
+			same++;
+	if (same >= MAX_PENDING_PER_ADDR)
+		pending_evict_oldest(ip);
+	else if (W->npending >= MAX_PENDING)
+		pending_evict_oldest(NULL);
+}
+
+/* Strips the ":port" of an address string. */
+static void
+addr_ip(const char *addr, char *ip, size_t len)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(ip, addr, n);
+	ip[n] = '\0';
+}
+
+/* Accepts new connections on bind_port (bounded per wakeup). */
+static void
+worker_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage	 ss;
+		socklen_t		 sl = sizeof(ss);
+		struct pending		*p;
+		int			 fd;
+
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept on bind_port");
+			return;
+		}
+		if (W->stopping) {
+			close(fd);
+			continue;
+		}
+		net_set_nodelay(fd);
+		p = xcalloc(1, sizeof(*p));
+		p->fd = fd;
+		p->since = time(NULL);
+		net_addr_str((struct sockaddr *)&ss, p->addr, sizeof(p->addr));
+		addr_ip(p->addr, p->ip, sizeof(p->ip));
+		pending_make_room(p->ip);
+		TAILQ_INSERT_TAIL(&W->pending, p, entry);
+		W->npending++;
+		event_assign(&p->ev, W->base, fd, EV_READ | EV_PERSIST,
+		    pending_read, p);
+		event_add(&p->ev, NULL);
+	}
+}
+
+/* Closes pending connections that sent no first message in time. */
+static void
+pending_expire(evutil_socket_t fd, short what, void *arg)
+{
+	time_t now = time(NULL);
+
+	while (!TAILQ_EMPTY(&W->pending)) {
+		struct pending *p = TAILQ_FIRST(&W->pending);
+
+		if (now - p->since < REGISTER_TIMEOUT)
+			break;
+		worker_reject(p->fd, p->addr, "registration timeout");
+		pending_free(p, 0);
+	}
+}
+
+/* Sends a message (and maybe a descriptor) to another worker. */
+void
+worker_send_mesh(int target, const struct mesh_msg *mm, int fd)
+{
+	struct msghdr	 mh;
+	struct iovec	 iov = { .iov_base = (void *)mm, .iov_len = sizeof(*mm) };
+	char		 cbuf[CMSG_SPACE(sizeof(int))];
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd != -1) {
+		struct cmsghdr *cm;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	if (target < 0 || target >= W->nworkers ||
+	    sendmsg(W->mesh_peers[target], &mh, MSG_DONTWAIT) == -1)
+		log_warn("cannot reach worker %d", target);
+}
+
+/* Receives messages from other workers. */
+static void
+worker_mesh_read(evutil_socket_t mfd, short what, void *arg)
+{
+	for (int i = 0; i < 64; i++) {
+		struct mesh_msg	 mm;
+		struct msghdr	 mh;
+		struct iovec	 iov = { .iov_base = &mm, .iov_len = sizeof(mm) };
+		char		 cbuf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	*cm;
+		ssize_t		 n;
+		int		 fd = -1;
+
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		n = recvmsg(mfd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n == -1)
+			return;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		if (n != sizeof(mm)) {
+			if (fd != -1)
+				close(fd);
+			continue;
+		}
+		mm.id[sizeof(mm.id) - 1] = '\0';
+		if (mm.type == MESH_DATA_CONN && fd != -1) {
+			char addr[DB_ADDR_LEN];
+
+			net_peer_str(fd, addr, sizeof(addr));
+			tunnel_data_conn(fd, mm.id, addr);
+		} else if (mm.type == MESH_KILL) {
+			control_kick(mm.id, "replaced by a new session");
+			if (fd != -1)
+				close(fd);
+		} else if (fd != -1)
+			close(fd);
+	}
+}
+
+/* Re-reads the config file: token, limits and log level apply at once. */
+static void
+worker_reload(void)
+{
+	struct server_config	nc;
+	char			err[512];
+
+	if (server_config_load(W->conf.path, &nc, err, sizeof(err)) == -1) {
+		log_warnx("reload refused, keeping the old config: %s", err);
+		return;
+	}
+	W->conf = nc;
+	log_set_level(nc.log_level);
+	crypto_generichash(W->token_hash, sizeof(W->token_hash),
+	    (const unsigned char *)nc.token, strlen(nc.token), NULL, 0);
+	log_info("configuration reloaded");
+}
+
+/* Starts a clean stop: no new connections, sessions closed, loop ends. */
+static void
+worker_stop(const char *why)
+{
+	struct session *s;
+
+	if (W->stopping)
+		return;
+	W->stopping = 1;
+	log_info("stopping (%s)", why);
+	event_del(&W->ev_listen);
+	while ((s = TAILQ_FIRST(&W->sessions)) != NULL)
+		control_session_close(s, "server shutting down");
+	while (!TAILQ_EMPTY(&W->pending))
+		pending_free(TAILQ_FIRST(&W->pending), 1);
+	flush_now();
+	event_base_loopexit(W->base, &(struct timeval){ 0, 200000 });
+}
+
+/* Reads a request from the master. */
+static void
+worker_ipc_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_msg	m;
+	ssize_t		n = recv(fd, &m, sizeof(m), MSG_DONTWAIT);
+
+	if (n == 0) {
+		/* The master is gone: nobody supervises us any more. */
+		log_warnx("master exited; stopping");
+		worker_stop("master gone");
+		return;
+	}
+	if (n != sizeof(m))
+		return;
+	m.client_id[sizeof(m.client_id) - 1] = '\0';
+	switch (m.type) {
+	case IPC_KICK:
+		m.ok = control_session_find(m.client_id) != NULL;
+		control_kick(m.client_id, "kicked by operator");
+		m.type = IPC_KICK_RESULT;
+		send(fd, &m, sizeof(m), MSG_DONTWAIT);
+		break;
+	case IPC_RELOAD:
+		worker_reload();
+		break;
+	case IPC_STOP:
+		worker_stop("master asked");
+		break;
+	}
+}
+
+/* SIGTERM/SIGINT: stop; SIGHUP is the master's business. */
+static void
+worker_signal(evutil_socket_t sig, short what, void *arg)
+{
+	if (sig == SIGHUP)
+		return;
+	worker_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* Parses "listen,ipc,mesh,peer0,peer1,...". */
+static int
+worker_parse_fds(const char *s, int nworkers)
+{
+	int	vals[3 + MAX_WORKERS], n = 0;
+	char	*copy = xstrdup(s), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, ",", &save); tok && n < 3 + MAX_WORKERS;
+	    tok = strtok_r(NULL, ",", &save))
+		vals[n++] = atoi(tok);
+	free(copy);
+	if (n != 3 + nworkers)
+		return -1;
+	W->listen_fd = vals[0];
+	W->ipc_fd = vals[1];
+	W->mesh_fd = vals[2];
+	for (int i = 0; i < nworkers; i++)
+		W->mesh_peers[i] = vals[3 + i];
+	return 0;
+}
+
+/* Frees everything at exit, so leak checkers see a clean process. */
+static void
+worker_cleanup(void)
+{
+	event_del(&W->ev_listen);
+	event_del(&W->ev_ipc);
+	event_del(&W->ev_mesh);
+	event_del(&W->ev_flush);
+	event_del(&W->ev_pending_timer);
+	evsignal_del(&W->ev_sigterm);
+	evsignal_del(&W->ev_sigint);
+	evsignal_del(&W->ev_sighup);
+	strmap_free(&W->sessions_by_id);
+	strmap_free(&W->tickets_by_id);
+	relay_pipes_release_all();
+	event_base_free(W->base);
+	db_close(&W->db);
+	close(W->listen_fd);
+	close(W->ipc_fd);
+	close(W->mesh_fd);
+	for (int i = 0; i < W->nworkers; i++)
+		close(W->mesh_peers[i]);
+	free(W);
+	W = NULL;
+}
+
+/* Runs a worker until it is told to stop. */
+int
+worker_main(const char *conf_path, int index, int nworkers, const char *fds,
+    int verbose)
+{
+	char			err[512], procname[32];
+	struct timeval		one = { 1, 0 };
+
+	snprintf(procname, sizeof(procname), "worker %d", index);
+	log_init(procname, LOG_LVL_INFO);
+	W = xcalloc(1, sizeof(*W));
+	W->index = index;
+	W->nworkers = nworkers;
+	if (nworkers < 1 || nworkers > MAX_WORKERS ||
+	    worker_parse_fds(fds, nworkers) == -1)
+		fatalx("bad worker descriptors '%s'", fds);
+	if (server_config_load(conf_path, &W->conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	log_set_level(verbose ? LOG_LVL_DEBUG : W->conf.log_level);
+	crypto_generichash(W->token_hash, sizeof(W->token_hash),
+	    (const unsigned char *)W->conf.token, strlen(W->conf.token), NULL, 0);
+	/* LMDB is opened here, in the worker, after fork and exec. */
+	if (db_open(&W->db, W->conf.data_dir, 0) == -1)
+		fatalx("cannot open the database in %s", W->conf.data_dir);
+	signal(SIGPIPE, SIG_IGN);
+	TAILQ_INIT(&W->pending);
+	TAILQ_INIT(&W->sessions);
+	TAILQ_INIT(&W->closed);
+	strmap_init(&W->sessions_by_id);
+	strmap_init(&W->tickets_by_id);
+	W->conn_seq = (uint64_t)getpid() << 32;
+	if ((W->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	event_assign(&W->ev_listen, W->base, W->listen_fd, EV_READ | EV_PERSIST,
+	    worker_accept, NULL);
+	event_add(&W->ev_listen, NULL);
+	event_assign(&W->ev_ipc, W->base, W->ipc_fd, EV_READ | EV_PERSIST,
+	    worker_ipc_read, NULL);
+	event_add(&W->ev_ipc, NULL);
+	event_assign(&W->ev_mesh, W->base, W->mesh_fd, EV_READ | EV_PERSIST,
+	    worker_mesh_read, NULL);
+	event_add(&W->ev_mesh, NULL);
+	event_assign(&W->ev_pending_timer, W->base, -1, EV_PERSIST,
+	    pending_expire, NULL);
+	event_add(&W->ev_pending_timer, &one);
+	evsignal_assign(&W->ev_sigterm, W->base, SIGTERM, worker_signal, NULL);
+	evsignal_assign(&W->ev_sigint, W->base, SIGINT, worker_signal, NULL);
+	evsignal_assign(&W->ev_sighup, W->base, SIGHUP, worker_signal, NULL);
+	evsignal_add(&W->ev_sigterm, NULL);
+	evsignal_add(&W->ev_sigint, NULL);
+	evsignal_add(&W->ev_sighup, NULL);
+	flush_start();
+	log_info("worker %d started", index);
+	event_base_dispatch(W->base);
+	log_info("worker %d exiting", index);
+	worker_cleanup();
+	return 0;
+}
