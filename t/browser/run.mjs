@@ -1,0 +1,471 @@
+#!/usr/bin/env node
+// Browser end-to-end tests of the web console: Debian's chromium driven by
+// playwright-core against the real gotunnel-master, gotunnel-client and
+// gotunnel-admin on 127.0.0.1 (free ports, temp dirs). Screenshots of every
+// page go to t/out/browser/. Ends with a plain "N passed, N failed" line.
+//
+//   node t/browser/run.mjs [--keep] [name-substring...]
+//   GOTUNNEL_BIN=bin  (where the binaries are)   CHROMIUM=/usr/bin/chromium
+import { createRequire } from 'node:module';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Env, LOCAL, echoServer, echoThrough, freePort, haveAll, httpGet, readLog, sleep, waitUntil, writeIni } from './lib.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = resolve(ROOT, process.env.GOTUNNEL_BIN ?? 'bin');
+const MASTER = join(BIN, 'gotunnel-master');
+const CLIENT = join(BIN, 'gotunnel-client');
+const CTL = join(BIN, 'gotunnelctl');
+const ADMIN = join(BIN, 'gotunnel-admin');
+const DIST = join(ROOT, 'frontend', 'dist');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const OUT = join(ROOT, 't', 'out', 'browser');
+const TOTAL_LIMIT_MS = 10 * 60 * 1000;
+const PASSWORD = 'browser-test-' + Math.random().toString(36).slice(2);
+
+const args = process.argv.slice(2);
+const keep = args.includes('--keep');
+const only = args.filter((a) => !a.startsWith('--'));
+
+const require = createRequire(join(ROOT, 'frontend', 'package.json'));
+let chromium;
+try {
+  ({ chromium } = require('playwright-core'));
+} catch (e) {
+  console.log(`FAIL - setup: playwright-core is not installed (run make frontend-deps): ${e.message}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+let passed = 0;
+let failed = 0;
+const env = new Env();
+const ctx = {}; // what tests share: ports, ids, pages
+
+// The whole run has a hard limit: a hung browser or daemon must not hang CI.
+const watchdog = setTimeout(async () => {
+  console.log(`FAIL - run: exceeded ${TOTAL_LIMIT_MS / 1000}s, stopping everything`);
+  failed++;
+  await finish(1);
+}, TOTAL_LIMIT_MS);
+
+/** Stops everything and prints the summary line. */
+async function finish(code) {
+  clearTimeout(watchdog);
+  try {
+    await ctx.browser?.close();
+  } catch {
+    /* already closed */
+  }
+  await env.stopAll();
+  if (!keep && !failed) rmSync(env.dir, { recursive: true, force: true });
+  else console.log(`# logs and configs kept in ${env.dir}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(code || (failed ? 1 : 0));
+}
+
+/** Runs one named test with a time limit; a failure saves a screenshot. */
+async function test(name, fn, limitMs = 60000) {
+  if (only.length && !only.some((o) => name.includes(o))) return;
+  const t0 = Date.now();
+  let timer;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, rej) => {
+        timer = setTimeout(() => rej(new Error(`test exceeded ${limitMs / 1000}s`)), limitMs);
+      }),
+    ]);
+    passed++;
+    console.log(`ok - ${name} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL - ${name}: ${e.message}`);
+    const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+    try {
+      await ctx.page?.screenshot({ path: join(OUT, `FAILED-${slug}.png`), fullPage: true });
+    } catch {
+      /* no page */
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+/** Saves a screenshot of the page under t/out/browser/. */
+async function shot(page, file) {
+  await sleep(300); // let charts and tooltips settle
+  await page.screenshot({ path: join(OUT, file), fullPage: true });
+}
+
+// ------------------------------------------------------------------ processes
+
+/** Starts master + admin + the demo client and creates the console user. */
+async function setup() {
+  const missing = haveAll([MASTER, CLIENT, CTL, ADMIN, join(DIST, 'index.html'), CHROMIUM]);
+  if (missing.length) throw new Error(`missing (build first: make c admin frontend): ${missing.join(', ')}`);
+  mkdirSync(OUT, { recursive: true });
+
+  ctx.masterPort = await freePort();
+  ctx.adminPort = await freePort();
+  ctx.demoPort = await freePort();
+  ctx.secondPort = await freePort();
+  ctx.echoPort = await echoServer(env);
+  ctx.conf = join(env.dir, 'gotunnel.ini');
+  ctx.token = 'tok-' + Math.random().toString(36).slice(2);
+  writeIni(ctx.conf, [
+    [
+      'common',
+      {
+        bind_addr: LOCAL,
+        bind_port: ctx.masterPort,
+        proxy_bind_addr: LOCAL,
+        token: ctx.token,
+        allow_ports: `${ctx.demoPort},${ctx.secondPort}`,
+        workers: 2,
+        data_dir: join(env.dir, 'data'),
+        control_socket: join(env.dir, 'ctl.sock'),
+        log_level: 'debug',
+        heartbeat_timeout: 10,
+      },
+    ],
+    ['admin', { bind_addr: LOCAL, bind_port: ctx.adminPort, assets: DIST, session_ttl: '1h' }],
+  ]);
+
+  ctx.master = env.start('master', [MASTER, '-c', ctx.conf]);
+  await waitUntil(async () => {
+    if (ctx.master.exited) throw new Error(`master exited (${ctx.master.code}): ${readLog(ctx.master).slice(-800)}`);
+    const r = await env.run('ctl-status', [CTL, '-c', ctx.conf, 'status', '--json'], { timeoutMs: 5000 });
+    return r.code === 0;
+  }, 30000, 'the master to answer on its control socket', 300);
+
+  const add = await env.run('ctl-user-add', [CTL, '-c', ctx.conf, 'user', 'add', 'admin'], { stdin: `${PASSWORD}\n${PASSWORD}\n`, timeoutMs: 30000 });
+  assert(add.code === 0, `gotunnelctl user add failed (${add.code}): ${add.out.slice(-500)}`);
+
+  ctx.admin = env.start('admin', [ADMIN, '-c', ctx.conf]);
+  await waitUntil(async () => {
+    if (ctx.admin.exited) throw new Error(`admin exited (${ctx.admin.code}): ${readLog(ctx.admin).slice(-800)}`);
+    return (await httpGet(ctx.adminPort, '/healthz')).status === 200;
+  }, 30000, 'gotunnel-admin /healthz', 300);
+  ctx.base = `http://${LOCAL}:${ctx.adminPort}`;
+
+  ctx.demo = startClient('gotunnel-demo', ctx.demoPort);
+  await waitForClient('gotunnel-demo', 30000);
+  // Traffic through the tunnel, so history and charts have something to show.
+  for (let i = 0; i < 3; i++) {
+    const r = await echoThrough(env, ctx.demoPort, `hello through the tunnel ${i}\n`.repeat(200));
+    assert(r.echoed, 'the tunnel did not echo what was sent');
+  }
+}
+
+/** Starts a gotunnel-client with one mapping "ssh" to the echo server. */
+function startClient(name, remotePort) {
+  const conf = join(env.dir, `${name}.ini`);
+  writeIni(conf, [
+    ['common', { server_addr: LOCAL, server_port: ctx.masterPort, token: ctx.token, name, heartbeat_interval: 2, heartbeat_timeout: 10 }],
+    ['ssh', { type: 'tcp', local_ip: LOCAL, local_port: ctx.echoPort, remote_port: remotePort }],
+  ]);
+  return env.start(name, [CLIENT, '-c', conf]);
+}
+
+/** The master's view of the online clients (gotunnelctl clients --json). */
+async function ctlClients() {
+  const r = await env.run('ctl-clients', [CTL, '-c', ctx.conf, 'clients', '--json'], { timeoutMs: 5000 });
+  if (r.code !== 0) return [];
+  const text = r.out.split('\n').filter((l) => !l.startsWith('=== start')).join('\n');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return [];
+  }
+}
+
+async function waitForClient(name, timeoutMs) {
+  return waitUntil(async () => (await ctlClients()).find((c) => c.name === name), timeoutMs, `client ${name} to register`, 300);
+}
+
+// ------------------------------------------------------------------ helpers
+
+/** A fresh browser context (no cookies) with a page at the console's size. */
+async function newPage(viewport = { width: 1280, height: 800 }) {
+  const context = await ctx.browser.newContext({ viewport, acceptDownloads: true, locale: 'en-US' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('pageerror', (e) => console.log(`# page error: ${e.message}`));
+  return { context, page };
+}
+
+/** Logs in through the form (starting at path) and waits to land there. */
+async function login(page, path = '/') {
+  await page.goto(ctx.base + path);
+  await page.waitForURL(/\/login/);
+  await page.fill('#username', 'admin');
+  await page.fill('#password', PASSWORD);
+  await page.click('[data-testid=login-submit]');
+  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+}
+
+// ------------------------------------------------------------------ tests
+
+async function main() {
+  await test('setup: master, admin, demo client and a console user', setup, 120000);
+  if (failed) return finish(1);
+
+  ctx.browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-proxy-server',
+      '--disable-dev-shm-usage',
+    ],
+    timeout: 60000,
+  });
+
+  await test('every console route redirects to /login without a session', async () => {
+    const { context, page } = await newPage();
+    ctx.page = page;
+    const apiCalls = [];
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.startsWith('/api/') && u.pathname !== '/api/me') apiCalls.push(u.pathname);
+    });
+    for (const route of ['/', '/clients', '/clients/someid', '/sessions?kind=conns', '/audit', '/no-such-page']) {
+      await page.goto(ctx.base + route);
+      await page.waitForURL(/\/login/);
+      await page.waitForSelector('[data-testid=login-card]');
+      const u = new URL(page.url());
+      assert(u.pathname === '/login', `${route} ended at ${u.pathname}`);
+      if (route !== '/') assert(u.searchParams.get('next') === route, `${route}: next=${u.searchParams.get('next')}`);
+      assert((await page.locator('table').count()) === 0, `${route}: a table is visible before login`);
+    }
+    assert(apiCalls.length === 0, `data APIs were called without a session: ${apiCalls.join(', ')}`);
+    await shot(page, 'login.png');
+    await context.close();
+  });
+
+  await test('wrong password shows an error and no data', async () => {
+    const { context, page } = await newPage();
+    ctx.page = page;
+    await page.goto(ctx.base + '/login?next=%2Fclients');
+    await page.fill('#username', 'admin');
+    await page.fill('#password', 'not-the-password');
+    await page.click('[data-testid=login-submit]');
+    const err = await page.waitForSelector('[data-testid=login-error]');
+    const text = await err.innerText();
+    assert(/invalid username or password/i.test(text), `error text: ${text}`);
+    assert(new URL(page.url()).pathname === '/login', `left the login page: ${page.url()}`);
+    const body = await page.innerText('body');
+    assert(!body.includes('gotunnel-demo'), 'client data visible after a failed login');
+    const api = await page.evaluate(async () => (await fetch('/api/clients')).status);
+    assert(api === 401, `/api/clients answered ${api} after a failed login`);
+    await shot(page, 'login-error.png');
+    await context.close();
+  });
+
+  // One logged-in page for the rest.
+  const { context, page } = await newPage();
+  ctx.page = page;
+  ctx.context = context;
+
+  await test('login shows the demo client in /clients', async () => {
+    await login(page, '/clients');
+    assert(new URL(page.url()).pathname === '/clients', `landed on ${page.url()}`);
+    await page.locator('[data-testid=client-name]', { hasText: 'gotunnel-demo' }).waitFor();
+    const row = page.locator('tr', { hasText: 'gotunnel-demo' });
+    const rowText = await row.innerText();
+    assert(rowText.includes(String(ctx.demoPort)), `demo row lacks its port ${ctx.demoPort}: ${rowText}`);
+    assert(rowText.includes('127.0.0.1'), `demo row lacks its address: ${rowText}`);
+    await page.waitForSelector('[data-testid=live-badge][data-state=live]', { timeout: 15000 });
+    await shot(page, 'clients.png');
+  });
+
+  await test('a second client appears live without reload', async () => {
+    await page.evaluate(() => {
+      window.__gtNoReload = 'still-here';
+    });
+    const refreshes = [];
+    const onReq = (r) => {
+      if (r.isNavigationRequest()) refreshes.push(r.url());
+    };
+    page.on('request', onReq);
+    ctx.second = startClient('browser-second', ctx.secondPort);
+    await page.locator('[data-testid=client-name]', { hasText: 'browser-second' }).waitFor({ timeout: 20000 });
+    page.off('request', onReq);
+    assert((await page.evaluate(() => window.__gtNoReload)) === 'still-here', 'the page was reloaded');
+    assert(refreshes.length === 0, `navigations happened: ${refreshes.join(', ')}`);
+    await shot(page, 'clients-live.png');
+  });
+
+  await test('search and sort in the clients table', async () => {
+    const search = page.locator('[data-testid=client-search] input').or(page.locator('input[data-testid=client-search]'));
+    await search.first().fill('browser-sec');
+    await waitUntil(async () => (await page.locator('[data-testid=client-name]').count()) === 1, 5000, 'one row after search');
+    assert((await page.locator('[data-testid=client-name]').innerText()) === 'browser-second', 'search kept the wrong row');
+    await search.first().fill(String(ctx.demoPort));
+    await waitUntil(async () => (await page.locator('[data-testid=client-name]').allInnerTexts()).join() === 'gotunnel-demo', 5000, 'search by port');
+    await search.first().fill('');
+    await waitUntil(async () => (await page.locator('[data-testid=client-name]').count()) === 2, 5000, 'both rows back');
+    await page.locator('th', { hasText: 'Name' }).first().click(); // ascend -> descend
+    const names = await page.locator('[data-testid=client-name]').allInnerTexts();
+    assert(names.join() === 'gotunnel-demo,browser-second', `descending order: ${names.join()}`);
+  });
+
+  await test('client detail shows mappings and live connections', async () => {
+    const held = await echoThrough(env, ctx.demoPort, 'held open\n', { keepOpen: true });
+    await page.locator('[data-testid=client-name]', { hasText: 'gotunnel-demo' }).click();
+    await page.waitForURL(/\/clients\/.+/);
+    await page.waitForSelector('[data-testid=detail-title]');
+    const maps = await page.locator('[data-testid=detail-mappings]').innerText();
+    assert(maps.includes(`:${ctx.demoPort}`) && maps.includes(`127.0.0.1:${ctx.echoPort}`), `mapping table: ${maps}`);
+    const peer = `127.0.0.1:${held.socket.localPort}`;
+    await waitUntil(async () => (await page.locator('[data-testid=detail-conns]').innerText()).includes(peer), 15000, `live conn ${peer} in the detail view`);
+    await shot(page, 'client-detail.png');
+    held.socket.end();
+    await waitUntil(async () => !(await page.locator('[data-testid=detail-conns]').innerText()).includes(peer), 15000, 'the closed conn to leave the detail view');
+    await page.goto(ctx.base + '/clients');
+  });
+
+  await test('disconnect (with confirmation) removes the client', async () => {
+    await page.locator('[data-testid=client-name]', { hasText: 'browser-second' }).waitFor();
+    await page.click('[data-testid=disconnect-browser-second]');
+    const confirm = page.locator('.ant-popconfirm .ant-btn-dangerous');
+    await confirm.waitFor();
+    assert((await page.locator('[data-testid=client-name]', { hasText: 'browser-second' }).count()) === 1, 'gone before confirming');
+    const resp = page.waitForResponse((r) => r.url().includes('/disconnect'));
+    await confirm.click();
+    const r = await resp;
+    assert(r.status() === 200, `disconnect answered ${r.status()}`);
+    // The kicked client reconnects by itself after its back-off; the row must go first.
+    await waitUntil(async () => (await page.locator('[data-testid=client-name]', { hasText: 'browser-second' }).count()) === 0, 5000, 'browser-second to leave the table', 50);
+    await shot(page, 'clients-after-disconnect.png');
+    await env.stop(ctx.second);
+    await sleep(500);
+  });
+
+  await test('/sessions filters and the CSV download', async () => {
+    await page.goto(ctx.base + '/sessions');
+    await page.waitForSelector('[data-testid=history-table] .ant-table-row');
+    await page.fill('[data-testid=filter-name]', 'gotunnel-demo');
+    await page.click('[data-testid=filter-apply]');
+    await page.waitForURL(/name=gotunnel-demo/);
+    await page.waitForSelector('[data-testid=history-table] .ant-table-row');
+    const rows = await page.locator('[data-testid=history-table] .ant-table-row').allInnerTexts();
+    assert(rows.length >= 1 && rows.every((r) => r.includes('gotunnel-demo')), `filtered rows: ${rows.join(' | ')}`);
+    await shot(page, 'sessions.png');
+
+    await page.hover('[data-testid=export-button]');
+    const dl = page.waitForEvent('download');
+    await page.click('[data-testid=export-csv]');
+    const d = await dl;
+    const file = join(env.dir, 'export.csv');
+    await d.saveAs(file);
+    assert(d.suggestedFilename() === 'gotunnel-sessions.csv', `filename ${d.suggestedFilename()}`);
+    const lines = readFileSync(file, 'utf8').trim().split(/\r?\n/);
+    assert(lines[0] === 'id,client_id,name,address,start,end,status,reason,ports,bytes_in,bytes_out', `CSV header: ${lines[0]}`);
+    assert(lines.length >= 2, 'CSV has no data row');
+    const nameCol = lines[0].split(',').indexOf('name');
+    for (const l of lines.slice(1)) assert(l.split(',')[nameCol] === 'gotunnel-demo', `CSV row not filtered: ${l}`);
+    const kicked = await page.evaluate(async () => (await (await fetch('/api/sessions?name=browser-second&status=closed')).json()).total);
+    assert(kicked >= 1, 'no closed session of the kicked client in the history');
+
+    // Public connections of the demo port, filtered on the server.
+    await page.goto(ctx.base + `/sessions?kind=conns&port=${ctx.demoPort}`);
+    await page.waitForSelector('[data-testid=history-table] .ant-table-row');
+    const conns = await page.locator('[data-testid=history-table] .ant-table-row').allInnerTexts();
+    assert(conns.length >= 3 && conns.every((r) => r.includes(`:${ctx.demoPort}`)), `conn rows: ${conns.length}`);
+    await shot(page, 'sessions-conns.png');
+  });
+
+  await test('overview charts render with data (1h, 24h, 7d)', async () => {
+    await page.goto(ctx.base + '/');
+    await page.waitForSelector('[data-testid=chart-clients] .recharts-area-area');
+    await waitUntil(async () => Number((await page.locator('[data-testid=stat-online] .ant-statistic-content-value').innerText()).trim()) >= 1, 10000, 'online clients >= 1');
+    for (const id of ['chart-clients', 'chart-traffic']) {
+      const d = await page.locator(`[data-testid=${id}] .recharts-area-curve`).first().getAttribute('d');
+      assert(d && d.length > 10, `${id} has no drawn curve`);
+    }
+    const traffic = await page.locator('[data-testid=stat-traffic]').innerText();
+    assert(!/^0 B/m.test(traffic.split('\n')[1] ?? ''), `traffic today: ${traffic}`);
+    await shot(page, 'overview.png');
+    for (const r of ['24h', '7d']) {
+      const resp = page.waitForResponse((x) => x.url().includes(`/api/stats?range=${r}`));
+      await page.locator('[data-testid=range-switch]').getByText(r, { exact: true }).click();
+      assert((await resp).status() === 200, `stats ${r}`);
+      await page.waitForSelector('[data-testid=chart-clients] .recharts-area-area');
+    }
+    await shot(page, 'overview-7d.png');
+  });
+
+  await test('audit log lists logins and the disconnect', async () => {
+    await page.goto(ctx.base + '/audit');
+    await page.waitForSelector('[data-testid=audit-table] .ant-table-row');
+    const text = await page.locator('[data-testid=audit-table]').innerText();
+    assert(text.includes('login') && text.includes('disconnect') && text.includes('failed'), `audit: ${text.slice(0, 400)}`);
+    await shot(page, 'audit.png');
+  });
+
+  await test('language switch to Chinese and back', async () => {
+    await page.goto(ctx.base + '/clients');
+    await page.locator('[data-testid=lang-switch]').getByText('中文').click();
+    await page.getByText('在线客户端').first().waitFor();
+    await shot(page, 'clients-zh.png');
+    await page.locator('[data-testid=lang-switch]').getByText('EN').click();
+    await page.getByText('Online clients').first().waitFor();
+  });
+
+  await test('phone width: navigation drawer, no horizontal overflow', async () => {
+    const state = await context.storageState();
+    const phone = await ctx.browser.newContext({ viewport: { width: 390, height: 844 }, storageState: state, isMobile: true, hasTouch: true });
+    const p = await phone.newPage();
+    ctx.page = p;
+    for (const [path, file, sel] of [
+      ['/', 'overview-phone.png', '[data-testid=chart-clients] .recharts-area-area'],
+      ['/clients', 'clients-phone.png', '[data-testid=client-name]'],
+      ['/sessions', 'sessions-phone.png', '[data-testid=history-table] .ant-table-row'],
+    ]) {
+      await p.goto(ctx.base + path);
+      await p.waitForSelector(sel);
+      const over = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(over <= 1, `${path} overflows the phone width by ${over}px`);
+      await shot(p, file);
+    }
+    await p.click('[data-testid=menu-button]');
+    await p.getByRole('link', { name: 'History' }).waitFor();
+    await shot(p, 'nav-phone.png');
+    await phone.close();
+    ctx.page = page;
+  });
+
+  await test('logout ends the session', async () => {
+    await page.click('[data-testid=user-menu]');
+    await page.getByText('Log out').click();
+    await page.waitForURL(/\/login/);
+    await page.goto(ctx.base + '/clients');
+    await page.waitForURL(/\/login\?next=%2Fclients/);
+    const api = await page.evaluate(async () => (await fetch('/api/clients')).status);
+    assert(api === 401, `/api/clients answered ${api} after logout`);
+  });
+
+  await finish(0);
+}
+
+main().catch(async (e) => {
+  console.log(`FAIL - run: ${e.stack ?? e}`);
+  failed++;
+  await finish(1);
+});
+
+
