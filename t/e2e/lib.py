@@ -647,6 +647,7 @@ class PyClient:
         self.open_data = threading.Event()
         self.heartbeat = heartbeat
         self.client_id = None
+        self.ack = True           # answer the server's heartbeats
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         if heartbeat:
@@ -669,6 +670,8 @@ class PyClient:
                 m = recv_frame(self.sock)
                 t = m.get("type")
                 if t == "heartbeat":
+                    if not self.ack:
+                        continue
                     try:
                         self.send({"type": "heartbeat_ack"})
                     except OSError:
@@ -841,6 +844,22 @@ class Env:
             for line in p.log().splitlines():
                 if SANITIZER_RE.search(line):
                     out.append("%s: %s" % (os.path.basename(p.log_path), line.strip()))
+        return out
+
+    def leaked_tokens(self):
+        """Log lines that contain one of this test's tokens (tokens must never be logged)."""
+        toks = {self.token} | {str(m.cfg.get("token")) for m in self.masters if m.cfg.get("token")}
+        out = []
+        seen = set()
+        for p in self.procs:
+            if p.log_path in seen:
+                continue
+            seen.add(p.log_path)
+            for line in p.log().splitlines():
+                if line.startswith("=== start"):
+                    continue
+                if any(t in line for t in toks):
+                    out.append("%s: %s" % (os.path.basename(p.log_path), line.strip()[:200]))
         return out
 
     def log_tails(self, n=25):

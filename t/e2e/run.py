@@ -55,6 +55,10 @@ def run_one(name, fn, limit, keep):
         reps = env.sanitizer_reports()
         if reps:
             err = "sanitizer report(s) in logs: " + "; ".join(reps[:5])
+    if err is None:
+        leaks = env.leaked_tokens()
+        if leaks:
+            err = "the token appears in a log: " + "; ".join(leaks[:3])
     dt = time.monotonic() - t0
     if err is None:
         note = (" [%s]" % "; ".join(env.notes)) if env.notes else ""

@@ -5,8 +5,8 @@ import re
 import signal
 import time
 
-from lib import (check, echo_handler, fail, pid_alive, port_refuses, run_cmd, test,
-                 tunnel_works, wait_until)
+from lib import (check, echo_handler, fail, pid_alive, port_refuses, read_until_close,
+                 run_cmd, test, tunnel_works, wait_until)
 
 
 def echo_setup(env, hb_timeout=5, **mkw):
@@ -144,3 +144,95 @@ def test_history_survives_restart(env):
           % (sess, s2, conns, c2))
     check(m.mappings() == [], "stale mappings after restart: %r" % m.mappings())
     check(m.clients() == [], "stale clients after restart: %r" % m.clients())
+
+
+@test(timeout=90)
+def test_master_sigkill_stale_entries_cleared(env):
+    """A crashed master (and workers) leaves live rows in LMDB; a restart must clear them."""
+    svc, m, c, p = echo_setup(env)
+    workers = m.worker_pids()
+    os.killpg(m.proc.pid, signal.SIGKILL)     # master and its workers, like a power cut
+    m.proc.p.wait(timeout=10)
+    wait_until(lambda: not any(pid_alive(w) for w in workers), 5, "workers to die")
+    t1 = time.monotonic()
+    m.restart_same()
+    wait_until(lambda: tunnel_works(p), 20, "the tunnel to work again after a master crash + restart", interval=0.5)
+    env.note("tunnel back %.1fs after restart" % (time.monotonic() - t1))
+    maps = [x for x in m.mappings() if x.get("remote_port") == p]
+    check(len(maps) == 1, "mappings for port %d after crash + restart: %r" % (p, maps))
+    cl = [x for x in m.clients() if x.get("name") == c.name]
+    check(len(cl) == 1, "client listed %d times after crash + restart: %r" % (len(cl), cl))
+
+
+@test(timeout=60)
+def test_server_heartbeat_timeout(env):
+    """A registered peer that says nothing is dropped after heartbeat_timeout; a beating one is not."""
+    from lib import PyClient  # noqa: F401 - via env.pyclient
+    hb = 3
+    svc = env.service(echo_handler)
+    m = env.master(heartbeat_timeout=hb)
+    quiet = env.pyclient(m, heartbeat=None)
+    quiet.ack = False
+    r = quiet.register(m.token, svc.port, env.ports[0], name="quiet")
+    check(r.get("status") == "ok", "register: %r" % r)
+    beating = env.pyclient(m, heartbeat=1.0)
+    r = beating.register(m.token, svc.port, env.ports[1], name="beating")
+    check(r.get("status") == "ok", "register: %r" % r)
+    t0 = time.monotonic()
+    closed = quiet.closed.wait(hb + 3)
+    dt = time.monotonic() - t0
+    check(closed, "a silent registered client was not dropped within %ds (heartbeat_timeout %ds)" % (hb + 3, hb))
+    check(dt >= hb - 1, "silent client dropped after %.1fs, before heartbeat_timeout %ds" % (dt, hb))
+    wait_until(lambda: m.mapping_for(env.ports[0]) is None, 2, "the silent client's mapping to go")
+    time.sleep(max(0, 2 * hb - (time.monotonic() - t0)))
+    check(not beating.closed.is_set(), "a client sending heartbeats every 1s was dropped")
+    check(m.mapping_for(env.ports[1]) is not None, "the beating client's mapping is gone")
+    env.note("silent client dropped after %.1fs" % dt)
+
+
+@test(timeout=60)
+def test_client_detects_silent_server(env):
+    """The client must give up on a server that stops answering, and reconnect."""
+    import socket as so
+    from lib import LOCAL, encode, recv_frame
+    ls = so.socket()
+    ls.bind((LOCAL, 0))
+    ls.listen(8)
+    env.sock(ls)
+    fake_port = ls.getsockname()[1]
+    svc = env.service(echo_handler)
+
+    class FakeMaster:
+        port = fake_port
+        token = env.token
+
+    c = env.client(FakeMaster, [{"name": "echo", "local_port": svc.port, "remote_port": env.ports[0]}],
+                   start=False, heartbeat_interval=1, heartbeat_timeout=3)
+    c.start(wait=False)
+    ls.settimeout(10)
+    try:
+        s, _ = ls.accept()
+    except so.timeout:
+        fail("client did not connect to the (fake) server within 10s")
+    env.sock(s)
+    s.settimeout(10)
+    m = recv_frame(s)
+    check(m.get("type") == "register", "first message from the client: %r" % m)
+    s.sendall(encode({"type": "register_response", "status": "ok", "name": m.get("name"),
+                      "remote_port": m.get("remote_port"), "client_id": "ab" * 16}))
+    t0 = time.monotonic()
+    # From now on the server is silent: read and discard until the client closes.
+    data, closed, dt = read_until_close(s, 10)
+    check(closed, "client kept a silent server's connection for 10s (heartbeat_timeout 3s)")
+    check(dt >= 1.5, "client closed after only %.1fs" % dt)
+    ls.settimeout(35)
+    try:
+        s2, _ = ls.accept()
+    except so.timeout:
+        fail("client did not reconnect within 35s after dropping the silent server")
+    env.sock(s2)
+    s2.settimeout(10)
+    m2 = recv_frame(s2)
+    check(m2.get("type") == "register", "first message after reconnect: %r" % m2)
+    check(m2.get("client_id") == "ab" * 16, "reconnect register should carry the previous client_id: %r" % m2)
+    env.note("client dropped silent server after %.1fs, reconnected after %.1fs" % (dt, time.monotonic() - t0))

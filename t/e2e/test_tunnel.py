@@ -375,3 +375,32 @@ def test_backpressure_bounded(env):
     grow = max(max(rss1[p], rss2[p]) - rss0[p] for p in pids) // 1024
     check(grow < 200, "a gotunnel process grew by %d MiB of RSS while a receiver stalled" % grow)
     env.note("stalled down %d MiB, up %d MiB, max RSS growth %d MiB" % (stalled // MiB, sent // MiB, grow))
+
+
+@test(timeout=60)
+def test_max_conns_per_mapping(env):
+    svc = env.service(echo_handler)
+    m = env.master(max_conns_per_mapping=3)
+    p = env.ports[0]
+    env.client(m, [{"name": "echo", "local_port": svc.port, "remote_port": p}])
+    held = []
+    for i in range(3):
+        s = env.sock(connect(p, timeout=10))
+        s.sendall(b"x%d" % i)
+        check(recv_exact(s, 2) == b"x%d" % i, "connection %d of 3 did not echo" % i)
+        held.append(s)
+    s = env.sock(connect(p, timeout=10))
+    try:
+        s.sendall(b"over")
+    except OSError:
+        pass
+    data, closed, _ = read_until_close(s, 5)
+    check(closed and data == b"", "a 4th connection with max_conns_per_mapping=3 was served (%r, %s)" % (data, closed))
+    held.pop().close()
+
+    def fourth_ok():
+        return echo_roundtrip(p, b"again", timeout=3)
+    wait_until(fourth_ok, 5, "a new connection to work after one of 3 closed")
+    for s in held:
+        s.sendall(b"still")
+        check(recv_exact(s, 5) == b"still", "a held connection broke")
