@@ -55,8 +55,6 @@ def test_register_seed_message_and_failures(env):
     check(is_fail(r) and err_has(r, "protocol"), "protocol udp: reply %r" % r)
     r = c1.register(tok, svc.port, p1, name="gotunnel-demo", protocol="sctp")
     check(is_fail(r) and err_has(r, "protocol"), "protocol sctp: reply %r" % r)
-    r = c1.register("wrong-" + tok, svc.port, p1, name="gotunnel-demo")
-    check(is_fail(r) and err_has(r, "token"), "bad token on a registered connection: reply %r" % r)
     check(not c1.closed.is_set(), "the server closed the control connection after a failed register")
     mp = m.mapping_for(p0)
     check(mp is not None and mp.get("client_id") == cid, "mapping %d gone after failed registers: %r" % (p0, mp))
@@ -103,6 +101,14 @@ def test_register_seed_message_and_failures(env):
     check(m2.mapping_for(env.ports[4]) is None, "refused client still got mapping %d" % env.ports[4])
     a.local[p2] = svc.port
     check(tunnel_works(p2), "first client's mapping broken by the refused client")
+
+    # Last (it may end the session): a bad token on an already registered connection
+    # is a failed register like any other: it gets its answer and drops nothing.
+    r = c1.register("wrong-" + tok, svc.port, env.ports[5], name="gotunnel-demo")
+    check(is_fail(r) and err_has(r, "token"), "bad token in a 2nd register on a registered connection: reply %r"
+          " (each register gets its own response, a failed one does not drop the others)" % r)
+    check(not c1.closed.wait(0.5), "the server closed the control connection after a failed register (bad token)")
+    check(tunnel_works(p0), "mapping %d stopped working after a bad-token register on its connection" % p0)
 
 
 def valid_body(tok, lp, rp, name="bad"):
@@ -407,3 +413,45 @@ def test_data_id_reuse_refused(env):
     check(closed, "reused data_id: connection not closed within 3s")
     check(any(f.get("type") == "error" for f in frames), "reused data_id: no error reply: %r" % frames)
     check(tunnel_works(p), "tunnel broken after a reused data id")
+
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S* +(debug|info|notice|warn|warning|error|fatal)\b.*\S")
+
+
+@test(timeout=60)
+def test_log_one_line_per_event(env):
+    svc = env.service(echo_handler)
+    m = env.master()
+    p = env.ports[0]
+    not_allowed = free_port()
+    pc = env.pyclient(m)
+    r = pc.register(m.token, svc.port, p, name="logger")
+    check(is_ok(r), "register: %r" % r)
+    cid = r["client_id"]
+    r = pc.register(m.token, svc.port, not_allowed, name="logger")
+    check(is_fail(r), "register outside allow_ports: %r" % r)
+    check(tunnel_works(p), "tunnel")
+    for raw in (frame("garbage"), frame('{"type":"register"}x'), frame('{"a":' * 20 + "1" + "}" * 20),
+                frame('{"type":"register","token":"x"'), struct.pack(">I", 70000)):
+        s = connect(m.port, timeout=5)
+        s.sendall(raw)
+        read_until_close(s, 3)
+        s.close()
+    pc.close()
+    wait_until(lambda: m.mapping_for(p) is None, 5, "mapping to go after the client closed")
+    time.sleep(0.3)
+    bad = []
+    for line in m.proc.log().splitlines():
+        if line.startswith("=== start"):
+            continue
+        if not LOG_LINE.match(line):
+            bad.append(line)
+    check(not bad, "%d log line(s) not of the form 'TIME LEVEL process: message' (one line per event): %r"
+          % (len(bad), bad[:5]))
+    log = m.proc.log()
+    check(re.search(r"logger.*%s|%s.*logger" % (cid, cid), log) and re.search(r"register.*\b%d\b" % p, log),
+          "no log line with the client's name, id and port for the register")
+    check(re.search(r"\b%d\b.*not allowed|not allowed.*\b%d\b" % (not_allowed, not_allowed), log),
+          "no log line with the port and reason of the failed register")
+    check(re.search(r"%s.*disconnect|disconnect.*%s" % (cid, cid), log),
+          "no log line with the client id saying it disconnected")
