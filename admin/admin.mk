@@ -42,6 +42,10 @@ $(BINDIR)/gotunnel-admin: $(ADMIN_OBJDIR)/admin/src/launcher.o $(ADMIN_OBJDIR)/a
 $(ADMIN_TOOL): t/admin/fixture.c $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_COMMON))
 	$(CC) $(ADMIN_CFLAGS) -o $@ $^ $(ADMIN_LIBS)
 
+$(ADMIN_OBJDIR)/ctl-user-test: t/admin/ctl_user_main.c ctl/ctl_user.c $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_COMMON))
+	$(CC) $(ADMIN_CFLAGS) -o $@ $^ $(ADMIN_LIBS)
+
 # Uses the real master/client/gotunnelctl when they are built (bin/).
-check-admin: admin $(ADMIN_TOOL)
-	ADMIN_BIN=$(BINDIR) GOTUNNEL_BIN=bin ADMIN_FIXTURE=$(ADMIN_TOOL) python3 t/admin/run.py
+check-admin: admin $(ADMIN_TOOL) $(ADMIN_OBJDIR)/ctl-user-test
+	ADMIN_BIN=$(BINDIR) GOTUNNEL_BIN=bin ADMIN_FIXTURE=$(ADMIN_TOOL) \
+	    ADMIN_CTL_USER=$(ADMIN_OBJDIR)/ctl-user-test python3 t/admin/run.py
