@@ -1,0 +1,118 @@
+/* client.c: gotunnel-client's main(): options, config, signals, the loop. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "client.h"
+#include "relay.h"
+#include "xmalloc.h"
+
+struct client *C;
+
+/* Prints usage. */
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: gotunnel-client [-tvVh] [-c file]\n"
+	    "  -c file  configuration (default /etc/gotunnel/gotunnel-client.ini)\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -v       verbose (debug) logging\n"
+	    "  -V       print the version and exit\n"
+	    "  -h       this help\n");
+}
+
+/* SIGTERM/SIGINT end the loop; SIGHUP is logged and ignored. */
+static void
+client_signal(evutil_socket_t sig, short what, void *arg)
+{
+	if (sig == SIGHUP) {
+		log_info("SIGHUP ignored: restart the client to apply a new config");
+		return;
+	}
+	log_info("%s received; exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	event_base_loopbreak(C->base);
+}
+
+/* Frees everything (clean exit under leak checkers). */
+static void
+client_cleanup(void)
+{
+	session_close();
+	local_free_all();
+	event_del(&C->ev_reconnect);
+	evsignal_del(&C->ev_sigterm);
+	evsignal_del(&C->ev_sigint);
+	evsignal_del(&C->ev_sighup);
+	relay_pipes_release_all();
+	event_base_free(C->base);
+	free(C);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*conf = "/etc/gotunnel/gotunnel-client.ini";
+	char		 err[512];
+	int		 ch, check = 0, verbose = 0;
+
+	while ((ch = getopt_long(argc, argv, "c:tvVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': conf = optarg; break;
+		case 't': check = 1; break;
+		case 'v': verbose = 1; break;
+		case 'V': printf("gotunnel-client %s\n", GOTUNNEL_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "gotunnel-client: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+	if (sodium_init() == -1) {
+		fprintf(stderr, "gotunnel-client: libsodium init failed\n");
+		return 1;
+	}
+	C = xcalloc(1, sizeof(*C));
+	if (client_config_load(conf, &C->conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		free(C);
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK\n", conf);
+		free(C);
+		return 0;
+	}
+	log_init("client", verbose ? LOG_LVL_DEBUG : C->conf.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	TAILQ_INIT(&C->dconns);
+	if ((C->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	evsignal_assign(&C->ev_sigterm, C->base, SIGTERM, client_signal, NULL);
+	evsignal_assign(&C->ev_sigint, C->base, SIGINT, client_signal, NULL);
+	evsignal_assign(&C->ev_sighup, C->base, SIGHUP, client_signal, NULL);
+	evsignal_add(&C->ev_sigterm, NULL);
+	evsignal_add(&C->ev_sigint, NULL);
+	evsignal_add(&C->ev_sighup, NULL);
+	session_init_events();
+	log_info("gotunnel-client %s: %zu mapping(s), server %s:%ld, name %s",
+	    GOTUNNEL_VERSION, C->conf.nmaps, C->conf.server_addr,
+	    C->conf.server_port, C->conf.name);
+	session_connect();
+	event_base_dispatch(C->base);
+	client_cleanup();
+	return 0;
+}

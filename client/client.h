@@ -1,0 +1,95 @@
+/* client.h: gotunnel-client's private header. */
+#ifndef GOTUNNEL_CLIENT_H
+#define GOTUNNEL_CLIENT_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "db.h"
+#include "log.h"
+#include "net.h"
+
+#define CLIENT_MAX_MAPPINGS	64
+#define CLIENT_MAX_DATA_CONNS	20000
+#define BACKOFF_MIN		1
+#define BACKOFF_MAX		30
+#define CONNECT_TIMEOUT		10
+
+/* One [section] of the client config: a local service to publish. */
+struct client_mapping {
+	char		name[DB_NAME_LEN];
+	char		local_ip[DB_ADDR_LEN];
+	long		local_port;
+	long		remote_port;		/* 0: the server picks */
+	long		assigned_port;		/* from register_response, 0 if none */
+	int		line;			/* where the section starts */
+};
+
+struct client_config {
+	char			path[PATH_MAX];
+	char			server_addr[256];
+	long			server_port;
+	char			token[256];
+	char			name[DB_NAME_LEN];
+	long			heartbeat_interval;
+	long			heartbeat_timeout;
+	long			pool_count;
+	enum log_level		log_level;
+	struct client_mapping	maps[CLIENT_MAX_MAPPINGS];
+	size_t			nmaps;
+};
+
+/* A data connection: dialing the server, pooled, dialing local, relaying. */
+enum dconn_state { DC_SERVER_CONNECT, DC_WAIT_START, DC_LOCAL_CONNECT, DC_RELAY };
+
+struct dconn {
+	TAILQ_ENTRY(dconn)	 entry;
+	enum dconn_state	 state;
+	int			 fd;		/* to the server */
+	int			 local_fd;
+	struct event		 ev;
+	struct hsread		 hs;
+	struct relay		*relay;
+	struct client_mapping	*map;
+	char			 data_id[80];
+	char			 peer[DB_ADDR_LEN];
+};
+TAILQ_HEAD(dconn_list, dconn);
+
+struct client {
+	struct event_base	*base;
+	struct client_config	 conf;
+	struct bufferevent	*bev;		/* control connection, NULL if down */
+	int			 connected;
+	struct event		 ev_reconnect, ev_heartbeat, ev_connect_timeout,
+				 ev_sigterm, ev_sigint, ev_sighup;
+	unsigned		 backoff;
+	time_t			 last_rx;
+	size_t			 responses_due;	/* register responses still expected */
+	char			 client_id[DB_ID_LEN];	/* current (or last) session */
+	struct dconn_list	 dconns;
+	unsigned		 ndconns;
+};
+
+extern struct client *C;
+
+/* client_config.c */
+int	client_config_load(const char *path, struct client_config *, char *err,
+	    size_t errlen);
+
+/* session.c */
+void	session_init_events(void);
+void	session_connect(void);
+void	session_schedule_reconnect(const char *why);
+void	session_close(void);
+
+/* local.c */
+void	local_data_open(const char *data_id);
+void	local_free_all(void);
+
+#endif

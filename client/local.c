@@ -1,0 +1,210 @@
+/*
+ * local.c: data connections of the client.  Each dials the server with a
+ * one-time id, waits in the server's pool for "start", then dials the
+ * local service of that mapping and relays.  A local service that is down
+ * costs that one public connection, never the tunnel.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "frame.h"
+#include "proto.h"
+#include "relay.h"
+#include "xmalloc.h"
+
+static void dconn_step(evutil_socket_t, short, void *);
+
+/* Frees a data connection in any state. */
+static void
+dconn_free(struct dconn *d)
+{
+	TAILQ_REMOVE(&C->dconns, d, entry);
+	C->ndconns--;
+	event_del(&d->ev);
+	hsread_reset(&d->hs);
+	if (d->relay != NULL)
+		relay_free(d->relay);	/* closes both sockets */
+	else {
+		if (d->fd != -1)
+			close(d->fd);
+		if (d->local_fd != -1)
+			close(d->local_fd);
+	}
+	free(d);
+}
+
+/* Waits for fd to become readable or writable. */
+static void
+dconn_wait(struct dconn *d, int fd, short what)
+{
+	event_del(&d->ev);
+	event_assign(&d->ev, C->base, fd, what, dconn_step, d);
+	event_add(&d->ev, NULL);
+}
+
+/* Relay ended. */
+static void
+dconn_relay_done(struct relay *r, void *arg, const char *reason)
+{
+	struct dconn *d = arg;
+
+	log_debug("mapping %s: connection from %s ended: %s",
+	    d->map ? d->map->name : "?", d->peer, reason);
+	dconn_free(d);
+}
+
+/* Returns the pending socket error of a connecting socket. */
+static int
+socket_error(int fd)
+{
+	int		err = 0;
+	socklen_t	len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return errno;
+	return err;
+}
+
+/* Handles "start": finds the mapping and dials its local service. */
+static void
+dconn_start(struct dconn *d, const struct msg *m)
+{
+	int inprogress;
+
+	for (size_t i = 0; i < C->conf.nmaps; i++)
+		if (C->conf.maps[i].assigned_port == m->remote_port)
+			d->map = &C->conf.maps[i];
+	if (d->map == NULL) {
+		log_warnx("server asked for unknown remote port %lld",
+		    (long long)m->remote_port);
+		dconn_free(d);
+		return;
+	}
+	snprintf(d->peer, sizeof(d->peer), "%s", m->peer);
+	d->local_fd = net_connect_nb(d->map->local_ip,
+	    (uint16_t)d->map->local_port, &inprogress);
+	if (d->local_fd == -1) {
+		log_warn("mapping %s: cannot reach local service %s:%ld for %s",
+		    d->map->name, d->map->local_ip, d->map->local_port, d->peer);
+		dconn_free(d);
+		return;
+	}
+	d->state = DC_LOCAL_CONNECT;
+	dconn_wait(d, d->local_fd, EV_WRITE);
+}
+
+/* Advances a data connection through its states. */
+static void
+dconn_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct dconn	*d = arg;
+	struct msg	 m;
+	char		 json[256], err[160];
+	const char	*ferr = NULL;
+	size_t		 len;
+	int		 e;
+
+	switch (d->state) {
+	case DC_SERVER_CONNECT:
+		if ((e = socket_error(d->fd)) != 0) {
+			log_warnx("data connection to the server failed: %s",
+			    strerror(e));
+			dconn_free(d);
+			return;
+		}
+		msg_init(&m, MSG_DATA);
+		msg_set_str(&m, F_DATA_ID, d->data_id);
+		if (proto_encode(&m, json, &len) == -1 ||
+		    net_send_frame_fd(d->fd, json, len) == -1) {
+			dconn_free(d);
+			return;
+		}
+		d->state = DC_WAIT_START;
+		dconn_wait(d, d->fd, EV_READ | EV_PERSIST);
+		return;
+	case DC_WAIT_START:
+		switch (hsread_step(&d->hs, d->fd, &ferr)) {
+		case HS_AGAIN:
+			return;
+		case HS_EOF:
+			dconn_free(d);	/* the server dropped an idle pooled conn */
+			return;
+		case HS_BAD:
+			log_warnx("data connection: bad frame: %s", ferr);
+			dconn_free(d);
+			return;
+		case HS_OK:
+			break;
+		}
+		if (proto_parse(d->hs.buf, d->hs.len, &m, err, sizeof(err)) == -1) {
+			log_warnx("data connection: bad message: %s", err);
+			dconn_free(d);
+		} else if (m.type == MSG_START && MSG_HAS(&m, F_REMOTE_PORT))
+			dconn_start(d, &m);
+		else {
+			if (m.type == MSG_ERROR)
+				log_warnx("data connection refused: %s", m.error);
+			dconn_free(d);
+		}
+		return;
+	case DC_LOCAL_CONNECT:
+		if ((e = socket_error(d->local_fd)) != 0) {
+			log_warnx("mapping %s: local service %s:%ld refused the "
+			    "connection from %s: %s", d->map->name,
+			    d->map->local_ip, d->map->local_port, d->peer,
+			    strerror(e));
+			dconn_free(d);
+			return;
+		}
+		event_del(&d->ev);
+		d->state = DC_RELAY;
+		d->relay = relay_new(C->base, d->local_fd, d->fd,
+		    dconn_relay_done, d);
+		log_debug("mapping %s: relaying %s", d->map->name, d->peer);
+		return;
+	case DC_RELAY:
+		return;
+	}
+}
+
+/* open_data: dial the server for a new data connection. */
+void
+local_data_open(const char *data_id)
+{
+	struct dconn	*d;
+	int		 fd, inprogress;
+
+	if (C->ndconns >= CLIENT_MAX_DATA_CONNS) {
+		log_warnx("too many data connections; ignoring open_data");
+		return;
+	}
+	fd = net_connect_nb(C->conf.server_addr, (uint16_t)C->conf.server_port,
+	    &inprogress);
+	if (fd == -1) {
+		log_warn("data connection to %s:%ld", C->conf.server_addr,
+		    C->conf.server_port);
+		return;
+	}
+	d = xcalloc(1, sizeof(*d));
+	d->fd = fd;
+	d->local_fd = -1;
+	d->state = DC_SERVER_CONNECT;
+	snprintf(d->data_id, sizeof(d->data_id), "%s", data_id);
+	TAILQ_INSERT_TAIL(&C->dconns, d, entry);
+	C->ndconns++;
+	event_assign(&d->ev, C->base, fd, EV_WRITE, dconn_step, d);
+	event_add(&d->ev, NULL);
+}
+
+/* Frees every data connection (exit). */
+void
+local_free_all(void)
+{
+	while (!TAILQ_EMPTY(&C->dconns))
+		dconn_free(TAILQ_FIRST(&C->dconns));
+}
