@@ -209,9 +209,13 @@ class CpuMeter:
 
 def memory(roots):
     """Summed Rss and Pss (KiB) of a process tree, from smaps_rollup."""
-    rss = pss = 0
+    rss = pss = fds = 0
     pids = tree(roots)
     for pid in pids:
+        try:
+            fds += len(os.listdir("/proc/%d/fd" % pid))
+        except OSError:
+            pass
         try:
             with open("/proc/%d/smaps_rollup" % pid) as f:
                 for line in f:
@@ -221,7 +225,7 @@ def memory(roots):
                         pss += int(line.split()[1])
         except OSError:
             pass
-    return {"rss_kib": rss, "pss_kib": pss, "procs": len(pids)}
+    return {"rss_kib": rss, "pss_kib": pss, "procs": len(pids), "fds": fds}
 
 
 # ---------------------------------------------------------------- tunnels
@@ -589,6 +593,8 @@ def table(results):
     rows = []
     for name in ("direct", "ssh -R", "gotunnel"):
         r = results["rows"].get(name)
+        if r is None and name == "gotunnel" and results.get("control_plane"):
+            r = {}
         if r is None:
             continue
         if "error" in r and len(r) == 1:
@@ -670,7 +676,8 @@ def legend(results):
 def main():
     global TMP
     ap = argparse.ArgumentParser(description="gotunnel benchmark")
-    ap.add_argument("--rows", default="direct,ssh,gotunnel", help="which rows to run")
+    ap.add_argument("--rows", default="direct,ssh,gotunnel,loadgen",
+                    help="which parts to run (loadgen = gotunnel control-plane columns)")
     ap.add_argument("--secs", type=int, default=5, help="seconds per iperf3 run")
     ap.add_argument("--rounds", type=int, default=20000, help="ping-pong round trips")
     ap.add_argument("--cps-secs", type=int, default=5)
@@ -766,7 +773,7 @@ def main():
                         log("perf %s failed: %s" % (what, e))
         t.stop()
 
-    if "gotunnel" in wanted and not args.no_loadgen:
+    if "loadgen" in wanted and not args.no_loadgen:
         log("--- control plane (%d clients)" % args.clients)
         results["control_plane"] = measure_control_plane(args)
 
