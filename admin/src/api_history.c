@@ -453,6 +453,13 @@ api_export(struct admin_ctx *ctx)
 		admin_error(ctx, 400, "invalid value for format");
 		return KORE_RESULT_OK;
 	}
+	if (ctx->req->method == HTTP_METHOD_HEAD) {
+		admin_headers(ctx->req, 1);
+		http_response_header(ctx->req, "content-type", csv ?
+		    "text/csv; charset=utf-8" : "application/x-ndjson");
+		http_response(ctx->req, 200, NULL, 0);
+		return KORE_RESULT_OK;
+	}
 	ex = kore_calloc(1, sizeof(*ex));
 	ex->f = f;
 	/* The filter's strings point into the request: keep copies. */

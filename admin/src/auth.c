@@ -4,6 +4,7 @@
  * and per address (more than 5 in a minute: 429 with Retry-After).
  */
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -153,13 +154,23 @@ api_login(struct admin_ctx *ctx)
 	char			 akey[DB_ADDR_LEN + 8], wait_s[32];
 	char			 user[DB_USER_LEN], pw[DB_PASSWORD_MAX + 1];
 	char			 id[DB_WEBSESS_HEX];
-	const char		*err = NULL;
+	const char		*err = NULL, *ctype;
 	size_t			 len;
 	int64_t			 now = db_now(), wait;
 	int			 ok;
 
 	if (admin_params_allow(ctx, none) == -1)
 		return KORE_RESULT_OK;
+	/*
+	 * JSON only: a cross-site form cannot send this type without a CORS
+	 * preflight, which is never granted (no login CSRF).
+	 */
+	if (!http_request_header(ctx->req, "content-type", &ctype) ||
+	    strncasecmp(ctype, "application/json", 16) != 0 ||
+	    (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' ')) {
+		admin_error(ctx, 400, "content type must be application/json");
+		return KORE_RESULT_OK;
+	}
 	if (admin_body_read(ctx, body, sizeof(body), &len) == -1)
 		return KORE_RESULT_OK;
 	if (json_login_parse(body, len, user, sizeof(user), pw, sizeof(pw),
@@ -176,9 +187,8 @@ api_login(struct admin_ctx *ctx)
 	if (throttle_wait(akey, now) > wait)
 		wait = throttle_wait(akey, now);
 	if (wait > 0) {
+		/* Not audited: a flood of refused tries must not fill the log. */
 		sodium_memzero(pw, sizeof(pw));
-		(void)db_audit_add(&admin_db, user, "login", 0, ctx->address,
-		    "throttled");
 		snprintf(wait_s, sizeof(wait_s), "%lld", (long long)wait);
 		http_response_header(ctx->req, "retry-after", wait_s);
 		admin_error(ctx, 429, "too many failed logins");
