@@ -292,7 +292,12 @@ proto_parse(const char *json, size_t len, struct msg *m, char *err,
 	} else if (s != yajl_status_ok) {
 		unsigned char *ye = yajl_get_error(h, 0, NULL, 0);
 
+		size_t n;
+
 		snprintf(err, errlen, "invalid JSON: %s", (char *)ye);
+		/* yajl ends its message with a newline: one log line per event. */
+		while ((n = strlen(err)) > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+			err[n - 1] = '\0';
 		yajl_free_error(h, ye);
 	} else if (!MSG_HAS(m, F_TYPE)) {
 		snprintf(err, errlen, "missing member 'type'");

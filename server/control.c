@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -421,7 +422,8 @@ control_session_close(struct session *s, const char *reason)
 {
 	struct mapping	*map;
 	uint16_t	 ports[MAX_MAPPINGS_PER_SESSION];
-	size_t		 nports = 0;
+	size_t		 nports = 0, len;
+	struct evbuffer	*out;
 	int		 fd;
 
 	if (s->closing)
@@ -444,7 +446,11 @@ control_session_close(struct session *s, const char *reason)
 	event_del(&s->hb_timer);
 	/* Push our last words out, then close without losing them to a RST. */
 	fd = bufferevent_getfd(s->bev);
-	evbuffer_write(bufferevent_get_output(s->bev), fd);
+	out = bufferevent_get_output(s->bev);
+	/* The bufferevent owns draining (its buffer is frozen): write a copy. */
+	if ((len = evbuffer_get_length(out)) > 0)
+		(void)!send(fd, evbuffer_pullup(out, -1), len, MSG_DONTWAIT |
+		    MSG_NOSIGNAL);
 	bufferevent_free(s->bev);
 	s->bev = NULL;
 	net_linger_close(W->base, fd);
