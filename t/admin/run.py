@@ -795,7 +795,17 @@ def test_real_master_client():
         procs.append(subprocess.Popen([os.path.join(GT_BIN, "gotunnel-client"), "-c", cini],
                                       stdout=clog, stderr=subprocess.STDOUT,
                                       start_new_session=True))
-        cookie, csrf = a.login(source="127.0.0.80")
+        user = "admin"
+        ctl = os.path.join(GT_BIN, "gotunnelctl")
+        if os.access(ctl, os.X_OK):
+            # The real gotunnelctl adds the operator (password on stdin).
+            r = subprocess.run([ctl, "-c", a.ini, "user", "add", "realop"],
+                               input="realop-password\n", capture_output=True, text=True,
+                               timeout=60)
+            assert r.returncode == 0, (r.stdout, r.stderr)
+            user = "realop"
+        cookie, csrf = a.login(user, "realop-password" if user == "realop" else PASSWORD,
+                               source="127.0.0.80")
         client = None
         deadline = time.time() + 20
         while time.time() < deadline and client is None:
