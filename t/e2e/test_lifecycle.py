@@ -236,3 +236,25 @@ def test_client_detects_silent_server(env):
     check(m2.get("type") == "register", "first message after reconnect: %r" % m2)
     check(m2.get("client_id") == "ab" * 16, "reconnect register should carry the previous client_id: %r" % m2)
     env.note("client dropped silent server after %.1fs, reconnected after %.1fs" % (dt, time.monotonic() - t0))
+
+
+@test(timeout=60)
+def test_master_sigkill_alone_workers_exit(env):
+    """Workers whose master died stop promptly and quietly; a new master starts cleanly."""
+    svc, m, c, p = echo_setup(env)
+    workers = m.worker_pids()
+    lines_before = len(m.proc.log().splitlines())
+    os.kill(m.proc.pid, signal.SIGKILL)        # the master only
+    m.proc.p.wait(timeout=10)
+    t0 = time.monotonic()
+    try:
+        wait_until(lambda: not any(pid_alive(w) for w in workers), 5,
+                   "workers %r to exit after their master was SIGKILLed" % workers, interval=0.1)
+    finally:
+        m.proc.killgroup()
+    env.note("workers gone after %.1fs" % (time.monotonic() - t0))
+    new = m.proc.log().splitlines()[lines_before:]
+    check(len(new) < 50, "%d log lines in the seconds after the master died (busy loop?): %r"
+          % (len(new), new[:3] + ["..."] + new[-2:]))
+    m.restart_same()
+    wait_until(lambda: tunnel_works(p), 20, "the tunnel to work again with a new master", interval=0.5)

@@ -25,30 +25,33 @@ def err_has(r, *words):
     return any(w in e for w in words)
 
 
-@test(timeout=90)
-def test_register_seed_message_and_failures(env):
-    svc = env.service(echo_handler)
-    m = env.master()
-    p0, p1, p2 = env.ports[0], env.ports[1], env.ports[2]
-    not_allowed = free_port()
-    tok = m.token
-
-    # The seed's exact message (same member order), with our ports/token.
-    c1 = env.pyclient(m)
+def seed_session(env, m, svc, port):
+    """Registers with the seed's exact message on a python connection; returns (client, client_id)."""
+    c = env.pyclient(m)
     raw = ('{"type":"register","local_port":%d,"remote_port":%d,"protocol":"tcp",'
-           '"token":"%s","name":"gotunnel-demo"}' % (svc.port, p0, tok))
-    c1.send(raw.encode())
-    r = c1.reply()
+           '"token":"%s","name":"gotunnel-demo"}' % (svc.port, port, m.token))
+    c.send(raw.encode())
+    r = c.reply()
     check(is_ok(r), "seed register message: reply %r" % r)
     check(r.get("name") == "gotunnel-demo", "register_response name: %r" % r)
-    check(r.get("remote_port") == p0, "register_response remote_port: %r" % r)
+    check(r.get("remote_port") == port, "register_response remote_port: %r" % r)
     cid = r.get("client_id")
     check(isinstance(cid, str) and re.fullmatch(r"[0-9a-f]{32}", cid),
           "register_response client_id should be 32 hex chars (docs/design.md): %r" % r)
-    c1.local[p0] = svc.port
-    check(tunnel_works(p0), "no echo through the seed-registered port %d (python data connections)" % p0)
+    c.local[port] = svc.port
+    check(tunnel_works(port), "no echo through the seed-registered port %d (python data connections)" % port)
+    return c, cid
 
-    # Failures on the same connection do not drop the good mapping.
+
+@test(timeout=60)
+def test_register_seed_message_and_failures_on_one_connection(env):
+    svc = env.service(echo_handler)
+    m = env.master()
+    p0, p1 = env.ports[0], env.ports[1]
+    not_allowed = free_port()
+    tok = m.token
+    c1, cid = seed_session(env, m, svc, p0)
+    # Failures on the same connection get their answers and do not drop the good mapping.
     r = c1.register(tok, svc.port, not_allowed, name="gotunnel-demo")
     check(is_fail(r) and err_has(r, "not allowed"), "port outside allow_ports: reply %r" % r)
     r = c1.register(tok, svc.port, p1, name="gotunnel-demo", protocol="udp")
@@ -64,32 +67,63 @@ def test_register_seed_message_and_failures(env):
     check(is_ok(r) and r.get("remote_port") == p1, "second mapping on the same connection: %r" % r)
     check(r.get("client_id") == cid, "second mapping got another client_id: %r vs %s" % (r, cid))
     check(tunnel_works(p1) and tunnel_works(p0), "both mappings of one connection should work")
+    # the same port twice on one connection
+    r = c1.register(tok, svc.port, p1, name="gotunnel-demo")
+    check(is_fail(r) and err_has(r, "in use"), "the same port registered twice: reply %r" % r)
+    check(tunnel_works(p1) and tunnel_works(p0), "both mappings should survive a duplicate register")
 
-    # Bad token as the first message.
-    c2 = env.pyclient(m)
-    r = c2.register("wrong-" + tok, svc.port, p2)
-    check(is_fail(r) and err_has(r, "token"), "bad token: reply %r" % r)
-    check(m.mapping_for(p2) is None, "bad token still created mapping %d" % p2)
-    # A token that is a prefix / extension of the right one.
-    c2b = env.pyclient(m)
-    r = c2b.register(tok[:-1], svc.port, p2)
-    check(is_fail(r) and err_has(r, "token"), "token prefix: reply %r" % r)
-    c2c = env.pyclient(m)
-    r = c2c.register(tok + "x", svc.port, p2)
-    check(is_fail(r) and err_has(r, "token"), "token with extra char: reply %r" % r)
 
-    # Port held by a live session of another client.
-    c3 = env.pyclient(m)
-    r = c3.register(tok, svc.port, p0, name="other")
-    check(is_fail(r) and err_has(r, "in use"), "port in use: reply %r" % r)
+@test(timeout=60)
+def test_register_bad_token(env):
+    svc = env.service(echo_handler)
+    m = env.master()
+    p = env.ports[0]
+    problems = []
+    for label, tok in (("wrong token", "wrong-" + m.token), ("token prefix", m.token[:-1]),
+                       ("token + 1 char", m.token + "x"), ("empty token", "")):
+        c = env.pyclient(m)
+        r = c.register(tok, svc.port, p)
+        if not (is_fail(r) and err_has(r, "token")):
+            problems.append("%s: reply %r (want register_response fail, error with 'token')" % (label, r))
+        c.close()
+    check(m.mapping_for(p) is None, "a bad token created mapping %d" % p)
+    check(not problems, "; ".join(problems))
+
+
+@test(timeout=60)
+def test_register_bad_token_on_registered_connection(env):
+    """Each register gets its own response; a failed one (bad token) does not drop the others."""
+    svc = env.service(echo_handler)
+    m = env.master()
+    p0 = env.ports[0]
+    c1, cid = seed_session(env, m, svc, p0)
+    r = c1.register("wrong-" + m.token, svc.port, env.ports[1], name="gotunnel-demo")
+    check(is_fail(r) and err_has(r, "token"), "bad token in a 2nd register on a registered connection: reply %r" % r)
+    check(not c1.closed.wait(0.5), "the server closed the control connection after a failed register (bad token)")
+    check(tunnel_works(p0), "mapping %d stopped working after a bad-token register on its connection" % p0)
+
+
+@test(timeout=60)
+def test_register_port_in_use(env):
+    svc = env.service(echo_handler)
+    m = env.master()
+    p0 = env.ports[0]
+    c1, cid = seed_session(env, m, svc, p0)
+    for i in range(2):     # a few tries: the answer must not depend on which worker takes the connection
+        c3 = env.pyclient(m)
+        r = c3.register(m.token, svc.port, p0, name="other")
+        check(is_fail(r) and err_has(r, "in use"), "port held by a live session: reply %r" % r)
+        c3.close()
     mp = m.mapping_for(p0)
     check(mp is not None and mp.get("client_id") == cid, "mapping %d changed owner: %r" % (p0, mp))
     check(tunnel_works(p0), "mapping %d broken by another client's attempt" % p0)
-    for c in (c2, c2b, c2c, c3):
-        c.close()
 
-    # Too many clients (max_clients = 1) on a second master.
+
+@test(timeout=60)
+def test_register_too_many_clients(env):
+    svc = env.service(echo_handler)
     m2 = env.master(max_clients=1)
+    p2 = env.ports[2]
     a = env.pyclient(m2)
     r = a.register(m2.token, svc.port, p2, name="first")
     check(is_ok(r), "max_clients=1, first client: %r" % r)
@@ -101,14 +135,11 @@ def test_register_seed_message_and_failures(env):
     check(m2.mapping_for(env.ports[4]) is None, "refused client still got mapping %d" % env.ports[4])
     a.local[p2] = svc.port
     check(tunnel_works(p2), "first client's mapping broken by the refused client")
-
-    # Last (it may end the session): a bad token on an already registered connection
-    # is a failed register like any other: it gets its answer and drops nothing.
-    r = c1.register("wrong-" + tok, svc.port, env.ports[5], name="gotunnel-demo")
-    check(is_fail(r) and err_has(r, "token"), "bad token in a 2nd register on a registered connection: reply %r"
-          " (each register gets its own response, a failed one does not drop the others)" % r)
-    check(not c1.closed.wait(0.5), "the server closed the control connection after a failed register (bad token)")
-    check(tunnel_works(p0), "mapping %d stopped working after a bad-token register on its connection" % p0)
+    a.close()
+    wait_until(lambda: m2.mapping_for(p2) is None, 5, "first client's mapping to go")
+    c = env.pyclient(m2)
+    r = c.register(m2.token, svc.port, env.ports[4], name="third")
+    check(is_ok(r), "max_clients=1, a new client after the first left: %r" % r)
 
 
 def valid_body(tok, lp, rp, name="bad"):
