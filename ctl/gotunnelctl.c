@@ -38,6 +38,7 @@ usage(FILE *fp)
 	    "  mappings          published ports\n"
 	    "  kick CLIENT_ID    close a client's session and connections\n"
 	    "  reload            re-read the configuration (like SIGHUP)\n"
+	    "  stats             metrics in Prometheus text format\n"
 	    "  user add|del|passwd|list [NAME]   console users\n");
 }
 
@@ -327,7 +328,8 @@ main(int argc, char *argv[])
 		return rc;
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "clients") &&
-	    strcmp(cmd, "mappings") && strcmp(cmd, "kick") && strcmp(cmd, "reload")) {
+	    strcmp(cmd, "mappings") && strcmp(cmd, "kick") && strcmp(cmd, "reload") &&
+	    strcmp(cmd, "stats")) {
 		fprintf(stderr, "gotunnelctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		free(c);
@@ -362,6 +364,8 @@ main(int argc, char *argv[])
 		print_mappings(result);
 	else if (strcmp(cmd, "kick") == 0)
 		printf("kicked %s\n", args[optind + 1]);
+	else if (strcmp(cmd, "stats") == 0)
+		fputs(YAJL_IS_STRING(result) ? result->u.string : "", stdout);
 	else
 		printf("reloaded\n");
 	yajl_tree_free(reply);

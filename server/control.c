@@ -85,6 +85,7 @@ register_fail(struct session *s, const struct msg *req, const char *reason)
 	log_info("client %s from %s: register of remote port %lld failed: %s",
 	    s->name[0] ? s->name : (req->name[0] ? req->name : "?"), s->addr,
 	    (long long)req->remote_port, reason);
+	flush_count_register(reason);
 	msg_init(&m, MSG_REGISTER_RESPONSE);
 	msg_set_str(&m, F_STATUS, "fail");
 	msg_set_str(&m, F_ERROR, reason);
@@ -220,6 +221,7 @@ control_register(struct session *s, const struct msg *req)
 	log_info("client %s (%s) from %s: registered %s remote port %u -> "
 	    "local port %u", s->name, s->id, s->addr, map->name,
 	    map->remote_port, map->local_port);
+	flush_count_register("ok");
 	msg_init(&m, MSG_REGISTER_RESPONSE);
 	msg_set_str(&m, F_STATUS, "ok");
 	msg_set_str(&m, F_NAME, s->name);

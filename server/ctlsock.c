@@ -21,6 +21,7 @@
 #include "db_live.h"
 #include "frame.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "server.h"
 #include "xmalloc.h"
@@ -328,6 +329,17 @@ ctl_handle(struct ctl_conn *c, const struct msg *req)
 			ctl_send_gen(c, g);
 			yajl_gen_free(g);
 		}
+		return;
+	}
+	if (strcmp(req->cmd, "stats") == 0) {
+		char *text = metrics_render(&M->db);
+
+		g = ctl_reply_begin("ok");
+		GEN_KV_STR(g, "result", text);
+		yajl_gen_map_close(g);
+		ctl_send_gen(c, g);
+		yajl_gen_free(g);
+		free(text);
 		return;
 	}
 	if (strcmp(req->cmd, "status") != 0 && strcmp(req->cmd, "clients") != 0 &&

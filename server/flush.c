@@ -8,8 +8,64 @@
 
 #include "db_live.h"
 #include "log.h"
+#include "metrics.h"
+#include "relay.h"
 #include "server.h"
 #include "xmalloc.h"
+
+/* Counts a register result for gotunnel_registrations_total. */
+void
+flush_count_register(const char *result)
+{
+	size_t i, n = sizeof(W->reg_counts) / sizeof(W->reg_counts[0]);
+
+	for (i = 0; i < n && W->reg_counts[i].result[0] != '\0'; i++)
+		if (strcmp(W->reg_counts[i].result, result) == 0)
+			break;
+	if (i == n)
+		result = "other", i = n - 1;
+	snprintf(W->reg_counts[i].result, sizeof(W->reg_counts[i].result), "%s",
+	    result);
+	W->reg_counts[i].n++;
+}
+
+/* Adds the worker's counters to the stored metrics. */
+static void
+flush_metrics(MDB_txn *txn)
+{
+	char		 name[160];
+	size_t		 buffered = 0;
+	struct session	*s;
+	struct mapping	*map;
+	struct pubconn	*pc;
+
+	for (size_t i = 0; i < sizeof(W->reg_counts) / sizeof(W->reg_counts[0]); i++) {
+		if (W->reg_counts[i].n == 0)
+			continue;
+		snprintf(name, sizeof(name),
+		    "gotunnel_registrations_total{result=\"%s\"}",
+		    W->reg_counts[i].result);
+		metrics_counter_add(&W->db, txn, name, W->reg_counts[i].n);
+		W->reg_counts[i].n = 0;
+	}
+	if (W->flush_new_conns)
+		metrics_counter_add(&W->db, txn, "gotunnel_connections_total",
+		    W->flush_new_conns);
+	if (W->flush_bytes_in)
+		metrics_counter_add(&W->db, txn, "gotunnel_bytes_in_total",
+		    W->flush_bytes_in);
+	if (W->flush_bytes_out)
+		metrics_counter_add(&W->db, txn, "gotunnel_bytes_out_total",
+		    W->flush_bytes_out);
+	TAILQ_FOREACH(s, &W->sessions, entry)
+		TAILQ_FOREACH(map, &s->mappings, entry)
+			TAILQ_FOREACH(pc, &map->conns, entry)
+				if (pc->relay != NULL)
+					buffered += relay_buffered(pc->relay);
+	snprintf(name, sizeof(name), "gotunnel_relay_buffer_bytes{worker=\"%d\"}",
+	    W->index);
+	metrics_gauge_set(&W->db, txn, name, buffered);
+}
 
 /* Queues the history record of a public connection that just ended. */
 void
@@ -128,6 +184,7 @@ flush_now(void)
 		db_histconn_put(&W->db, txn, &cc->hist_seq, &cc->rec);
 		free(cc);
 	}
+	flush_metrics(txn);
 	if (W->flush_bytes_in || W->flush_bytes_out || W->flush_new_conns)
 		db_stats_add(&W->db, txn, db_now(), W->flush_bytes_in,
 		    W->flush_bytes_out, W->flush_new_conns);

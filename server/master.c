@@ -21,6 +21,7 @@
 
 #include "db_live.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -138,6 +139,18 @@ spawn_worker(int i)
 	log_info("worker %d started (pid %d)", i, (int)pid);
 }
 
+/* Adds one to gotunnel_worker_restarts_total. */
+static void
+master_count_restart(void)
+{
+	MDB_txn *txn;
+
+	if (db_txn_begin(&M->db, 0, &txn) != 0)
+		return;
+	metrics_counter_add(&M->db, txn, "gotunnel_worker_restarts_total", 1);
+	db_txn_commit(&M->db, txn);
+}
+
 /* Reaps exited workers, clears their rows, and plans their restart. */
 static void
 master_sigchld(evutil_socket_t sig, short what, void *arg)
@@ -165,6 +178,7 @@ master_sigchld(evutil_socket_t sig, short what, void *arg)
 			if (M->stopping)
 				break;
 			w->restarts++;
+			master_count_restart();
 			if (time(NULL) - w->started < CRASH_WINDOW)
 				w->backoff = w->backoff ? w->backoff * 2 : 1;
 			else

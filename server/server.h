@@ -183,6 +183,10 @@ struct worker {
 	uint64_t		 conn_seq;
 	uint64_t		 flush_bytes_in, flush_bytes_out;
 	uint32_t		 flush_new_conns;
+	struct {
+		char		 result[64];
+		uint64_t	 n;
+	}			 reg_counts[16];	/* registrations by result, unflushed */
 	unsigned char		 token_hash[32];
 	int			 stopping;
 };
@@ -217,6 +221,7 @@ void	tunnel_account(struct pubconn *);
 void	flush_start(void);
 void	flush_now(void);
 void	flush_conn_closed(struct pubconn *, const char *reason);
+void	flush_count_register(const char *result);
 
 /* The master's view of one worker slot. */
 struct worker_slot {

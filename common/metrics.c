@@ -1,0 +1,237 @@
+/*
+ * metrics.c: gotunnel's metrics.  Workers and the master add to counters
+ * in the meta table ("c:NAME{labels}" -> uint64) within the transactions
+ * they run anyway; gauges come from the live tables when rendered.  Any
+ * process with the environment open (master, gotunnelctl, admin) can render
+ * the Prometheus text exposition format.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "metrics.h"
+#include "xmalloc.h"
+
+/* Adds delta to meta[prefix name]. */
+static int
+meta_add(struct db *db, MDB_txn *txn, const char *prefix, const char *name,
+    uint64_t delta, int set)
+{
+	char		key[256];
+	uint64_t	v = 0;
+	MDB_val		k, d;
+
+	snprintf(key, sizeof(key), "%s%s", prefix, name);
+	k.mv_data = key;
+	k.mv_size = strlen(key);
+	if (!set && mdb_get(txn, db->dbi[DB_META], &k, &d) == 0 &&
+	    d.mv_size == sizeof(v))
+		memcpy(&v, d.mv_data, sizeof(v));
+	v = set ? delta : v + delta;
+	d.mv_data = &v;
+	d.mv_size = sizeof(v);
+	return mdb_put(txn, db->dbi[DB_META], &k, &d, 0);
+}
+
+/* Adds to a counter such as gotunnel_registrations_total{result="ok"}. */
+int
+metrics_counter_add(struct db *db, MDB_txn *txn, const char *name, uint64_t delta)
+{
+	return meta_add(db, txn, "c:", name, delta, 0);
+}
+
+/* Sets a gauge written by a process (e.g. relay buffer bytes of a worker). */
+int
+metrics_gauge_set(struct db *db, MDB_txn *txn, const char *name, uint64_t v)
+{
+	return meta_add(db, txn, "g:", name, v, 1);
+}
+
+struct outbuf {
+	char	*buf;
+	size_t	 len, cap;
+};
+
+/* Appends formatted text. */
+static void __attribute__((format(printf, 2, 3)))
+out(struct outbuf *o, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < o->cap - o->len) {
+			o->len += (size_t)n;
+			return;
+		}
+		o->cap = o->cap * 2 + (size_t)n + 64;
+		o->buf = xrealloc(o->buf, o->cap);
+	}
+}
+
+/* Writes HELP and TYPE of a family. */
+static void
+family(struct outbuf *o, const char *name, const char *type, const char *help)
+{
+	out(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Escapes a label value (backslash, quote, newline). */
+static const char *
+label_escape(const char *s, char *buf, size_t len)
+{
+	size_t j = 0;
+
+	for (; *s != '\0' && j + 2 < len; s++) {
+		if (*s == '\\' || *s == '"') {
+			buf[j++] = '\\';
+			buf[j++] = *s;
+		} else if (*s == '\n') {
+			buf[j++] = '\\';
+			buf[j++] = 'n';
+		} else
+			buf[j++] = *s;
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+/* Emits the stored counters or gauges whose names start with family. */
+static void
+stored_family(struct outbuf *o, MDB_txn *txn, struct db *db, const char *kind,
+    const char *fam, const char *type, const char *help)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	char		 prefix[128];
+	size_t		 plen;
+	int		 any = 0;
+
+	snprintf(prefix, sizeof(prefix), "%s%s", kind, fam);
+	plen = strlen(prefix);
+	family(o, fam, type, help);
+	if (mdb_cursor_open(txn, db->dbi[DB_META], &cur) != 0)
+		return;
+	k.mv_data = prefix;
+	k.mv_size = plen;
+	for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t n;
+
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		/* Exact family only: the next byte is '{' or the end. */
+		if (k.mv_size > plen && ((char *)k.mv_data)[plen] != '{')
+			continue;
+		if (v.mv_size != sizeof(n))
+			continue;
+		memcpy(&n, v.mv_data, sizeof(n));
+		out(o, "%.*s %llu\n", (int)(k.mv_size - 2), (char *)k.mv_data + 2,
+		    (unsigned long long)n);
+		any = 1;
+	}
+	mdb_cursor_close(cur);
+	if (!any && strchr(type, 'c') != NULL)
+		out(o, "%s 0\n", fam);
+}
+
+/* Emits per-mapping and heartbeat figures from the live tables. */
+static void
+live_families(struct outbuf *o, MDB_txn *txn, struct db *db)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	MDB_stat	 st;
+	int64_t		 now = db_now(), lag = 0;
+	char		 n1[160], n2[160];
+
+	mdb_stat(txn, db->dbi[DB_CLIENTS], &st);
+	family(o, "gotunnel_clients_online", "gauge", "Clients with a live control session.");
+	out(o, "gotunnel_clients_online %zu\n", st.ms_entries);
+	mdb_stat(txn, db->dbi[DB_MAPPINGS], &st);
+	family(o, "gotunnel_mappings", "gauge", "Published public ports.");
+	out(o, "gotunnel_mappings %zu\n", st.ms_entries);
+	mdb_stat(txn, db->dbi[DB_CONNS], &st);
+	family(o, "gotunnel_connections_active", "gauge", "Public connections being relayed.");
+	out(o, "gotunnel_connections_active %zu\n", st.ms_entries);
+
+	if (mdb_cursor_open(txn, db->dbi[DB_CLIENTS], &cur) == 0) {
+		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+			const struct db_client *c = v.mv_data;
+
+			if (v.mv_size == sizeof(*c) && now - c->last_heartbeat > lag)
+				lag = now - c->last_heartbeat;
+		}
+		mdb_cursor_close(cur);
+	}
+	family(o, "gotunnel_heartbeat_lag_seconds", "gauge",
+	    "Longest time since a connected client was last heard.");
+	out(o, "gotunnel_heartbeat_lag_seconds %lld\n", (long long)lag);
+
+	family(o, "gotunnel_mapping_bytes_in_total", "counter",
+	    "Bytes from public peers to the client, per live mapping.");
+	family(o, "gotunnel_mapping_bytes_out_total", "counter",
+	    "Bytes from the client to public peers, per live mapping.");
+	family(o, "gotunnel_mapping_connections_active", "gauge",
+	    "Live public connections per mapping.");
+	if (mdb_cursor_open(txn, db->dbi[DB_MAPPINGS], &cur) == 0) {
+		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+			const struct db_mapping *m = v.mv_data;
+
+			if (v.mv_size != sizeof(*m))
+				continue;
+			label_escape(m->name, n1, sizeof(n1));
+			label_escape(m->client_name, n2, sizeof(n2));
+			out(o, "gotunnel_mapping_bytes_in_total{port=\"%u\",mapping=\"%s\",client=\"%s\"} %llu\n",
+			    m->remote_port, n1, n2, (unsigned long long)m->bytes_in);
+			out(o, "gotunnel_mapping_bytes_out_total{port=\"%u\",mapping=\"%s\",client=\"%s\"} %llu\n",
+			    m->remote_port, n1, n2, (unsigned long long)m->bytes_out);
+			out(o, "gotunnel_mapping_connections_active{port=\"%u\",mapping=\"%s\",client=\"%s\"} %u\n",
+			    m->remote_port, n1, n2, m->live_conns);
+		}
+		mdb_cursor_close(cur);
+	}
+}
+
+/* Renders every metric as Prometheus text; the caller frees it. */
+char *
+metrics_render(struct db *db)
+{
+	struct outbuf	 o = { NULL, 0, 0 };
+	MDB_txn		*txn;
+	MDB_envinfo	 info;
+	MDB_stat	 st;
+
+	o.cap = 8192;
+	o.buf = xmalloc(o.cap);
+	o.buf[0] = '\0';
+	if (db_txn_begin(db, 1, &txn) != 0)
+		return o.buf;
+	live_families(&o, txn, db);
+	stored_family(&o, txn, db, "c:", "gotunnel_registrations_total", "counter",
+	    "Register requests by result (ok, or the failure reason).");
+	stored_family(&o, txn, db, "c:", "gotunnel_connections_total", "counter",
+	    "Public connections accepted.");
+	stored_family(&o, txn, db, "c:", "gotunnel_bytes_in_total", "counter",
+	    "Bytes relayed from public peers to clients.");
+	stored_family(&o, txn, db, "c:", "gotunnel_bytes_out_total", "counter",
+	    "Bytes relayed from clients to public peers.");
+	stored_family(&o, txn, db, "c:", "gotunnel_worker_restarts_total", "counter",
+	    "Workers restarted after they died.");
+	stored_family(&o, txn, db, "g:", "gotunnel_relay_buffer_bytes", "gauge",
+	    "Bytes held in relay pipes, per worker.");
+	mdb_env_info(db->env, &info);
+	mdb_env_stat(db->env, &st);
+	family(&o, "gotunnel_lmdb_map_size_bytes", "gauge", "LMDB map size.");
+	out(&o, "gotunnel_lmdb_map_size_bytes %zu\n", info.me_mapsize);
+	family(&o, "gotunnel_lmdb_used_bytes", "gauge", "LMDB pages in use times page size.");
+	out(&o, "gotunnel_lmdb_used_bytes %zu\n",
+	    (size_t)(info.me_last_pgno + 1) * st.ms_psize);
+	mdb_txn_abort(txn);
+	return o.buf;
+}
