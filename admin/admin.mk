@@ -34,9 +34,10 @@ $(BINDIR)/gotunnel-admin.so: $(ADMIN_MOD_OBJ)
 	@mkdir -p $(BINDIR)
 	$(CC) -shared -Wl,-Bsymbolic -Wl,-z,now -o $@ $^ $(ADMIN_LIBS)
 
-$(BINDIR)/gotunnel-admin: $(ADMIN_OBJDIR)/admin/src/launcher.o $(ADMIN_OBJDIR)/admin/src/conf.o
+$(BINDIR)/gotunnel-admin: $(ADMIN_OBJDIR)/admin/src/launcher.o $(ADMIN_OBJDIR)/admin/src/conf.o \
+		$(ADMIN_OBJDIR)/admin/src/tls.o
 	@mkdir -p $(BINDIR)
-	$(CC) -o $@ $^ -linih
+	$(CC) -o $@ $^ -linih -levent -levent_openssl -lssl -lcrypto
 
 # Test helper: writes LMDB records as the master would (and times ops).
 $(ADMIN_TOOL): t/admin/fixture.c $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_COMMON))

@@ -8,9 +8,12 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ADMIN_ENV_CONFIG	"GOTUNNEL_ADMIN_CONFIG"
 #define ADMIN_ENV_TLS		"GOTUNNEL_ADMIN_TLS"
+#define ADMIN_ENV_PEERS		"GOTUNNEL_ADMIN_PEERS"
+#define ADMIN_PEER_LEN		64	/* one slot of the TLS peer table */
 
 /* The [admin] section plus what the admin needs from [common]. */
 struct admin_conf {
@@ -32,5 +35,13 @@ int	 admin_conf_load(const char *path, struct admin_conf *, char *err,
 int	 admin_conf_check(struct admin_conf *, char *err, size_t errlen);
 int	 admin_duration_parse(const char *, int64_t *);
 int	 admin_addr_is_loopback(const char *);
+
+/* tls.c (launcher only) */
+struct tls_front;
+int	 tls_check(const char *cert, const char *key, char *err, size_t);
+struct tls_front *tls_front_new(const struct admin_conf *, const char *peers,
+	    uint16_t backend_port, char *err, size_t errlen);
+int	 tls_front_run(struct tls_front *, pid_t child);
+void	 tls_front_free(struct tls_front *);
 
 #endif

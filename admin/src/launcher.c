@@ -4,7 +4,9 @@
  * `kore -c CONF -f -n -r` with the gotunnel-admin.so module, forwarding
  * signals and removing the directory when Kore exits.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -62,10 +64,31 @@ launcher_module(char *out, size_t size)
 	return -1;
 }
 
+/* A free TCP port on 127.0.0.1 (0 on failure). */
+static uint16_t
+launcher_free_port(void)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+	int			fd;
+	uint16_t		port = 0;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
 /* Writes the Kore configuration for conf into path. */
 static int
 launcher_kore_conf(const char *path, const struct admin_conf *conf,
-    const char *module, const char *rundir, const char *cwd)
+    const char *module, const char *rundir, const char *cwd, uint16_t port)
 {
 	FILE	*fp;
 
@@ -95,8 +118,8 @@ launcher_kore_conf(const char *path, const struct admin_conf *conf,
 	    "\tattach admin\n"
 	    "\troute ^/.*$ admin_dispatch\n"
 	    "}\n",
-	    conf->path, conf->tls_cert[0] ? "127.0.0.1" : conf->bind_addr,
-	    conf->bind_port, module, cwd, rundir);
+	    conf->path, port != 0 ? "127.0.0.1" : conf->bind_addr,
+	    port != 0 ? port : conf->bind_port, module, cwd, rundir);
 	if (fclose(fp) != 0)
 		return -1;
 	return 0;
@@ -110,7 +133,9 @@ main(int argc, char **argv)
 	const char		*file = NULL, *tmp;
 	char			 err[1024], module[PATH_MAX], cwd[PATH_MAX];
 	char			 rundir[PATH_MAX], kconf[PATH_MAX + 16];
-	char			 pidfile[PATH_MAX + 16];
+	char			 pidfile[PATH_MAX + 16], peers[PATH_MAX + 16];
+	struct tls_front	*tls = NULL;
+	uint16_t		 backend = 0;
 	int			 ch, test = 0, status;
 	pid_t			 pid;
 
@@ -137,11 +162,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	if (conf.tls_cert[0] != '\0') {
-		fprintf(stderr, "%s: [admin] tls_cert/tls_key: TLS is not "
-		    "served by gotunnel-admin itself; keep bind_addr on "
-		    "127.0.0.1 and terminate TLS in a front end, see "
-		    "gotunnel-admin(8)\n", conf.path);
+	if (conf.tls_cert[0] != '\0' &&
+	    tls_check(conf.tls_cert, conf.tls_key, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", conf.path, err);
 		return 1;
 	}
 	if (test) {
@@ -167,13 +190,29 @@ main(int argc, char **argv)
 	}
 	snprintf(kconf, sizeof(kconf), "%s/kore.conf", rundir);
 	snprintf(pidfile, sizeof(pidfile), "%s/kore.pid", rundir);
-	if (launcher_kore_conf(kconf, &conf, module, rundir, cwd) == -1) {
+	snprintf(peers, sizeof(peers), "%s/peers", rundir);
+	if (conf.tls_cert[0] != '\0') {
+		/* Kore serves plain HTTP on a private loopback port behind us. */
+		if ((backend = launcher_free_port()) == 0 ||
+		    (tls = tls_front_new(&conf, peers, backend, err,
+		    sizeof(err))) == NULL) {
+			fprintf(stderr, "gotunnel-admin: %s\n", backend ? err :
+			    "no free loopback port");
+			unlink(peers);
+			rmdir(rundir);
+			return 1;
+		}
+		setenv(ADMIN_ENV_PEERS, peers, 1);
+	}
+	if (launcher_kore_conf(kconf, &conf, module, rundir, cwd,
+	    backend) == -1) {
 		fprintf(stderr, "gotunnel-admin: cannot write %s\n", kconf);
+		unlink(peers);
 		rmdir(rundir);
 		return 1;
 	}
 	setenv(ADMIN_ENV_CONFIG, conf.path, 1);
-	setenv(ADMIN_ENV_TLS, "0", 1);
+	setenv(ADMIN_ENV_TLS, tls != NULL ? "1" : "0", 1);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = launcher_signal;
@@ -195,13 +234,19 @@ main(int argc, char **argv)
 		_exit(127);
 	} else {
 		launcher_child = pid;
-		fprintf(stderr, "gotunnel-admin: serving http://%s%s%s:%u/ "
-		    "(data_dir %s)\n", strchr(conf.bind_addr, ':') ? "[" : "",
+		fprintf(stderr, "gotunnel-admin: serving %s://%s%s%s:%u/ "
+		    "(data_dir %s)\n", tls ? "https" : "http",
+		    strchr(conf.bind_addr, ':') ? "[" : "",
 		    conf.bind_addr, strchr(conf.bind_addr, ':') ? "]" : "",
 		    conf.bind_port, conf.data_dir);
-		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-			;
+		if (tls != NULL)
+			status = tls_front_run(tls, pid);
+		else
+			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+				;
 	}
+	tls_front_free(tls);
+	unlink(peers);
 	unlink(kconf);
 	unlink(pidfile);
 	rmdir(rundir);

@@ -8,7 +8,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <sys/mman.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +21,7 @@
 #include "module.h"
 
 struct admin_conf	admin_conf;
+static char		(*admin_peers)[ADMIN_PEER_LEN];	/* TLS front end */
 struct db		admin_db;
 int			admin_db_ok;
 int			admin_tls;
@@ -26,6 +30,7 @@ int	kore_parent_configure(int, char **);
 void	kore_worker_configure(void);
 void	kore_worker_teardown(void);
 int	admin_dispatch(struct http_request *);
+static void	admin_peers_open(void);
 
 /* LMDB (reads, writes, fdatasync), the control socket, argon2. */
 KORE_SECCOMP_FILTER("gotunnel-admin",
@@ -100,6 +105,29 @@ kore_parent_configure(int argc, char **argv)
 	return KORE_RESULT_OK;
 }
 
+/* Maps the TLS front end's table of client addresses (read only). */
+static void
+admin_peers_open(void)
+{
+	const char	*path = getenv(ADMIN_ENV_PEERS);
+	void		*p;
+	int		 fd;
+
+	if (!admin_tls || path == NULL)
+		return;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		kore_log(LOG_ERR, "%s: %s", path, errno_s);
+		return;
+	}
+	p = mmap(NULL, (size_t)65536 * ADMIN_PEER_LEN, PROT_READ, MAP_SHARED,
+	    fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		kore_log(LOG_ERR, "mmap %s: %s", path, errno_s);
+	else
+		admin_peers = p;
+}
+
 /* Worker: opens LMDB after fork (never share an environment across fork). */
 void
 kore_worker_configure(void)
@@ -114,6 +142,7 @@ kore_worker_configure(void)
 		admin_db_ok = 1;
 	}
 	events_init();
+	admin_peers_open();
 }
 
 /* Worker: closes LMDB on shutdown. */
@@ -137,6 +166,16 @@ admin_peer(struct connection *c, char *buf, size_t size)
 		a = &c->addr.ipv4.sin_addr;
 	if (inet_ntop(c->family, a, buf, size) == NULL)
 		snprintf(buf, size, "unknown");
+	/* Behind our TLS front end: the client it relays for this port. */
+	if (admin_peers != NULL && c->family == AF_INET &&
+	    c->addr.ipv4.sin_addr.s_addr == htonl(INADDR_LOOPBACK)) {
+		const char *peer = admin_peers[ntohs(c->addr.ipv4.sin_port)];
+		size_t n = strnlen(peer, ADMIN_PEER_LEN - 1);
+		if (n > 0 && n < size) {
+			memcpy(buf, peer, n);
+			buf[n] = '\0';
+		}
+	}
 }
 
 /* Security headers on every response; api adds Cache-Control: no-store. */

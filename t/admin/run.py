@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -59,8 +60,12 @@ class Resp:
 class Admin:
     """One gotunnel-admin process and its temporary directory."""
 
-    def __init__(self, extra_ini="", common_ini=""):
+    def __init__(self, extra_ini="", common_ini="", tls=None):
         self.dir = tempfile.mkdtemp(prefix="gtadmin-test.")
+        self.tls = None
+        if tls:
+            self.tls = ssl.create_default_context(cafile=tls)
+            self.tls.check_hostname = False
         self.data = os.path.join(self.dir, "data")
         self.ctl = os.path.join(self.dir, "ctl.sock")
         # The sibling "wwwsecret" starts with the assets dir's name "www":
@@ -127,8 +132,13 @@ class Admin:
             h.setdefault("Content-Type", "application/json")
         if body is None and method in ("POST", "PUT", "DELETE", "PATCH"):
             body = b""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
-                                          source_address=(source, 0) if source else None)
+        if self.tls:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               source_address=(source, 0) if source else None,
+                                               context=self.tls)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                              source_address=(source, 0) if source else None)
         try:
             conn.putrequest(method, path, skip_accept_encoding=True)
             for k, v in h.items():
@@ -873,7 +883,9 @@ def test_config_check():
         for extra, frag in (("bogus = 1\n", ":4: unknown key"), ("bind_port = 0\n", ":4: bind_port"),
                             ("session_ttl = 5x\n", ":4: session_ttl"),
                             ("bind_addr = 0.0.0.0\n", "not a loopback"),
-                            ("tls_cert = /nonexistent\n", "tls_key")):
+                            ("tls_cert = /nonexistent\n", "tls_key"),
+                            ("tls_cert = /nonexistent\ntls_key = /nonexistent\n",
+                             "No such file")):
             r = check(ok + extra)
             assert r.returncode == 1 and frag in r.stderr, (extra, r.stderr)
         r = check("[admin]\n")
@@ -881,6 +893,64 @@ def test_config_check():
         r = subprocess.run([exe, "-h"], capture_output=True, text=True, timeout=10)
         assert r.returncode == 1 and "usage" in r.stderr
     finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def make_cert(d, name):
+    cert, key = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True,
+                   timeout=60)
+    return cert, key
+
+
+def test_tls_front_end():
+    """tls_cert/tls_key: HTTPS from the launcher, real client addresses, Secure cookie."""
+    if shutil.which("openssl") is None:
+        return "skip: no openssl command"
+    d = tempfile.mkdtemp(prefix="gtadmin-cert.")
+    a = None
+    try:
+        cert, key = make_cert(d, "a")
+        cert2, key2 = make_cert(d, "b")
+        exe = os.path.join(ADMIN_BIN, "gotunnel-admin")
+        ini = os.path.join(d, "t.ini")
+        for bind, k, rc in (("0.0.0.0", key, 0), ("::", key, 0), ("127.0.0.1", key2, 1)):
+            with open(ini, "w") as f:
+                f.write("[common]\ndata_dir = %s/data\n[admin]\nbind_addr = %s\n"
+                        "tls_cert = %s\ntls_key = %s\n" % (d, bind, cert, k))
+            r = subprocess.run([exe, "-t", "-c", ini], capture_output=True, text=True, timeout=10)
+            assert r.returncode == rc, (bind, r.stderr)
+        a = Admin(extra_ini="tls_cert = %s\ntls_key = %s\n" % (cert, key), tls=cert)
+        r = a.req("POST", "/api/login", {"username": "admin", "password": "nope"},
+                  source="127.0.0.91")
+        assert r.status == 401
+        assert r.header("strict-transport-security"), r.headers
+        r = a.req("POST", "/api/login", {"username": "admin", "password": PASSWORD},
+                  source="127.0.0.92")
+        assert r.status == 200
+        ck = [v for v in r.headers_all("set-cookie") if v.startswith("gt_session=")][0]
+        assert "Secure" in [x.strip() for x in ck.split(";")], ck
+        cookie = ck.split(";")[0].split("=", 1)[1]
+        au = a.req("GET", "/api/audit", cookie=cookie).json()["items"]
+        # Kore sees the relay on 127.0.0.1; the audit shows the real clients.
+        assert au[0]["address"] == "127.0.0.92" and au[1]["address"] == "127.0.0.91", au
+        a.fixture("hist", 3000)
+        r = a.req("GET", "/api/sessions/export?format=ndjson", cookie=cookie)
+        assert r.status == 200 and len(r.body.splitlines()) >= 3000
+        # No plain HTTP on the TLS port.
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=5)
+            c.request("GET", "/healthz")
+            status = c.getresponse().status
+        except (OSError, http.client.HTTPException):
+            status = None
+        assert status is None, status
+    finally:
+        if a is not None:
+            a.stop()
+            a.cleanup()
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -893,7 +963,7 @@ def main():
               test_disconnect_fixture, test_history_filters_paging, test_export_matches_records,
               test_stats, test_events, test_static_and_traversal, test_ctl_user,
               test_export_large_streams]
-    alone = [test_config_check, test_real_master_client]
+    alone = [test_config_check, test_tls_front_end, test_real_master_client]
     passed = failed = skipped = 0
     a = None
     try:
