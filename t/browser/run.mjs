@@ -7,7 +7,8 @@
 //   node t/browser/run.mjs [--keep] [name-substring...]
 //   GOTUNNEL_BIN=bin  (where the binaries are)   CHROMIUM=/usr/bin/chromium
 import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Env, LOCAL, echoServer, echoThrough, freePort, haveAll, httpGet, readLog, sleep, waitUntil, writeIni } from './lib.mjs';
@@ -16,7 +17,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = resolve(ROOT, process.env.GOTUNNEL_BIN ?? 'bin');
 const MASTER = join(BIN, 'gotunnel-master');
 const CLIENT = join(BIN, 'gotunnel-client');
-const CTL = join(BIN, 'gotunnelctl');
+const CTL = process.env.GOTUNNEL_CTL ? resolve(ROOT, process.env.GOTUNNEL_CTL) : join(BIN, 'gotunnelctl');
 const ADMIN = join(BIN, 'gotunnel-admin');
 const DIST = join(ROOT, 'frontend', 'dist');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -140,9 +141,8 @@ async function setup() {
   ctx.master = env.start('master', [MASTER, '-c', ctx.conf]);
   await waitUntil(async () => {
     if (ctx.master.exited) throw new Error(`master exited (${ctx.master.code}): ${readLog(ctx.master).slice(-800)}`);
-    const r = await env.run('ctl-status', [CTL, '-c', ctx.conf, 'status', '--json'], { timeoutMs: 5000 });
-    return r.code === 0;
-  }, 30000, 'the master to answer on its control socket', 300);
+    return (await portAccepts(ctx.masterPort)) && existsSync(join(env.dir, 'ctl.sock'));
+  }, 30000, 'the master to listen', 300);
 
   const add = await env.run('ctl-user-add', [CTL, '-c', ctx.conf, 'user', 'add', 'admin'], { stdin: `${PASSWORD}\n${PASSWORD}\n`, timeoutMs: 30000 });
   assert(add.code === 0, `gotunnelctl user add failed (${add.code}): ${add.out.slice(-500)}`);
@@ -153,6 +153,7 @@ async function setup() {
     return (await httpGet(ctx.adminPort, '/healthz')).status === 200;
   }, 30000, 'gotunnel-admin /healthz', 300);
   ctx.base = `http://${LOCAL}:${ctx.adminPort}`;
+  ctx.api = await apiSession();
 
   ctx.demo = startClient('gotunnel-demo', ctx.demoPort);
   await waitForClient('gotunnel-demo', 30000);
@@ -173,20 +174,47 @@ function startClient(name, remotePort) {
   return env.start(name, [CLIENT, '-c', conf]);
 }
 
-/** The master's view of the online clients (gotunnelctl clients --json). */
-async function ctlClients() {
-  const r = await env.run('ctl-clients', [CTL, '-c', ctx.conf, 'clients', '--json'], { timeoutMs: 5000 });
-  if (r.code !== 0) return [];
-  const text = r.out.split('\n').filter((l) => !l.startsWith('=== start')).join('\n');
-  try {
-    return JSON.parse(text);
-  } catch {
-    return [];
-  }
+/** Logs in to the admin API from the test itself (cookie + CSRF token). */
+async function apiSession() {
+  const r = await fetch(`${ctx.base}/api/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+  });
+  if (r.status !== 200) throw new Error(`API login answered ${r.status}: ${await r.text()}`);
+  const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0];
+  const { csrf_token } = await r.json();
+  return { cookie, csrf: csrf_token };
+}
+
+/** GET an API path with the test's own session. */
+async function apiGet(path) {
+  const r = await fetch(ctx.base + path, { headers: { Cookie: ctx.api.cookie } });
+  assert(r.status === 200, `GET ${path} answered ${r.status}`);
+  return r.json();
+}
+
+/** The online clients as the admin API sees them. */
+async function apiClients() {
+  return (await apiGet('/api/clients')).clients ?? [];
 }
 
 async function waitForClient(name, timeoutMs) {
-  return waitUntil(async () => (await ctlClients()).find((c) => c.name === name), timeoutMs, `client ${name} to register`, 300);
+  return waitUntil(async () => (await apiClients()).find((c) => c.name === name), timeoutMs, `client ${name} to show in /api/clients`, 300);
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+function portAccepts(port) {
+  return new Promise((res) => {
+    const s = net.connect(port, LOCAL);
+    const done = (v) => {
+      s.destroy();
+      res(v);
+    };
+    s.setTimeout(1000, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
 }
 
 // ------------------------------------------------------------------ helpers

@@ -74,9 +74,11 @@ export function AppLayout() {
     <EventsProvider onSessionGone={onSessionGone}>
       <Layout style={{ minHeight: '100vh' }}>
         {!mobile && (
-          <Sider width={220} style={{ position: 'sticky', top: 0, height: '100vh' }}>
-            <Brand />
-            {menu}
+          <Sider width={208}>
+            <div style={{ position: 'sticky', top: 0 }}>
+              <Brand />
+              {menu}
+            </div>
           </Sider>
         )}
         {mobile && (
@@ -143,7 +145,7 @@ export function AppLayout() {
               </Dropdown>
             </Space>
           </Header>
-          <Content style={{ padding: mobile ? 12 : 24, minWidth: 0 }}>
+          <Content style={{ padding: mobile ? 12 : 20, minWidth: 0 }}>
             <Outlet />
           </Content>
         </Layout>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, formatStep, formatTime, shortId } from './format';
+import { formatAgoShort, formatBytes, formatDuration, formatStep, formatTime, shortId } from './format';
 
 describe('format', () => {
   it('formats bytes', () => {
@@ -15,6 +15,14 @@ describe('format', () => {
     expect(formatDuration(65)).toBe('1m 5s');
     expect(formatDuration(3700)).toBe('1h 1m');
     expect(formatDuration(90000)).toBe('1d 1h');
+  });
+  it('formats short relative times', () => {
+    const now = 1_700_000_000_000;
+    expect(formatAgoShort(1_700_000_000 - 12, now)).toBe('12s ago');
+    expect(formatAgoShort(1_700_000_000 - 125, now)).toBe('2m ago');
+    expect(formatAgoShort(1_700_000_000 - 7300, now)).toBe('2h ago');
+    expect(formatAgoShort(1_700_000_000 - 200000, now)).toBe('2d ago');
+    expect(formatAgoShort(0, now)).toBe('—');
   });
   it('formats steps, times and ids', () => {
     expect(formatStep(60)).toBe('1 min');

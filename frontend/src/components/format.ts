@@ -28,6 +28,16 @@ export function formatAgo(t: number | undefined | null): string {
   return dayjs.unix(t).fromNow();
 }
 
+/** Unix seconds -> compact "12s ago" / "12秒前" (for narrow table cells). */
+export function formatAgoShort(t: number | undefined | null, nowMs = Date.now()): string {
+  if (!t) return '—';
+  const d = Math.max(0, Math.floor(nowMs / 1000 - t));
+  const zh = dayjs.locale() === 'zh-cn';
+  const [n, en, cn] =
+    d < 60 ? [d, 's', '秒'] : d < 3600 ? [Math.floor(d / 60), 'm', '分钟'] : d < 86400 ? [Math.floor(d / 3600), 'h', '小时'] : [Math.floor(d / 86400), 'd', '天'];
+  return zh ? `${n}${cn}前` : `${n}${en} ago`;
+}
+
 /** Seconds -> "1d 2h", "3h 4m", "5m 6s", "7s". */
 export function formatDuration(sec: number | undefined | null): string {
   if (sec === undefined || sec === null || !Number.isFinite(sec) || sec < 0) return '—';

@@ -6,7 +6,8 @@ import { afterEach, vi } from 'vitest';
 Object.defineProperty(window, 'matchMedia', {
   writable: true,
   value: (query: string) => ({
-    matches: false,
+    // A wide screen: min-width breakpoints match, max-width ones do not.
+    matches: /min-width/.test(query) && !/max-width/.test(query),
     media: query,
     onchange: null,
     addListener: vi.fn(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { act, screen, waitFor, within } from '@testing-library/react';
+import { act, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import ClientsPage from './ClientsPage';
 import { fakeHub, mockFetch, renderPage, sampleClient } from '../../test/fakes';
@@ -51,8 +51,7 @@ describe('ClientsPage', () => {
     const user = userEvent.setup();
     await user.click(await screen.findByTestId('disconnect-gotunnel-demo'));
     expect(calls.some((x) => x.method === 'POST')).toBe(false);
-    const pop = await screen.findByRole('tooltip');
-    await user.click(within(pop).getByRole('button', { name: 'Disconnect' }));
+    await user.click(await screen.findByTestId('confirm-disconnect'));
     await waitFor(() => expect(screen.queryByTestId('client-name')).toBeNull());
     const post = calls.find((x) => x.method === 'POST');
     expect(post?.url).toBe(`/api/clients/${c.id}/disconnect`);

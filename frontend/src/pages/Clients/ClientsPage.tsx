@@ -1,16 +1,16 @@
 // Online clients: search, filter, sort, live updates, refresh, disconnect.
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link } from 'react-router';
-import { App, Badge, Button, Card, Checkbox, Input, Popconfirm, Space, Table, Tag, Tooltip, Typography } from 'antd';
+import { App, Badge, Button, Card, Checkbox, Grid, Input, List, Popconfirm, Space, Table, Tag, Tooltip, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
-import { DisconnectOutlined, EyeOutlined, ReloadOutlined, SearchOutlined } from '@ant-design/icons';
+import { ArrowDownOutlined, ArrowUpOutlined, DisconnectOutlined, EyeOutlined, ReloadOutlined, SearchOutlined } from '@ant-design/icons';
 import { disconnectClient, listClients } from '../../api/clients';
 import type { Client, ClientOffline, ConnEvent } from '../../types/api';
 import { useLoader } from '../../hooks/useLoader';
 import { useEvents } from '../../hooks/events';
 import { useI18n } from '../../i18n/context';
 import { EmptyState, ErrorState } from '../../components/StateView';
-import { formatAgo, formatBytes, formatTime, shortId } from '../../components/format';
+import { formatAgoShort, formatBytes, formatTime, shortId } from '../../components/format';
 import { countConn, matchClient, removeClient, upsertClient } from './live';
 
 const QUIET_REFRESH_MS = 15000;
@@ -31,6 +31,30 @@ export function MappingTags({ client }: { client: Client }) {
   );
 }
 
+/** Bytes in and out, stacked (table) or on one line (cards). */
+export function Traffic({ inBytes, outBytes, inline = false }: { inBytes: number; outBytes: number; inline?: boolean }) {
+  const a = (
+    <span style={{ whiteSpace: 'nowrap' }}>
+      <ArrowDownOutlined style={{ color: '#52c41a' }} /> {formatBytes(inBytes)}
+    </span>
+  );
+  const b = (
+    <span style={{ whiteSpace: 'nowrap' }}>
+      <ArrowUpOutlined style={{ color: '#722ed1' }} /> {formatBytes(outBytes)}
+    </span>
+  );
+  return inline ? (
+    <span>
+      {a} {b}
+    </span>
+  ) : (
+    <div style={{ lineHeight: 1.4 }}>
+      <div>{a}</div>
+      <div>{b}</div>
+    </div>
+  );
+}
+
 /** The /clients page. */
 export default function ClientsPage() {
   const { t } = useI18n();
@@ -43,6 +67,8 @@ export default function ClientsPage() {
   const timers = useRef(new Set<ReturnType<typeof setTimeout>>());
   const refreshTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const { reload, setData } = clients;
+  const screens = Grid.useBreakpoint();
+  const mobile = screens.md === false;
 
   useEffect(() => {
     const id = setInterval(() => reload(true), QUIET_REFRESH_MS);
@@ -118,85 +144,148 @@ export default function ClientsPage() {
     [all, search, activeOnly],
   );
 
+  const disconnectButton = (c: Client, withText: boolean) => (
+    <Popconfirm
+      title={t('clients.disconnectConfirm', { name: c.name })}
+      description={t('clients.disconnectHelp')}
+      okText={t('clients.disconnect')}
+      cancelText={t('common.cancel')}
+      okButtonProps={{ danger: true, ...({ 'data-testid': 'confirm-disconnect' } as Record<string, string>) }}
+      onConfirm={() => onDisconnect(c)}
+    >
+      <Tooltip title={withText ? undefined : t('clients.disconnect')}>
+        <Button
+          size="small"
+          danger
+          icon={<DisconnectOutlined />}
+          loading={busy === c.id}
+          aria-label={t('clients.disconnect')}
+          data-testid={`disconnect-${c.name}`}
+        >
+          {withText ? t('clients.disconnect') : null}
+        </Button>
+      </Tooltip>
+    </Popconfirm>
+  );
+
   const columns: ColumnsType<Client> = [
     {
       title: t('clients.name'),
       dataIndex: 'name',
       fixed: 'left',
-      width: 170,
+      width: 180,
       sorter: (a, b) => a.name.localeCompare(b.name),
       defaultSortOrder: 'ascend',
       render: (v: string, c) => (
-        <Space size={6}>
-          <Badge status="success" />
-          <Link to={`/clients/${encodeURIComponent(c.id)}`} data-testid="client-name">
-            {v}
-          </Link>
-        </Space>
+        <div style={{ lineHeight: 1.3 }}>
+          <Space size={6}>
+            <Badge status="success" />
+            <Link to={`/clients/${encodeURIComponent(c.id)}`} data-testid="client-name" style={{ fontWeight: 500 }}>
+              {v}
+            </Link>
+          </Space>
+          <div>
+            <Typography.Text type="secondary" copyable={{ text: c.id }} style={{ fontSize: 12, fontFamily: 'monospace' }}>
+              {shortId(c.id)}
+            </Typography.Text>
+          </div>
+        </div>
       ),
     },
-    {
-      title: t('clients.id'),
-      dataIndex: 'id',
-      width: 120,
-      render: (v: string) => (
-        <Typography.Text code copyable={{ text: v }} style={{ fontSize: 12 }}>
-          {shortId(v)}
-        </Typography.Text>
-      ),
-    },
-    { title: t('clients.address'), dataIndex: 'address', width: 160, sorter: (a, b) => a.address.localeCompare(b.address) },
-    { title: t('clients.mappings'), key: 'mappings', width: 220, render: (_: unknown, c) => <MappingTags client={c} /> },
+    { title: t('clients.address'), dataIndex: 'address', width: 150, sorter: (a, b) => a.address.localeCompare(b.address) },
+    { title: t('clients.mappings'), key: 'mappings', width: 170, render: (_: unknown, c) => <MappingTags client={c} /> },
     {
       title: t('clients.liveConns'),
       dataIndex: 'live_conns',
-      width: 110,
+      width: 85,
       align: 'right',
       sorter: (a, b) => a.live_conns - b.live_conns,
       render: (v: number) => (v > 0 ? <Badge count={v} color="#1668dc" overflowCount={9999} /> : <span>0</span>),
     },
-    { title: t('clients.bytesIn'), dataIndex: 'bytes_in', width: 100, align: 'right', sorter: (a, b) => a.bytes_in - b.bytes_in, render: (v: number) => formatBytes(v) },
-    { title: t('clients.bytesOut'), dataIndex: 'bytes_out', width: 100, align: 'right', sorter: (a, b) => a.bytes_out - b.bytes_out, render: (v: number) => formatBytes(v) },
+    {
+      title: `${t('clients.bytesIn')} / ${t('clients.bytesOut')}`,
+      key: 'traffic',
+      width: 100,
+      align: 'right',
+      sorter: (a, b) => a.bytes_in + a.bytes_out - (b.bytes_in + b.bytes_out),
+      render: (_: unknown, c) => <Traffic inBytes={c.bytes_in} outBytes={c.bytes_out} />,
+    },
     {
       title: t('clients.since'),
       dataIndex: 'connected_since',
-      width: 150,
+      width: 105,
       sorter: (a, b) => a.connected_since - b.connected_since,
-      render: (v: number) => <Tooltip title={formatTime(v)}>{formatAgo(v)}</Tooltip>,
+      render: (v: number) => <Tooltip title={formatTime(v)}>{formatAgoShort(v)}</Tooltip>,
     },
     {
       title: t('clients.heartbeat'),
       dataIndex: 'last_heartbeat',
-      width: 150,
+      width: 105,
       sorter: (a, b) => a.last_heartbeat - b.last_heartbeat,
-      render: (v: number) => <Tooltip title={formatTime(v)}>{formatAgo(v)}</Tooltip>,
+      render: (v: number) => <Tooltip title={formatTime(v)}>{formatAgoShort(v)}</Tooltip>,
     },
     {
       title: t('clients.actions'),
       key: 'actions',
       fixed: 'right',
-      width: 130,
+      width: 90,
       render: (_: unknown, c) => (
         <Space size={4}>
           <Link to={`/clients/${encodeURIComponent(c.id)}`}>
-            <Button size="small" type="text" icon={<EyeOutlined />} aria-label={t('common.details')} />
+            <Tooltip title={t('common.details')}>
+              <Button size="small" icon={<EyeOutlined />} aria-label={t('common.details')} />
+            </Tooltip>
           </Link>
-          <Popconfirm
-            title={t('clients.disconnectConfirm', { name: c.name })}
-            description={t('clients.disconnectHelp')}
-            okText={t('clients.disconnect')}
-            cancelText={t('common.cancel')}
-            okButtonProps={{ danger: true, ...({ 'data-testid': 'confirm-disconnect' } as Record<string, string>) }}
-            onConfirm={() => onDisconnect(c)}
-          >
-            <Button size="small" danger icon={<DisconnectOutlined />} loading={busy === c.id} data-testid={`disconnect-${c.name}`}>
-              {t('clients.disconnect')}
-            </Button>
-          </Popconfirm>
+          {disconnectButton(c, false)}
         </Space>
       ),
     },
   ];
+
+  const emptyText =
+    all.length === 0 ? (
+      <EmptyState title={t('clients.empty')} hint={t('clients.emptyHelp')} />
+    ) : (
+      <EmptyState title={t('clients.noMatch')} />
+    );
+
+  // Phones get one card per client instead of a table that scrolls sideways.
+  const cards = (
+    <List<Client>
+      dataSource={rows}
+      loading={clients.loading && !clients.data}
+      locale={{ emptyText }}
+      data-testid="clients-cards"
+      renderItem={(c) => (
+        <Card size="small" style={{ marginBottom: 8 }} className={fresh.has(c.id) ? 'gt-row-fresh-card' : undefined}>
+          <Space orientation="vertical" size={4} style={{ width: '100%' }}>
+            <Space style={{ width: '100%', justifyContent: 'space-between' }}>
+              <Space size={6}>
+                <Badge status="success" />
+                <Link to={`/clients/${encodeURIComponent(c.id)}`} data-testid="client-name" style={{ fontWeight: 500 }}>
+                  {c.name}
+                </Link>
+              </Space>
+              {disconnectButton(c, true)}
+            </Space>
+            <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+              {c.address} · <span style={{ fontFamily: 'monospace' }}>{shortId(c.id)}</span>
+            </Typography.Text>
+            <MappingTags client={c} />
+            <Space size={16} wrap style={{ fontSize: 12 }}>
+              <span>
+                {t('clients.liveConns')}: <b>{c.live_conns}</b>
+              </span>
+              <Traffic inBytes={c.bytes_in} outBytes={c.bytes_out} inline />
+              <span>
+                {t('clients.since')}: {formatAgoShort(c.connected_since)}
+              </span>
+            </Space>
+          </Space>
+        </Card>
+      )}
+    />
+  );
 
   return (
     <Space orientation="vertical" size={16} style={{ width: '100%' }}>
@@ -237,6 +326,8 @@ export default function ClientsPage() {
         </Space>
         {clients.error && !clients.data ? (
           <ErrorState error={clients.error} onRetry={() => clients.reload()} />
+        ) : mobile ? (
+          cards
         ) : (
           <Table<Client>
             rowKey="id"
@@ -246,16 +337,9 @@ export default function ClientsPage() {
             loading={clients.loading && !clients.data}
             rowClassName={(c) => (fresh.has(c.id) ? 'gt-row-fresh' : '')}
             pagination={{ pageSize: 50, hideOnSinglePage: true, showSizeChanger: false }}
-            scroll={{ x: 1300 }}
+            scroll={{ x: 975 }}
             data-testid="clients-table"
-            locale={{
-              emptyText:
-                all.length === 0 ? (
-                  <EmptyState title={t('clients.empty')} hint={t('clients.emptyHelp')} />
-                ) : (
-                  <EmptyState title={t('clients.noMatch')} />
-                ),
-            }}
+            locale={{ emptyText }}
           />
         )}
       </Card>

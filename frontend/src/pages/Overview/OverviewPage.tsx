@@ -167,7 +167,7 @@ export default function OverviewPage() {
                     render: (_: unknown, c) => c.mappings.map((m) => <Tag key={m.remote_port}>{m.remote_port}</Tag>),
                   },
                   { title: t('clients.liveConns'), dataIndex: 'live_conns', width: 90, align: 'right' },
-                  { title: t('clients.since'), dataIndex: 'connected_since', width: 130, render: (v: number) => formatAgo(v) },
+                  { title: t('clients.since'), dataIndex: 'connected_since', width: 150, render: (v: number) => <span style={{ whiteSpace: 'nowrap' }}>{formatAgo(v)}</span> },
                 ]}
               />
             )}
