@@ -25,6 +25,7 @@
 /* db_user.c */
 int	 db_admin_write(struct db *, int (*)(MDB_txn *, struct db *, void *),
 	    void *);
+int	 db_admin_count(struct db *, enum db_table, size_t *);
 int	 db_user_name_valid(const char *);
 int	 db_user_hash(const char *password, char out[DB_HASH_LEN]);
 int	 db_user_verify_hash(const char *hash, const char *password);

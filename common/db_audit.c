@@ -42,14 +42,5 @@ db_audit_add(struct db *db, const char *user, const char *action, int ok,
 int
 db_audit_count(struct db *db, size_t *n)
 {
-	MDB_txn	*txn;
-	MDB_stat st;
-
-	*n = 0;
-	if (db_txn_begin(db, 1, &txn) != 0)
-		return -1;
-	if (mdb_stat(txn, db->dbi[DB_AUDIT], &st) == 0)
-		*n = st.ms_entries;
-	mdb_txn_abort(txn);
-	return 0;
+	return db_admin_count(db, DB_AUDIT, n);
 }

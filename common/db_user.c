@@ -273,9 +273,9 @@ db_user_list(struct db *db, void (*cb)(const struct db_user *, void *),
 	return 0;
 }
 
-/* Counts the users. */
+/* Counts the records of a table. */
 int
-db_user_count(struct db *db, size_t *n)
+db_admin_count(struct db *db, enum db_table t, size_t *n)
 {
 	MDB_txn	*txn;
 	MDB_stat st;
@@ -283,8 +283,15 @@ db_user_count(struct db *db, size_t *n)
 	*n = 0;
 	if (db_txn_begin(db, 1, &txn) != 0)
 		return -1;
-	if (mdb_stat(txn, db->dbi[DB_USERS], &st) == 0)
+	if (mdb_stat(txn, db->dbi[t], &st) == 0)
 		*n = st.ms_entries;
 	mdb_txn_abort(txn);
 	return 0;
+}
+
+/* Counts the users. */
+int
+db_user_count(struct db *db, size_t *n)
+{
+	return db_admin_count(db, DB_USERS, n);
 }

@@ -143,17 +143,17 @@ live_client_get(MDB_txn *txn, const char *id, struct db_client *out)
 	return 1;
 }
 
-/* GET /api/clients. */
-int
-api_clients(struct admin_ctx *ctx)
+/* Answers {"<name>":[...]} with one object per record of a live table. */
+static int
+live_list(struct admin_ctx *ctx, enum db_table t, const char *name,
+    size_t recsize, void (*emit)(struct kore_buf *, MDB_txn *, const void *))
 {
 	static const char *const none[] = { NULL };
-	struct db_client	 c;
-	struct kore_buf		 b;
-	MDB_txn			*txn;
-	MDB_cursor		*cur;
-	MDB_val			 k, v;
-	int			 op;
+	struct kore_buf	 b;
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	int		 op;
 
 	if (admin_params_allow(ctx, none) == -1)
 		return KORE_RESULT_OK;
@@ -163,15 +163,13 @@ api_clients(struct admin_ctx *ctx)
 	}
 	kore_buf_init(&b, 4096);
 	jw_open(&b, '{');
-	jw_key(&b, "clients");
+	jw_key(&b, name);
 	jw_open(&b, '[');
-	if (mdb_cursor_open(txn, admin_db.dbi[DB_CLIENTS], &cur) == 0) {
+	if (mdb_cursor_open(txn, admin_db.dbi[t], &cur) == 0) {
 		for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0;
 		    op = MDB_NEXT) {
-			if (v.mv_size != sizeof(c))
-				continue;
-			memcpy(&c, v.mv_data, sizeof(c));
-			live_client_json(&b, txn, &c, 0);
+			if (v.mv_size == recsize)
+				emit(&b, txn, v.mv_data);
 		}
 		mdb_cursor_close(cur);
 	}
@@ -181,6 +179,35 @@ api_clients(struct admin_ctx *ctx)
 	admin_json(ctx, 200, &b);
 	kore_buf_cleanup(&b);
 	return KORE_RESULT_OK;
+}
+
+/* live_list emitter for the clients table (records may be unaligned). */
+static void
+emit_client(struct kore_buf *b, MDB_txn *txn, const void *rec)
+{
+	struct db_client	c;
+
+	memcpy(&c, rec, sizeof(c));
+	live_client_json(b, txn, &c, 0);
+}
+
+/* live_list emitter for the mappings table. */
+static void
+emit_mapping(struct kore_buf *b, MDB_txn *txn, const void *rec)
+{
+	struct db_mapping	m;
+
+	(void)txn;
+	memcpy(&m, rec, sizeof(m));
+	live_mapping_json(b, &m, 1);
+}
+
+/* GET /api/clients. */
+int
+api_clients(struct admin_ctx *ctx)
+{
+	return live_list(ctx, DB_CLIENTS, "clients", sizeof(struct db_client),
+	    emit_client);
 }
 
 /* GET /api/clients/{id}. */
@@ -215,40 +242,8 @@ api_client(struct admin_ctx *ctx)
 int
 api_mappings(struct admin_ctx *ctx)
 {
-	static const char *const none[] = { NULL };
-	struct db_mapping	 m;
-	struct kore_buf		 b;
-	MDB_txn			*txn;
-	MDB_cursor		*cur;
-	MDB_val			 k, v;
-	int			 op;
-
-	if (admin_params_allow(ctx, none) == -1)
-		return KORE_RESULT_OK;
-	if (db_txn_begin(&admin_db, 1, &txn) != 0) {
-		admin_error(ctx, 500, "database error");
-		return KORE_RESULT_OK;
-	}
-	kore_buf_init(&b, 4096);
-	jw_open(&b, '{');
-	jw_key(&b, "mappings");
-	jw_open(&b, '[');
-	if (mdb_cursor_open(txn, admin_db.dbi[DB_MAPPINGS], &cur) == 0) {
-		for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0;
-		    op = MDB_NEXT) {
-			if (v.mv_size != sizeof(m))
-				continue;
-			memcpy(&m, v.mv_data, sizeof(m));
-			live_mapping_json(&b, &m, 1);
-		}
-		mdb_cursor_close(cur);
-	}
-	mdb_txn_abort(txn);
-	jw_close(&b, ']');
-	jw_close(&b, '}');
-	admin_json(ctx, 200, &b);
-	kore_buf_cleanup(&b);
-	return KORE_RESULT_OK;
+	return live_list(ctx, DB_MAPPINGS, "mappings",
+	    sizeof(struct db_mapping), emit_mapping);
 }
 
 /* Waits until fd is ready for events or the deadline passes. */
@@ -382,7 +377,6 @@ api_disconnect(struct admin_ctx *ctx)
 {
 	static const char *const none[] = { NULL };
 	struct db_client	 c;
-	struct kore_buf		 b;
 	MDB_txn			*txn;
 	char			 req[256], err[256], detail[128];
 	int			 rc, found;
@@ -422,11 +416,6 @@ api_disconnect(struct admin_ctx *ctx)
 	}
 	kore_log(LOG_NOTICE, "user '%s' disconnected %s", ctx->sess.user,
 	    detail);
-	kore_buf_init(&b, 32);
-	jw_open(&b, '{');
-	jw_bool(&b, "ok", 1);
-	jw_close(&b, '}');
-	admin_json(ctx, 200, &b);
-	kore_buf_cleanup(&b);
+	admin_ok(ctx);
 	return KORE_RESULT_OK;
 }

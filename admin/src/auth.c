@@ -234,18 +234,11 @@ api_login(struct admin_ctx *ctx)
 int
 api_logout(struct admin_ctx *ctx)
 {
-	struct kore_buf	b;
-
 	(void)db_websess_delete(&admin_db, ctx->sid);
 	(void)db_audit_add(&admin_db, ctx->sess.user, "logout", 1,
 	    ctx->address, "");
 	auth_cookie(ctx, NULL, 0);
-	kore_buf_init(&b, 32);
-	jw_open(&b, '{');
-	jw_bool(&b, "ok", 1);
-	jw_close(&b, '}');
-	admin_json(ctx, 200, &b);
-	kore_buf_cleanup(&b);
+	admin_ok(ctx);
 	return KORE_RESULT_OK;
 }
 

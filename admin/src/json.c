@@ -310,6 +310,22 @@ jp_run(struct jparse *p, const char *buf, size_t len)
 	return 0;
 }
 
+/* Prepares p to read the string members n0 and n1 into o0 and o1. */
+static void
+jp_init(struct jparse *p, const char *n0, char *o0, size_t s0,
+    const char *n1, char *o1, size_t s1)
+{
+	memset(p, 0, sizeof(*p));
+	p->target = -1;
+	p->names[0] = n0;
+	p->names[1] = n1;
+	p->out[0] = o0;
+	p->out[1] = o1;
+	p->outsz[0] = s0;
+	p->outsz[1] = s1;
+	o0[0] = o1[0] = '\0';
+}
+
 /* Parses a login body {"username":"..","password":".."}. */
 int
 json_login_parse(const char *buf, size_t len, char *user, size_t usz,
@@ -317,15 +333,7 @@ json_login_parse(const char *buf, size_t len, char *user, size_t usz,
 {
 	struct jparse	p;
 
-	memset(&p, 0, sizeof(p));
-	p.target = -1;
-	p.names[0] = "username";
-	p.names[1] = "password";
-	p.out[0] = user;
-	p.out[1] = pw;
-	p.outsz[0] = usz;
-	p.outsz[1] = pwsz;
-	user[0] = pw[0] = '\0';
+	jp_init(&p, "username", user, usz, "password", pw, pwsz);
 	if (len == 0) {
 		*err = "empty body";
 		return -1;
@@ -348,15 +356,7 @@ json_ctl_reply(const char *buf, size_t len, char *status, size_t ssz,
 {
 	struct jparse	p;
 
-	memset(&p, 0, sizeof(p));
-	p.target = -1;
-	p.names[0] = "status";
-	p.names[1] = "error";
-	p.out[0] = status;
-	p.out[1] = error;
-	p.outsz[0] = ssz;
-	p.outsz[1] = esz;
-	status[0] = error[0] = '\0';
+	jp_init(&p, "status", status, ssz, "error", error, esz);
 	if (len == 0 || jp_run(&p, buf, len) == -1 || !p.seen[0])
 		return -1;
 	return 0;

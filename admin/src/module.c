@@ -223,9 +223,23 @@ admin_error(struct admin_ctx *ctx, int status, const char *msg)
 	kore_buf_cleanup(&b);
 }
 
+/* Sends {"ok":true}. */
+void
+admin_ok(struct admin_ctx *ctx)
+{
+	struct kore_buf	b;
+
+	kore_buf_init(&b, 32);
+	jw_open(&b, '{');
+	jw_bool(&b, "ok", 1);
+	jw_close(&b, '}');
+	admin_json(ctx, 200, &b);
+	kore_buf_cleanup(&b);
+}
+
 /* Value of a hex digit, -1 if c is none. */
-static int
-hexval(int c)
+int
+admin_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -247,7 +261,8 @@ url_decode(char *s)
 		if (*s == '+') {
 			*o++ = ' ';
 		} else if (*s == '%') {
-			if ((hi = hexval(s[1])) < 0 || (lo = hexval(s[2])) < 0)
+			if ((hi = admin_hexval(s[1])) < 0 ||
+			    (lo = admin_hexval(s[2])) < 0)
 				return -1;
 			*o = (char)(hi * 16 + lo);
 			if ((unsigned char)*o < 0x20)

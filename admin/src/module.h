@@ -43,6 +43,8 @@ extern int			admin_tls;
 void	 admin_headers(struct http_request *, int api);
 void	 admin_json(struct admin_ctx *, int status, struct kore_buf *);
 void	 admin_error(struct admin_ctx *, int status, const char *msg);
+void	 admin_ok(struct admin_ctx *);
+int	 admin_hexval(int);
 int	 admin_params_allow(struct admin_ctx *, const char *const *keys);
 const char *admin_param(struct admin_ctx *, const char *key);
 int	 admin_param_int(struct admin_ctx *, const char *, int64_t min,

@@ -54,19 +54,6 @@ static_type(const char *path)
 	return "application/octet-stream";
 }
 
-/* Value of a hex digit, -1 if none. */
-static int
-static_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decodes the URL path into out and checks every segment; -1 when the
  * path is unsafe (it is then answered with 404, never looked up).
@@ -82,8 +69,8 @@ static_clean(const char *in, char *out, size_t size)
 		if (o + 1 >= size)
 			return -1;
 		if (*in == '%') {
-			if ((hi = static_hex(in[1])) < 0 ||
-			    (lo = static_hex(in[2])) < 0)
+			if ((hi = admin_hexval(in[1])) < 0 ||
+			    (lo = admin_hexval(in[2])) < 0)
 				return -1;
 			out[o] = (char)(hi * 16 + lo);
 			in += 2;
