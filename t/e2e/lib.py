@@ -650,6 +650,8 @@ class PyClient:
         self.heartbeat = heartbeat
         self.client_id = None
         self.ack = True           # answer the server's heartbeats
+        self.hb_time = False      # send the optional "time" member in heartbeats
+        self.server_heartbeats = 0
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         if heartbeat:
@@ -662,7 +664,7 @@ class PyClient:
     def _beat(self):
         while not self.closed.wait(self.heartbeat):
             try:
-                self.send({"type": "heartbeat"})
+                self.send({"type": "heartbeat", "time": int(time.time())} if self.hb_time else {"type": "heartbeat"})
             except OSError:
                 return
 
@@ -672,6 +674,7 @@ class PyClient:
                 m = recv_frame(self.sock)
                 t = m.get("type")
                 if t == "heartbeat":
+                    self.server_heartbeats += 1
                     if not self.ack:
                         continue
                     try:

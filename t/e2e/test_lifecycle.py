@@ -3,6 +3,7 @@
 import os
 import re
 import signal
+import struct
 import time
 
 from lib import (check, echo_handler, fail, pid_alive, port_refuses, read_until_close,
@@ -95,10 +96,16 @@ def test_kick_client_reconnects(env):
     ids = c.client_ids()
     check(len(ids) == 1, "clients --json: %r" % ids)
     old = ids[0]
+    from lib import connect, read_until_close, recv_exact
+    held = env.sock(connect(p, timeout=5))      # a live public connection of the kicked client
+    held.sendall(b"ping")
+    check(recv_exact(held, 4) == b"ping", "held connection does not echo")
     rc, out, err = m.ctl("kick", old)
     check(rc == 0, "gotunnelctl kick %s: exit %d, %s" % (old, rc, err.strip()))
     check(("kicked " + old) in out, "gotunnelctl kick should print 'kicked ID': %r" % out)
     t0 = time.monotonic()
+    _, closed, dt = read_until_close(held, 5)
+    check(closed, "a public connection of the kicked client is still open 5s after the kick")
     wait_until(lambda: old not in [x.get("id") for x in m.clients()], 5, "kicked client_id to disappear")
 
     def new_session():
@@ -176,6 +183,7 @@ def test_server_heartbeat_timeout(env):
     r = quiet.register(m.token, svc.port, env.ports[0], name="quiet")
     check(r.get("status") == "ok", "register: %r" % r)
     beating = env.pyclient(m, heartbeat=1.0)
+    beating.hb_time = True      # an optional "time" member is ignored
     r = beating.register(m.token, svc.port, env.ports[1], name="beating")
     check(r.get("status") == "ok", "register: %r" % r)
     t0 = time.monotonic()
@@ -258,3 +266,80 @@ def test_master_sigkill_alone_workers_exit(env):
           % (len(new), new[:3] + ["..."] + new[-2:]))
     m.restart_same()
     wait_until(lambda: tunnel_works(p), 20, "the tunnel to work again with a new master", interval=0.5)
+
+
+HIST_CONN = struct.Struct("<IHH40s64s64s64s64sqqQQ")      # struct db_hist_conn (common/db.h)
+HIST_SESS = struct.Struct("<II40s64s64s64sqqQQ64s")      # struct db_hist_session
+
+
+def mdb_records(data_dir, table):
+    """Values of a named LMDB table, via mdb_dump (hex format)."""
+    rc, out, err = run_cmd(["mdb_dump", "-s", table, data_dir])
+    check(rc == 0, "mdb_dump -s %s: exit %d: %s" % (table, rc, err.strip()))
+    body = out.split("HEADER=END\n", 1)[-1].split("DATA=END", 1)[0].split()
+    return [bytes.fromhex(v) for v in body[1::2]]
+
+
+def cstr(b):
+    return b.split(b"\0", 1)[0].decode(errors="replace")
+
+
+@test(timeout=90)
+def test_history_records_content(env):
+    """One hist_conn record per public connection with peer and bytes each way; one hist_sess per session."""
+    import socket as so
+    from lib import connect, read_until_close
+
+    def double(c, a):
+        n = 0
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            n += len(d)
+        c.sendall(b"y" * (2 * n))
+        c.shutdown(so.SHUT_WR)
+
+    svc = env.service(double)
+    m = env.master()
+    p = env.ports[0]
+    c = env.client(m, [{"name": "hist", "local_port": svc.port, "remote_port": p}])
+    t_start = int(time.time())
+    sent = {}
+    for i, n in enumerate((1000, 5000, 123457)):
+        s = connect(p, timeout=10)
+        s.sendall(b"x" * n)
+        s.shutdown(so.SHUT_WR)
+        data, closed, _ = read_until_close(s, 10)
+        check(len(data) == 2 * n and closed, "conn %d: got %d bytes back, want %d" % (i, len(data), 2 * n))
+        sent["127.0.0.1:%d" % s.getsockname()[1]] = n
+        s.close()
+    cid = c.client_ids()[0]
+    c.proc.stop()
+    wait_until(lambda: m.mapping_for(p) is None, 5, "mapping to go")
+    check(m.proc.stop() == 0, "master exit status after SIGTERM")
+    t_end = int(time.time()) + 1
+    conns = [HIST_CONN.unpack(v) for v in mdb_records(m.data_dir, "hist_conn") if len(v) == HIST_CONN.size]
+    mine = {cstr(r[6]): r for r in conns if r[1] == p}
+    check(set(mine) == set(sent), "hist_conn peers for port %d: %r, want %r" % (p, sorted(mine), sorted(sent)))
+    for peer, n in sent.items():
+        r = mine[peer]
+        ver, rport, lport, rcid, cname, mapping, _, reason, start, end, bin_, bout = r
+        check(lport == svc.port and cstr(rcid) == cid and cstr(cname) == c.name and cstr(mapping) == "hist",
+              "hist_conn %s: local_port %d, client %s/%s, mapping %s" % (peer, lport, cstr(rcid), cstr(cname), cstr(mapping)))
+        check(bin_ == n and bout == 2 * n, "hist_conn %s: bytes_in %d (want %d), bytes_out %d (want %d)"
+              % (peer, bin_, n, bout, 2 * n))
+        check(t_start - 1 <= start <= end <= t_end, "hist_conn %s: start %d end %d outside [%d, %d]"
+              % (peer, start, end, t_start, t_end))
+    sess = [HIST_SESS.unpack(v) for v in mdb_records(m.data_dir, "hist_sess") if len(v) == HIST_SESS.size]
+    mine = [r for r in sess if cstr(r[2]) == cid]
+    check(len(mine) == 1, "hist_sess records for client %s: %d" % (cid, len(mine)))
+    ver, nmap, rcid, name, addr, reason, start, end, bin_, bout, ports = mine[0]
+    check(cstr(name) == c.name and cstr(addr).startswith("127.0.0.1:"), "hist_sess name/address: %r %r"
+          % (cstr(name), cstr(addr)))
+    check(t_start - 5 <= start <= end <= t_end, "hist_sess start %d end %d" % (start, end))
+    check(cstr(reason), "hist_sess has no disconnect reason")
+    check(str(p) in cstr(ports).split(","), "hist_sess ports %r lack %d" % (cstr(ports), p))
+    total_in = sum(sent.values())
+    check(bin_ == total_in and bout == 2 * total_in, "hist_sess bytes in/out %d/%d, want %d/%d"
+          % (bin_, bout, total_in, 2 * total_in))

@@ -142,6 +142,43 @@ def test_register_too_many_clients(env):
     check(is_ok(r), "max_clients=1, a new client after the first left: %r" % r)
 
 
+@test(timeout=90)
+def test_register_race_same_port(env):
+    """Two clients (on whatever workers) asking for one port at the same moment: exactly one wins."""
+    import threading
+    svc = env.service(echo_handler)
+    m = env.master(workers=2)
+    p = env.ports[0]
+    for rnd in range(10):
+        socks = [env.sock(connect(m.port, timeout=5)) for _ in range(2)]
+        msgs = [encode(register_msg(m.token, svc.port, p, "racer%d" % i)) for i in range(2)]
+        go = threading.Barrier(2, timeout=5)
+        replies = [None, None]
+
+        def run(i):
+            go.wait()
+            socks[i].sendall(msgs[i])
+            try:
+                while True:
+                    f = recv_frame(socks[i])
+                    if f.get("type") in ("register_response", "error"):
+                        replies[i] = f
+                        return
+            except (EOFError, OSError, ValueError) as e:
+                replies[i] = {"_closed": repr(e)}
+        ts = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(10)
+        oks = [r for r in replies if r and is_ok(r)]
+        fails = [r for r in replies if r and is_fail(r) and err_has(r, "in use")]
+        check(len(oks) == 1 and len(fails) == 1, "round %d: two registers of port %d at once: %r" % (rnd, p, replies))
+        for s in socks:
+            s.close()
+        wait_until(lambda: m.mapping_for(p) is None, 5, "port %d to be free again (round %d)" % (p, rnd), interval=0.05)
+
+
 def valid_body(tok, lp, rp, name="bad"):
     return ('{"type":"register","local_port":%d,"remote_port":%d,"protocol":"tcp",'
             '"token":"%s","name":"%s"}' % (lp, rp, tok, name))
