@@ -826,6 +826,50 @@ def test_real_master_client():
         assert client, "client never showed up; master log: " + open(
             os.path.join(a.dir, "master.log")).read()[-2000:]
         assert client["mappings"][0]["remote_port"] == pub_port
+        # A public connection through the tunnel shows up live, then in history.
+
+        def echo_once():
+            echo.settimeout(10)
+            try:
+                c, _ = echo.accept()
+            except OSError:
+                return
+            with c:
+                c.settimeout(10)
+                try:
+                    while True:
+                        d = c.recv(65536)
+                        if not d:
+                            break
+                        c.sendall(d)
+                except OSError:
+                    pass
+        et = threading.Thread(target=echo_once, daemon=True)
+        et.start()
+        pub = socket.create_connection(("127.0.0.1", pub_port), timeout=10)
+        pub.sendall(b"hello through the tunnel")
+        got = b""
+        while len(got) < 24:
+            d = pub.recv(65536)
+            if not d:
+                break
+            got += d
+        assert got == b"hello through the tunnel", got
+        conns = []
+        deadline = time.time() + 10
+        while time.time() < deadline and not conns:
+            conns = a.req("GET", "/api/clients/" + client["id"], cookie=cookie).json()["conns"]
+            time.sleep(0.2)
+        assert conns and conns[0]["remote_port"] == pub_port, conns
+        pub.close()
+        et.join(10)
+        hc = {"total": 0}
+        deadline = time.time() + 15
+        while time.time() < deadline and hc["total"] == 0:
+            hc = a.req("GET", "/api/sessions?kind=conns&status=closed&port=%d" % pub_port,
+                       cookie=cookie).json()
+            time.sleep(0.3)
+        assert hc["total"] == 1 and hc["items"][0]["bytes_in"] == 24, hc
         r = a.req("POST", "/api/clients/%s/disconnect" % client["id"], cookie=cookie, csrf=csrf)
         assert r.status == 200, (r.status, r.body)
         gone = False
