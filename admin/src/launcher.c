@@ -108,7 +108,7 @@ launcher_kore_conf(const char *path, const struct admin_conf *conf,
 	    "worker_death_policy restart\n"
 	    "http_header_max 8192\n"
 	    "http_header_timeout 10\n"
-	    "http_body_max 1048576\n"
+	    "http_body_max 65536\n"
 	    "http_body_timeout 10\n"
 	    "http_keepalive_time 60\n"
 	    "http_hsts_enable 0\n"
