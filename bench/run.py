@@ -133,6 +133,15 @@ def on_signal(sig, frame):
     raise SystemExit("bench: stopped by signal %d" % sig)
 
 
+def log_tail(name, n=15):
+    """The last lines of a child's log file (stderr)."""
+    try:
+        with open(os.path.join(TMP, name + ".log"), "rb") as f:
+            return f.read()[-4000:].decode(errors="replace").splitlines()[-n:]
+    except OSError:
+        return []
+
+
 def run_tool(argv, timeout):
     """Run a short tool to completion; returns its parsed last JSON line."""
     r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=TMP)
@@ -202,6 +211,10 @@ class CpuMeter:
         # (none in a steady tunnel) would start from 0 and inflate the figure.
         dc = cpu_seconds(self.pids) - self.c0
         dt = time.time() - self.t0
+        gone = [p for p in self.pids if zombie(p)]
+        if gone:
+            return {"error": "%d of the measured processes exited during the window" % len(gone),
+                    "cpu_pct": None, "pids": len(self.pids)}
         return {"cpu_s": round(dc, 3), "wall_s": round(dt, 3),
                 "cpu_pct": round(100.0 * dc / dt, 1) if dt > 0 else None,
                 "pids": len(self.pids)}
@@ -553,6 +566,10 @@ def measure_control_plane(args):
         log("loadgen: steady-state master CPU %.1f%% of a core (%s)" % (
             res["heartbeat_cpu"]["cpu_pct"], res.get("heartbeat")))
         res["master_alive"] = m.poll() is None
+        if not res["master_alive"]:
+            res["master_exit"] = m.returncode
+            res["master_log_tail"] = log_tail("loadgen-master")
+            log("loadgen master exited with %s; log tail: %s" % (m.returncode, res["master_log_tail"]))
     except Exception as e:
         res["error"] = str(e)
         log("control-plane test failed: %s" % e)
@@ -762,7 +779,9 @@ def main():
             measure_memory(t, res, results["params"]["hold"])
             res["alive_after"] = all(os.path.exists("/proc/%d" % p) and not zombie(p) for p in t.roots())
             if not res["alive_after"]:
-                res["error"] = "a tunnel process died during the run"
+                res["error"] = "a tunnel process died during the run: " + ", ".join(
+                    "%s exit %s" % (c.bench_name, c.poll()) for c in CHILDREN
+                    if c.pid in t.roots() and c.poll() is not None)
             elif args.perf and shutil.which("perf"):
                 res["perf"] = {}
                 for what in ("iperf", "cps"):
