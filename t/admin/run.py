@@ -100,6 +100,7 @@ class Admin:
         while time.time() < deadline:
             try:
                 if self.req("GET", "/healthz").status == 200:
+                    self.first_worker = self.worker_pid()
                     return
             except OSError:
                 pass
@@ -766,6 +767,49 @@ def test_export_large_streams(a):
     assert a.req("GET", "/healthz").status == 200
 
 
+def test_no_worker_restart(a):
+    """The worker that started is the one still serving (no crash, no SIGSYS)."""
+    assert a.first_worker and a.worker_pid() == a.first_worker, (a.first_worker, a.worker_pid())
+    assert "SIGSYS" not in a.logtext() and "seccomp" not in a.logtext().replace(
+        "seccomp sandbox enabled", "")
+
+
+def test_junk_requests(a):
+    """Random paths, methods, headers and bodies: answers, never a worker crash."""
+    import random
+    rnd = random.Random(1234)
+    cookie, csrf = a.login(source="127.0.0.73")
+    pid = a.worker_pid()
+    alphabet = "abc/._-%?&=#~!$'()*+,;:@[]{}<>\\\"0123456789\x7f\x01 "
+    paths = ["/api/sessions", "/api/clients/", "/api/sessions/export", "/api/stats", "/api/audit",
+             "/api/login", "/", "/assets/"]
+    for i in range(400):
+        path = rnd.choice(paths) + "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40)))
+        body = bytes(rnd.randrange(256) for _ in range(rnd.randint(0, 300)))
+        method = rnd.choice(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
+        raw = "%s %s HTTP/1.1\r\nHost: x\r\nCookie: gt_session=%s\r\nX-CSRF-Token: %s\r\n" \
+              "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" \
+              % (method, path, cookie if i % 2 else "junk", csrf, len(body))
+        s = socket.create_connection(("127.0.0.1", a.port), timeout=10)
+        try:
+            s.sendall(raw.encode("latin-1", "replace") + body)
+            data = b""
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                data += d
+                if len(data) > 5 * 1024 * 1024:
+                    break
+        except (ConnectionResetError, BrokenPipeError):
+            data = b"HTTP/1.1 000"
+        finally:
+            s.close()
+        assert data.startswith(b"HTTP/1.1 "), (raw, data[:80])
+    assert a.req("GET", "/healthz").status == 200
+    assert a.worker_pid() == pid, "the Kore worker restarted"
+
+
 # ---------------------------------------------------------------- real master + client
 
 def have_real():
@@ -1006,7 +1050,7 @@ def main():
               test_methods_and_unknown, test_session_expiry, test_clients_and_mappings,
               test_disconnect_fixture, test_history_filters_paging, test_export_matches_records,
               test_stats, test_events, test_static_and_traversal, test_ctl_user,
-              test_export_large_streams]
+              test_junk_requests, test_export_large_streams, test_no_worker_restart]
     alone = [test_config_check, test_tls_front_end, test_real_master_client]
     passed = failed = skipped = 0
     a = None
