@@ -110,6 +110,7 @@ async function shot(page, file) {
 async function setup() {
   const missing = haveAll([MASTER, CLIENT, CTL, ADMIN, join(DIST, 'index.html'), CHROMIUM]);
   if (missing.length) throw new Error(`missing (build first: make c admin frontend): ${missing.join(', ')}`);
+  rmSync(OUT, { recursive: true, force: true }); // screenshots of this run only
   mkdirSync(OUT, { recursive: true });
 
   ctx.masterPort = await freePort();
@@ -369,12 +370,10 @@ async function main() {
   await test('disconnect (with confirmation) removes the client', async () => {
     await page.locator('[data-testid=client-name]', { hasText: 'browser-second' }).waitFor();
     await page.click('[data-testid=disconnect-browser-second]');
-    const confirm = page.locator('.ant-popconfirm .ant-btn-dangerous');
+    const confirm = page.locator('[data-testid=confirm-disconnect]');
     await confirm.waitFor();
     assert((await page.locator('[data-testid=client-name]', { hasText: 'browser-second' }).count()) === 1, 'gone before confirming');
-    const resp = page.waitForResponse((r) => r.url().includes('/disconnect'));
-    await confirm.click();
-    const r = await resp;
+    const [r] = await Promise.all([page.waitForResponse((x) => x.url().includes('/disconnect')), confirm.click()]);
     assert(r.status() === 200, `disconnect answered ${r.status()}`);
     // The kicked client reconnects by itself after its back-off; the row must go first.
     await waitUntil(async () => (await page.locator('[data-testid=client-name]', { hasText: 'browser-second' }).count()) === 0, 5000, 'browser-second to leave the table', 50);
@@ -389,9 +388,11 @@ async function main() {
     await page.fill('[data-testid=filter-name]', 'gotunnel-demo');
     await page.click('[data-testid=filter-apply]');
     await page.waitForURL(/name=gotunnel-demo/);
-    await page.waitForSelector('[data-testid=history-table] .ant-table-row');
-    const rows = await page.locator('[data-testid=history-table] .ant-table-row').allInnerTexts();
-    assert(rows.length >= 1 && rows.every((r) => r.includes('gotunnel-demo')), `filtered rows: ${rows.join(' | ')}`);
+    const tableRows = page.locator('[data-testid=history-table] .ant-table-row');
+    await waitUntil(async () => {
+      const rows = await tableRows.allInnerTexts();
+      return rows.length >= 1 && rows.every((r) => r.includes('gotunnel-demo'));
+    }, 10000, 'only gotunnel-demo rows in the filtered history');
     await shot(page, 'sessions.png');
 
     await page.hover('[data-testid=export-button]');
@@ -411,9 +412,10 @@ async function main() {
 
     // Public connections of the demo port, filtered on the server.
     await page.goto(ctx.base + `/sessions?kind=conns&port=${ctx.demoPort}`);
-    await page.waitForSelector('[data-testid=history-table] .ant-table-row');
-    const conns = await page.locator('[data-testid=history-table] .ant-table-row').allInnerTexts();
-    assert(conns.length >= 3 && conns.every((r) => r.includes(`:${ctx.demoPort}`)), `conn rows: ${conns.length}`);
+    await waitUntil(async () => {
+      const conns = await tableRows.allInnerTexts();
+      return conns.length >= 3 && conns.every((r) => r.includes(`:${ctx.demoPort}`));
+    }, 10000, `>= 3 public connections of :${ctx.demoPort}`);
     await shot(page, 'sessions-conns.png');
   });
 
@@ -429,9 +431,11 @@ async function main() {
     assert(!/^0 B/m.test(traffic.split('\n')[1] ?? ''), `traffic today: ${traffic}`);
     await shot(page, 'overview.png');
     for (const r of ['24h', '7d']) {
-      const resp = page.waitForResponse((x) => x.url().includes(`/api/stats?range=${r}`));
-      await page.locator('[data-testid=range-switch]').getByText(r, { exact: true }).click();
-      assert((await resp).status() === 200, `stats ${r}`);
+      const [resp] = await Promise.all([
+        page.waitForResponse((x) => x.url().includes(`/api/stats?range=${r}`)),
+        page.locator('[data-testid=range-switch]').getByText(r, { exact: true }).click(),
+      ]);
+      assert(resp.status() === 200, `stats ${r}`);
       await page.waitForSelector('[data-testid=chart-clients] .recharts-area-area');
     }
     await shot(page, 'overview-7d.png');
@@ -489,6 +493,9 @@ async function main() {
 
   await finish(0);
 }
+
+// A stray promise of a failed test must not end the run without its summary.
+process.on('unhandledRejection', (e) => console.log(`# unhandled rejection: ${e?.message ?? e}`));
 
 main().catch(async (e) => {
   console.log(`FAIL - run: ${e.stack ?? e}`);

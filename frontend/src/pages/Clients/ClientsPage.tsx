@@ -152,6 +152,7 @@ export default function ClientsPage() {
       cancelText={t('common.cancel')}
       okButtonProps={{ danger: true, ...({ 'data-testid': 'confirm-disconnect' } as Record<string, string>) }}
       onConfirm={() => onDisconnect(c)}
+      placement="bottomRight"
     >
       <Tooltip title={withText ? undefined : t('clients.disconnect')}>
         <Button
