@@ -934,6 +934,15 @@ def test_real_master_client():
         assert r.status == 200 and client["id"].encode() in r.body
         au = a.req("GET", "/api/audit?per_page=3", cookie=cookie).json()["items"]
         assert au[0]["action"] == "disconnect" and au[0]["ok"] is True
+        # The admin outlives the master: it keeps answering from LMDB.
+        procs[0].send_signal(signal.SIGTERM)
+        procs[0].wait(timeout=15)
+        assert a.req("GET", "/healthz").status == 200
+        r = a.req("GET", "/api/clients", cookie=cookie)
+        assert r.status == 200 and isinstance(r.json()["clients"], list)
+        r = a.req("POST", "/api/clients/%s/disconnect" % client["id"], cookie=cookie, csrf=csrf)
+        assert r.status in (404, 500) and "error" in r.json(), (r.status, r.body)
+        assert a.req("GET", "/api/sessions?client=%s" % client["id"], cookie=cookie).json()["total"] == 1
         ok = True
     finally:
         for p in procs:
