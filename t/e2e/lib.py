@@ -652,6 +652,7 @@ class PyClient:
         self.ack = True           # answer the server's heartbeats
         self.hb_time = False      # send the optional "time" member in heartbeats
         self.server_heartbeats = 0
+        self.starts = []          # the "start" frames seen on data connections
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         if heartbeat:
@@ -720,6 +721,7 @@ class PyClient:
             s.sendall(encode({"type": "data", "data_id": data_id}))
             s.settimeout(300)
             m = recv_frame(s)
+            self.starts.append(m)
             if m.get("type") != "start":
                 self.data_errors.append("data conn got %r" % m)
                 s.close()

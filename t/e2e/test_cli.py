@@ -110,11 +110,13 @@ def test_command_line_options(env):
         rc, out, err = run_cmd([prog] + args)
         check(rc != 0, "%s %s: exit 0, want an error" % (name, " ".join(args)))
         check(err.strip(), "%s %s: nothing on stderr" % (name, " ".join(args)))
-    # An unknown gotunnelctl command is an error too.
+    # An unknown gotunnelctl command is an error too; so is a master that is not running.
     m = Master(env)
     m.write()
     rc, out, err = run_cmd([CTL, "-c", m.conf, "frobnicate"])
     check(rc != 0, "gotunnelctl frobnicate: exit 0")
+    rc, out, err = run_cmd([CTL, "-c", m.conf, "status"], timeout=15)
+    check(rc != 0 and err.strip(), "gotunnelctl status without a master: exit %d, stderr %r" % (rc, err))
 
 
 def check_types(obj, spec, what):
@@ -161,9 +163,22 @@ def test_ctl_json_output(env):
     check(maps[0]["remote_port"] == p and maps[0]["local_port"] == svc.port and maps[0]["name"] == "web"
           and maps[0]["client_id"] == a["id"] and maps[0]["client_name"] == c.name, "mappings[0]: %r" % maps[0])
 
+    for k in ("worker_pid", "live_conns", "bytes_in", "bytes_out"):
+        check(k in a, "clients[0] lacks %r (docs/design.md): %r" % (k, a))
+    for x in a["mappings"]:
+        check_types(x, {"name": str, "remote_port": int, "local_ip": str, "local_port": int}, "clients[0].mappings[]")
+    for k in ("local_ip", "since", "worker_pid", "live_conns", "total_conns", "bytes_in", "bytes_out"):
+        check(k in maps[0], "mappings[0] lacks %r (docs/design.md): %r" % (k, maps[0]))
+
     st = m.status()
     check(isinstance(st, dict), "status --json: %r" % st)
-    check_types(st, {"pid": int, "workers": list}, "status")
+    check_types(st, {"version": str, "pid": int, "uptime": int, "workers": list, "clients": int,
+                     "mappings": int, "connections": int}, "status")
+    for w in st["workers"]:
+        check_types(w, {"index": int, "pid": int, "restarts": int, "started": int}, "status.workers[]")
+    check(st["clients"] == 1 and st["mappings"] == 1, "status counts: %r" % st)
+    mode = os.stat(m.cfg["control_socket"]).st_mode & 0o777
+    check(mode == 0o600, "control_socket mode %o, want 600" % mode)
     check(st["pid"] == m.proc.pid, "status pid %r, master pid %d" % (st["pid"], m.proc.pid))
     check(len(st["workers"]) == int(m.cfg["workers"]), "status workers: %r" % st["workers"])
     for args in (["status"], ["clients"], ["mappings"]):

@@ -84,6 +84,8 @@ def test_worker_sigkill_restarted(env):
                "the client's tunnel to work again after its worker was killed", interval=0.3)
     env.note("back after %.1fs" % (time.monotonic() - t0))
     check(pid_alive(m.proc.pid), "master died")
+    w = [x for x in m.status()["workers"] if x.get("index") == idx]
+    check(w and w[0].get("restarts", 0) >= 1, "status --json restarts of worker %s: %r" % (idx, w))
     for i, pid in before.items():
         if i != idx:
             check(now.get(i) == pid, "worker %s also changed pid (%s -> %s)" % (i, pid, now.get(i)))
@@ -343,3 +345,20 @@ def test_history_records_content(env):
     total_in = sum(sent.values())
     check(bin_ == total_in and bout == 2 * total_in, "hist_sess bytes in/out %d/%d, want %d/%d"
           % (bin_, bout, total_in, 2 * total_in))
+
+
+@test(timeout=60)
+def test_master_sigint_stops_cleanly(env):
+    svc, m, c, p = echo_setup(env)
+    workers = m.worker_pids()
+    os.kill(m.proc.pid, signal.SIGINT)
+    try:
+        m.proc.p.wait(timeout=10)
+    except Exception:  # noqa: BLE001
+        fail("master still running 10s after SIGINT")
+    try:
+        wait_until(lambda: not any(pid_alive(w) for w in workers), 5, "workers to exit after SIGINT")
+    finally:
+        m.proc.killgroup()
+    check(m.proc.returncode() == 0, "master exit status after SIGINT: %r" % m.proc.returncode())
+    check(port_refuses(p) and port_refuses(m.port), "ports still open after SIGINT")

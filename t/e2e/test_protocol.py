@@ -8,7 +8,7 @@ import struct
 import time
 
 from lib import (LOCAL, check, connect, echo_handler, echo_roundtrip, encode, fail,
-                 free_port, parse_frames, pid_alive, read_until_close, recv_frame,
+                 free_port, parse_frames, pid_alive, read_until_close, recv_exact, recv_frame,
                  register_msg, test, tunnel_works, wait_until)
 
 
@@ -71,6 +71,34 @@ def test_register_seed_message_and_failures_on_one_connection(env):
     r = c1.register(tok, svc.port, p1, name="gotunnel-demo")
     check(is_fail(r) and err_has(r, "in use"), "the same port registered twice: reply %r" % r)
     check(tunnel_works(p1) and tunnel_works(p0), "both mappings should survive a duplicate register")
+    # the data connection's start frame names the public peer
+    s = env.sock(connect(p0, timeout=5))
+    s.sendall(b"peer?")
+    check(recv_exact(s, 5) == b"peer?", "echo")
+    peer = "127.0.0.1:%d" % s.getsockname()[1]
+    check(any(f.get("peer") == peer and f.get("remote_port") == p0 for f in c1.starts),
+          "no start frame with peer %s and remote_port %d: %r" % (peer, p0, c1.starts[-3:]))
+
+
+@test(timeout=60)
+def test_data_pool_count(env):
+    svc = env.service(echo_handler)
+    m = env.master()
+    a = env.pyclient(m)
+    r = a.register(m.token, svc.port, env.ports[0], name="pool3", pool_count=3)
+    check(is_ok(r), "register: %r" % r)
+    time.sleep(2)
+    check(len(a.data_ids) == 3, "pool_count 3: the server asked for %d data connections in 2s" % len(a.data_ids))
+    check(tunnel_works(env.ports[0]), "tunnel")
+    wait_until(lambda: len(a.data_ids) == 4, 3, "the server to refill the pool after one connection was used")
+    time.sleep(1)
+    check(len(a.data_ids) == 4, "pool refill asked for %d data connections, want 4 in total" % len(a.data_ids))
+    b = env.pyclient(m)
+    r = b.register(m.token, svc.port, env.ports[1], name="pool500", pool_count=500)
+    check(is_ok(r), "register: %r" % r)
+    time.sleep(2)
+    check(len(b.data_ids) <= 64, "pool_count 500: the server asked for %d data connections (cap is 64)" % len(b.data_ids))
+    check(tunnel_works(env.ports[1]), "tunnel of the big pool")
 
 
 @test(timeout=60)

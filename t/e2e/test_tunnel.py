@@ -404,3 +404,16 @@ def test_max_conns_per_mapping(env):
     for s in held:
         s.sendall(b"still")
         check(recv_exact(s, 5) == b"still", "a held connection broke")
+
+
+@test(timeout=60)
+def test_proxy_bind_addr_used(env):
+    """Public ports listen on proxy_bind_addr, not on bind_addr."""
+    svc = env.service(echo_handler)
+    m = env.master(proxy_bind_addr="127.0.0.3")
+    p = env.ports[0]
+    env.client(m, [{"name": "echo", "local_port": svc.port, "remote_port": p}])
+    s = env.sock(connect(p, host="127.0.0.3", timeout=5))
+    s.sendall(b"via 127.0.0.3")
+    check(recv_exact(s, 13) == b"via 127.0.0.3", "no echo through 127.0.0.3:%d" % p)
+    check(not port_accepts(p, host="127.0.0.1"), "public port %d also listens on 127.0.0.1 (bind_addr)" % p)
