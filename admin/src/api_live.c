@@ -41,9 +41,10 @@ live_mapping_json(struct kore_buf *b, const struct db_mapping *m, int full)
 	jw_close(b, '}');
 }
 
-/* Appends a live connection object. */
+/* Appends a live connection object; events add status and start. */
 void
-live_conn_json(struct kore_buf *b, uint64_t id, const struct db_conn *c)
+live_conn_json(struct kore_buf *b, uint64_t id, const struct db_conn *c,
+    const char *status)
 {
 	jw_open(b, '{');
 	kore_buf_appendf(b, "\"id\":\"%llu\",", (unsigned long long)id);
@@ -54,6 +55,10 @@ live_conn_json(struct kore_buf *b, uint64_t id, const struct db_conn *c)
 	jw_int(b, "since", c->since);
 	jw_uint(b, "bytes_in", c->bytes_in);
 	jw_uint(b, "bytes_out", c->bytes_out);
+	if (status != NULL) {
+		jw_int(b, "start", c->since);
+		jw_str(b, "status", status, 16);
+	}
 	jw_close(b, '}');
 }
 
@@ -111,7 +116,8 @@ live_client_json(struct kore_buf *b, MDB_txn *txn, const struct db_client *c,
 				memcpy(&cn, v.mv_data, sizeof(cn));
 				if (same_id(cn.client_id, sizeof(cn.client_id),
 				    c->id))
-					live_conn_json(b, db_u64_key(&k), &cn);
+					live_conn_json(b, db_u64_key(&k), &cn,
+					    NULL);
 			}
 			mdb_cursor_close(cur);
 		}

@@ -252,11 +252,13 @@ events_diff(MDB_txn *txn, const struct snap *o, const struct snap *n)
 		kore_buf_reset(&b);
 		if (j == n->nconns ||
 		    (i < o->nconns && o->conns[i].id < n->conns[j].id)) {
-			live_conn_json(&b, o->conns[i].id, &o->conns[i].c);
+			live_conn_json(&b, o->conns[i].id, &o->conns[i].c,
+			    "closed");
 			sse_broadcast("conn_close", &b);
 			i++;
 		} else if (i == o->nconns || o->conns[i].id > n->conns[j].id) {
-			live_conn_json(&b, n->conns[j].id, &n->conns[j].c);
+			live_conn_json(&b, n->conns[j].id, &n->conns[j].c,
+			    "open");
 			sse_broadcast("conn_open", &b);
 			j++;
 		} else {

@@ -84,7 +84,8 @@ int	 api_disconnect(struct admin_ctx *);
 int	 api_mappings(struct admin_ctx *);
 void	 live_client_json(struct kore_buf *, MDB_txn *,
 	    const struct db_client *, int with_conns);
-void	 live_conn_json(struct kore_buf *, uint64_t id, const struct db_conn *);
+void	 live_conn_json(struct kore_buf *, uint64_t id, const struct db_conn *,
+	    const char *status);
 
 /* api_history.c */
 int	 api_sessions(struct admin_ctx *);

@@ -628,7 +628,8 @@ def test_events(a):
     on = [d for n, d in ev if n == "client_online"]
     assert on and on[0]["id"] == "e0e0e0e0" and on[0]["mappings"][0]["remote_port"] == 21111, ev
     co = [d for n, d in ev if n == "conn_open"]
-    assert co and co[0]["peer"] == "127.0.0.1:41111", ev
+    assert co and co[0]["peer"] == "127.0.0.1:41111" and co[0]["status"] == "open", ev
+    assert co[0]["client_id"] == "e0e0e0e0" and co[0]["remote_port"] == 21111
     off = [d for n, d in ev if n == "client_offline"]
     assert off and off[0] == {"id": "e0e0e0e0", "name": "evt"}, ev
     st = [d for n, d in ev if n == "stats"][0]
