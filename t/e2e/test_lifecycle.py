@@ -41,7 +41,6 @@ def test_master_restart_client_reregisters(env):
     svc, m, c, p = echo_setup(env)
     workers = m.worker_pids()
     old = m.proc
-    t0 = time.monotonic()
     rc = old.term_wait(timeout=10)
     check(rc is not None, "master still running 10s after SIGTERM")
     try:
@@ -176,7 +175,6 @@ def test_master_sigkill_stale_entries_cleared(env):
 @test(timeout=60)
 def test_server_heartbeat_timeout(env):
     """A registered peer that says nothing is dropped after heartbeat_timeout; a beating one is not."""
-    from lib import PyClient  # noqa: F401 - via env.pyclient
     hb = 3
     svc = env.service(echo_handler)
     m = env.master(heartbeat_timeout=hb)
@@ -362,3 +360,33 @@ def test_master_sigint_stops_cleanly(env):
         m.proc.killgroup()
     check(m.proc.returncode() == 0, "master exit status after SIGINT: %r" % m.proc.returncode())
     check(port_refuses(p) and port_refuses(m.port), "ports still open after SIGINT")
+
+
+def log_times(text, pattern):
+    """Unix times of log lines matching pattern (ISO timestamps at the start of the line)."""
+    import calendar
+    out = []
+    for line in text.splitlines():
+        mt = re.match(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?", line)
+        if mt and re.search(pattern, line):
+            g = [int(x) for x in mt.groups()[:6]]
+            out.append(calendar.timegm(tuple(g) + (0, 0, 0)) + float(mt.group(7) or 0))
+    return out
+
+
+@test(timeout=60)
+def test_client_backoff_doubles(env):
+    """With the master gone, the client retries after ~1, 2, 4, 8 s (with jitter), logging each try."""
+    svc, m, c, p = echo_setup(env)
+    t_stop = time.time()
+    m.proc.stop()
+    time.sleep(16.5)
+    tries = [t for t in log_times(c.proc.log(), r"connect") if t >= t_stop - 0.5]
+    # The first line may be the loss itself; look at the gaps between attempts.
+    gaps = [b - a for a, b in zip(tries, tries[1:]) if b - a > 0.3]
+    check(3 <= len(gaps) <= 6, "client connect attempts in 16s after the master stopped: gaps %r (want ~1,2,4,8)"
+          % [round(g, 1) for g in gaps])
+    check(0.4 <= gaps[0] <= 2.6, "first retry gap %.1fs, want ~1s: %r" % (gaps[0], [round(g, 1) for g in gaps]))
+    for a, b in zip(gaps, gaps[1:]):
+        check(1.2 <= b / a <= 3.5, "retry gaps do not double: %r" % [round(g, 1) for g in gaps])
+    env.note("gaps %s" % ",".join("%.1f" % g for g in gaps))

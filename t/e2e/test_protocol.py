@@ -7,7 +7,7 @@ import socket
 import struct
 import time
 
-from lib import (LOCAL, check, connect, echo_handler, echo_roundtrip, encode, fail,
+from lib import (check, connect, echo_handler, encode, fail,
                  free_port, parse_frames, pid_alive, read_until_close, recv_exact, recv_frame,
                  register_msg, test, tunnel_works, wait_until)
 

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from lib import (LOCAL, Proc, check, connect, echo_handler, echo_roundtrip, fail,
+from lib import (Proc, check, connect, echo_handler, echo_roundtrip, fail,
                  free_port, port_accepts, read_until_close, recv_exact, rnd_bytes,
                  run_cmd, sha256, test, wait_until)
 
