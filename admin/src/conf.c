@@ -185,6 +185,8 @@ admin_conf_load(const char *path, struct admin_conf *conf, char *err,
 	conf->bind_port = 7500;
 	conf->session_ttl = 12 * 3600;
 	snprintf(conf->assets, sizeof(conf->assets), "frontend/dist");
+	/* The master's defaults, so that both find the same files. */
+	snprintf(conf->data_dir, sizeof(conf->data_dir), "/var/lib/gotunnel");
 	if (realpath(path, conf->path) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -215,8 +217,7 @@ admin_conf_check(struct admin_conf *c, char *err, size_t errlen)
 	struct stat	 st;
 
 	if (c->data_dir[0] == '\0') {
-		snprintf(err, errlen, "%s: [common] data_dir is required",
-		    c->path);
+		snprintf(err, errlen, "%s: [common] data_dir is empty", c->path);
 		return -1;
 	}
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
@@ -243,6 +244,13 @@ admin_conf_check(struct admin_conf *c, char *err, size_t errlen)
 			return -1;
 		}
 		snprintf(paths[i], PATH_MAX, "%s", tmp);
+	}
+	if (c->control_socket[0] == '\0' &&
+	    (size_t)snprintf(c->control_socket, sizeof(c->control_socket),
+	    "%s/control.sock", c->data_dir) >= 108) {
+		snprintf(err, errlen, "%s: data_dir too long for the default "
+		    "control_socket; set control_socket", c->path);
+		return -1;
 	}
 	for (int i = 3; i < 5; i++) {
 		if (paths[i][0] != '\0' && access(paths[i], R_OK) == -1) {

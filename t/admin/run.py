@@ -986,8 +986,10 @@ def test_config_check():
                              "No such file")):
             r = check(ok + extra)
             assert r.returncode == 1 and frag in r.stderr, (extra, r.stderr)
-        r = check("[admin]\n")
-        assert r.returncode == 1 and "data_dir" in r.stderr
+        r = check("[admin]\n")     # data_dir defaults to /var/lib/gotunnel, like the master
+        assert r.returncode == 0, r.stderr
+        r = check("[common]\ndata_dir = %s\n" % ("/x" * 60))
+        assert r.returncode == 1 and "control_socket" in r.stderr, r.stderr
         r = subprocess.run([exe, "-h"], capture_output=True, text=True, timeout=10)
         assert r.returncode == 1 and "usage" in r.stderr
     finally:
