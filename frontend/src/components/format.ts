@@ -22,6 +22,13 @@ export function formatTime(t: number | undefined | null): string {
   return dayjs.unix(t).format('YYYY-MM-DD HH:mm:ss');
 }
 
+/** Unix seconds -> "11-25 22:10:04" (the year only when it is not this year). */
+export function formatTimeShort(t: number | undefined | null): string {
+  if (!t) return '—';
+  const d = dayjs.unix(t);
+  return d.format(d.year() === dayjs().year() ? 'MM-DD HH:mm:ss' : 'YYYY-MM-DD HH:mm');
+}
+
 /** Unix seconds -> "3 minutes ago" in the current dayjs locale. */
 export function formatAgo(t: number | undefined | null): string {
   if (!t) return '—';

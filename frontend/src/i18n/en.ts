@@ -110,6 +110,7 @@ const en = {
   'sessions.status': 'Status',
   'sessions.q': 'Free text',
   'sessions.qPlaceholder': 'name, id, address, reason',
+  'sessions.filters': 'Filters',
   'sessions.apply': 'Apply',
   'sessions.download': 'Download',
   'sessions.csv': 'CSV',

@@ -112,6 +112,7 @@ const zh: Record<MessageKey, string> = {
   'sessions.status': '状态',
   'sessions.q': '全文搜索',
   'sessions.qPlaceholder': '名称、ID、地址、原因',
+  'sessions.filters': '筛选',
   'sessions.apply': '查询',
   'sessions.download': '下载',
   'sessions.csv': 'CSV',

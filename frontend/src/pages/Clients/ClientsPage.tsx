@@ -3,14 +3,15 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { App, Badge, Button, Card, Checkbox, Grid, Input, List, Popconfirm, Space, Table, Tag, Tooltip, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
-import { ArrowDownOutlined, ArrowUpOutlined, DisconnectOutlined, EyeOutlined, ReloadOutlined, SearchOutlined } from '@ant-design/icons';
+import { DisconnectOutlined, EyeOutlined, ReloadOutlined, SearchOutlined } from '@ant-design/icons';
 import { disconnectClient, listClients } from '../../api/clients';
 import type { Client, ClientOffline, ConnEvent } from '../../types/api';
 import { useLoader } from '../../hooks/useLoader';
 import { useEvents } from '../../hooks/events';
 import { useI18n } from '../../i18n/context';
 import { EmptyState, ErrorState } from '../../components/StateView';
-import { formatAgoShort, formatBytes, formatTime, shortId } from '../../components/format';
+import { formatAgoShort, formatTime, shortId } from '../../components/format';
+import { Traffic } from '../../components/Traffic';
 import { countConn, matchClient, removeClient, upsertClient } from './live';
 
 const QUIET_REFRESH_MS = 15000;
@@ -28,30 +29,6 @@ export function MappingTags({ client }: { client: Client }) {
         </Tooltip>
       ))}
     </Space>
-  );
-}
-
-/** Bytes in and out, stacked (table) or on one line (cards). */
-export function Traffic({ inBytes, outBytes, inline = false }: { inBytes: number; outBytes: number; inline?: boolean }) {
-  const a = (
-    <span style={{ whiteSpace: 'nowrap' }}>
-      <ArrowDownOutlined style={{ color: '#52c41a' }} /> {formatBytes(inBytes)}
-    </span>
-  );
-  const b = (
-    <span style={{ whiteSpace: 'nowrap' }}>
-      <ArrowUpOutlined style={{ color: '#722ed1' }} /> {formatBytes(outBytes)}
-    </span>
-  );
-  return inline ? (
-    <span>
-      {a} {b}
-    </span>
-  ) : (
-    <div style={{ lineHeight: 1.4 }}>
-      <div>{a}</div>
-      <div>{b}</div>
-    </div>
   );
 }
 

@@ -40,7 +40,7 @@ interface ChartProps {
 export function ClientsChart({ points, range, height = 240, label }: ChartProps & { label: string }) {
   return (
     <div style={{ width: '100%', height }} data-testid="chart-clients">
-      <ResponsiveContainer width="100%" height="100%">
+      <ResponsiveContainer width="100%" height="100%" initialDimension={{ width: 480, height }}>
         <AreaChart data={points} margin={{ top: 8, right: 12, left: -12, bottom: 0 }}>
           <defs>
             <linearGradient id="gtClients" x1="0" y1="0" x2="0" y2="1">
@@ -71,7 +71,7 @@ export function ClientsChart({ points, range, height = 240, label }: ChartProps 
 export function TrafficChart({ points, range, height = 240, labels }: ChartProps & { labels: [string, string] }) {
   return (
     <div style={{ width: '100%', height }} data-testid="chart-traffic">
-      <ResponsiveContainer width="100%" height="100%">
+      <ResponsiveContainer width="100%" height="100%" initialDimension={{ width: 480, height }}>
         <AreaChart data={points} margin={{ top: 8, right: 12, left: 4, bottom: 0 }}>
           <defs>
             <linearGradient id="gtIn" x1="0" y1="0" x2="0" y2="1">
@@ -100,7 +100,7 @@ export function TrafficChart({ points, range, height = 240, labels }: ChartProps
 export function ConnsChart({ points, range, height = 240, labels }: ChartProps & { labels: [string, string] }) {
   return (
     <div style={{ width: '100%', height }} data-testid="chart-conns">
-      <ResponsiveContainer width="100%" height="100%">
+      <ResponsiveContainer width="100%" height="100%" initialDimension={{ width: 480, height }}>
         <ComposedChart data={points} margin={{ top: 8, right: 12, left: -12, bottom: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#f0f0f0" vertical={false} />
           <XAxis dataKey="t" tickFormatter={tickFormat(range)} minTickGap={40} fontSize={12} stroke="#8c8c8c" />

@@ -90,22 +90,22 @@ export default function OverviewPage() {
 
       <Row gutter={[16, 16]}>
         <Col xs={12} lg={6}>
-          <Card data-testid="stat-online">
+          <Card data-testid="stat-online" style={{ height: '100%' }}>
             <Statistic title={t('overview.onlineClients')} value={now?.online_clients ?? '—'} prefix={<ApiOutlined />} loading={!now && stats.loading} styles={{ content: { color: '#1668dc' } }} />
           </Card>
         </Col>
         <Col xs={12} lg={6}>
-          <Card data-testid="stat-mappings">
+          <Card data-testid="stat-mappings" style={{ height: '100%' }}>
             <Statistic title={t('overview.mappings')} value={now?.mappings ?? '—'} prefix={<ClusterOutlined />} loading={!now && stats.loading} />
           </Card>
         </Col>
         <Col xs={12} lg={6}>
-          <Card data-testid="stat-conns">
+          <Card data-testid="stat-conns" style={{ height: '100%' }}>
             <Statistic title={t('overview.activeConns')} value={now?.active_conns ?? '—'} prefix={<SwapOutlined />} loading={!now && stats.loading} />
           </Card>
         </Col>
         <Col xs={12} lg={6}>
-          <Card data-testid="stat-traffic">
+          <Card data-testid="stat-traffic" style={{ height: '100%' }}>
             <Statistic
               title={t('overview.trafficToday')}
               value={formatBytes((now?.bytes_today_in ?? 0) + (now?.bytes_today_out ?? 0))}

@@ -1,7 +1,7 @@
 // History of client sessions and public connections: filters, paging, export.
-import { useEffect, useMemo, useRef } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { Badge, Button, Card, Col, DatePicker, Dropdown, Form, Input, InputNumber, Row, Segmented, Select, Space, Table, Tooltip, Typography } from 'antd';
+import { Badge, Button, Card, Col, DatePicker, Dropdown, Form, Grid, Input, InputNumber, Row, Segmented, Select, Space, Table, Tooltip, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { DownloadOutlined, FilterOutlined, ReloadOutlined, UndoOutlined } from '@ant-design/icons';
 import dayjs, { type Dayjs } from 'dayjs';
@@ -11,7 +11,8 @@ import { useLoader } from '../../hooks/useLoader';
 import { useEvents } from '../../hooks/events';
 import { useI18n } from '../../i18n/context';
 import { EmptyState, ErrorState } from '../../components/StateView';
-import { formatBytes, formatDuration, formatTime, shortId } from '../../components/format';
+import { formatDuration, formatTime, formatTimeShort, shortId } from '../../components/format';
+import { Traffic } from '../../components/Traffic';
 import { PAGE_SIZES, parseView, viewParams, type HistoryView } from './filters';
 
 interface FormValues {
@@ -37,6 +38,10 @@ export default function SessionsPage() {
   const [form] = Form.useForm<FormValues>();
   const history = useLoader((signal) => listSessions(view.filter, view.page, view.perPage, signal), [key]);
   const soon = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const screens = Grid.useBreakpoint();
+  const mobile = screens.md === false;
+  const [showFilters, setShowFilters] = useState(false);
+  const activeFilters = ['client', 'name', 'port', 'from', 'to', 'status', 'q'].filter((k) => view.filter[k as keyof HistoryFilter]).length;
 
   useEffect(() => {
     const f = view.filter;
@@ -85,31 +90,66 @@ export default function SessionsPage() {
     <Badge status={s === 'closed' ? 'default' : 'processing'} text={t(`status.${s === 'closed' ? 'closed' : s === 'open' ? 'open' : 'online'}`)} />
   );
 
+  const time = (v: number) => (v ? <Tooltip title={formatTime(v)}>{formatTimeShort(v)}</Tooltip> : '—');
+  const traffic = (_: unknown, r: { bytes_in: number; bytes_out: number }) => <Traffic inBytes={r.bytes_in} outBytes={r.bytes_out} />;
+  const idLine = (id: string) => (
+    <Tooltip title={id}>
+      <Typography.Text type="secondary" style={{ fontSize: 12, fontFamily: 'monospace' }}>
+        {shortId(id)}
+      </Typography.Text>
+    </Tooltip>
+  );
+
   const sessionCols: ColumnsType<SessionItem> = [
-    { title: t('sessions.status'), dataIndex: 'status', width: 100, render: statusBadge },
-    { title: t('clients.name'), dataIndex: 'name', width: 150, render: (v: string, r) => (r.status === 'online' ? <Link to={`/clients/${encodeURIComponent(r.client_id)}`}>{v}</Link> : v) },
-    { title: t('clients.id'), dataIndex: 'client_id', width: 110, render: (v: string) => <Tooltip title={v}><Typography.Text code style={{ fontSize: 12 }}>{shortId(v)}</Typography.Text></Tooltip> },
-    { title: t('clients.address'), dataIndex: 'address', width: 160 },
-    { title: t('sessions.ports'), dataIndex: 'ports', width: 110 },
-    { title: t('sessions.start'), dataIndex: 'start', width: 170, render: (v: number) => formatTime(v) },
-    { title: t('sessions.end'), dataIndex: 'end', width: 170, render: (v: number) => formatTime(v) },
-    { title: t('sessions.duration'), key: 'dur', width: 100, render: (_: unknown, r) => duration(r.start, r.end) },
-    { title: t('clients.bytesIn'), dataIndex: 'bytes_in', width: 100, align: 'right', render: (v: number) => formatBytes(v) },
-    { title: t('clients.bytesOut'), dataIndex: 'bytes_out', width: 100, align: 'right', render: (v: number) => formatBytes(v) },
-    { title: t('sessions.reason'), dataIndex: 'reason', width: 180, ellipsis: true },
+    { title: t('sessions.status'), dataIndex: 'status', width: 90, render: statusBadge },
+    {
+      title: t('clients.name'),
+      dataIndex: 'name',
+      width: 165,
+      render: (v: string, r) => (
+        <div style={{ lineHeight: 1.3 }}>
+          <div>{r.status === 'online' ? <Link to={`/clients/${encodeURIComponent(r.client_id)}`}>{v}</Link> : v}</div>
+          {idLine(r.client_id)}
+        </div>
+      ),
+    },
+    { title: t('clients.address'), dataIndex: 'address', width: 145 },
+    { title: t('sessions.ports'), dataIndex: 'ports', width: 75 },
+    { title: t('sessions.start'), dataIndex: 'start', width: 130, render: time },
+    { title: t('sessions.end'), dataIndex: 'end', width: 130, render: time },
+    { title: t('sessions.duration'), key: 'dur', width: 80, render: (_: unknown, r) => duration(r.start, r.end) },
+    { title: `${t('clients.bytesIn')} / ${t('clients.bytesOut')}`, key: 'traffic', width: 100, align: 'right', render: traffic },
+    { title: t('sessions.reason'), dataIndex: 'reason', ellipsis: { showTitle: true }, render: (v: string) => v || '—' },
   ];
   const connCols: ColumnsType<ConnItem> = [
-    { title: t('sessions.status'), dataIndex: 'status', width: 100, render: statusBadge },
-    { title: t('clients.name'), dataIndex: 'client_name', width: 140 },
-    { title: t('sessions.mapping'), dataIndex: 'mapping', width: 110 },
-    { title: t('detail.remotePort'), dataIndex: 'remote_port', width: 100, render: (v: number, r) => `:${v} → ${r.local_port}` },
-    { title: t('sessions.peer'), dataIndex: 'peer', width: 160 },
-    { title: t('sessions.start'), dataIndex: 'start', width: 170, render: (v: number) => formatTime(v) },
-    { title: t('sessions.end'), dataIndex: 'end', width: 170, render: (v: number) => formatTime(v) },
-    { title: t('sessions.duration'), key: 'dur', width: 100, render: (_: unknown, r) => duration(r.start, r.end) },
-    { title: t('clients.bytesIn'), dataIndex: 'bytes_in', width: 100, align: 'right', render: (v: number) => formatBytes(v) },
-    { title: t('clients.bytesOut'), dataIndex: 'bytes_out', width: 100, align: 'right', render: (v: number) => formatBytes(v) },
-    { title: t('sessions.reason'), dataIndex: 'reason', width: 160, ellipsis: true },
+    { title: t('sessions.status'), dataIndex: 'status', width: 90, render: statusBadge },
+    {
+      title: t('clients.name'),
+      dataIndex: 'client_name',
+      width: 150,
+      render: (v: string, r) => (
+        <div style={{ lineHeight: 1.3 }}>
+          <div>{v}</div>
+          {idLine(r.client_id)}
+        </div>
+      ),
+    },
+    {
+      title: t('sessions.mapping'),
+      dataIndex: 'mapping',
+      width: 130,
+      render: (v: string, r) => (
+        <span style={{ whiteSpace: 'nowrap' }}>
+          {v} :{r.remote_port} → {r.local_port}
+        </span>
+      ),
+    },
+    { title: t('sessions.peer'), dataIndex: 'peer', width: 150 },
+    { title: t('sessions.start'), dataIndex: 'start', width: 130, render: time },
+    { title: t('sessions.end'), dataIndex: 'end', width: 130, render: time },
+    { title: t('sessions.duration'), key: 'dur', width: 80, render: (_: unknown, r) => duration(r.start, r.end) },
+    { title: `${t('clients.bytesIn')} / ${t('clients.bytesOut')}`, key: 'traffic', width: 100, align: 'right', render: traffic },
+    { title: t('sessions.reason'), dataIndex: 'reason', ellipsis: { showTitle: true }, render: (v: string) => v || '—' },
   ];
 
   const kind = view.filter.kind;
@@ -162,7 +202,13 @@ export default function SessionsPage() {
         </Space>
       </Space>
 
-      <Card size="small">
+      {mobile ? (
+        <Button icon={<FilterOutlined />} onClick={() => setShowFilters((v) => !v)} aria-expanded={showFilters} data-testid="filters-toggle">
+          {t('sessions.filters')}
+          {activeFilters ? ` (${activeFilters})` : ''}
+        </Button>
+      ) : null}
+      <Card size="small" style={mobile && !showFilters ? { display: 'none' } : undefined}>
         <Form<FormValues> form={form} layout="vertical" onFinish={onApply} data-testid="history-filters">
           <Row gutter={12}>
             <Col xs={24} sm={12} lg={6} xl={4}>
@@ -221,7 +267,7 @@ export default function SessionsPage() {
             dataSource={data?.kind === 'conns' ? (data.items as ConnItem[]) : []}
             loading={history.loading}
             pagination={pagination}
-            scroll={{ x: 1400 }}
+            scroll={{ x: 1100 }}
             locale={empty}
             data-testid="history-table"
           />
@@ -233,7 +279,7 @@ export default function SessionsPage() {
             dataSource={data?.kind !== 'conns' ? ((data?.items ?? []) as SessionItem[]) : []}
             loading={history.loading}
             pagination={pagination}
-            scroll={{ x: 1450 }}
+            scroll={{ x: 1100 }}
             locale={empty}
             data-testid="history-table"
           />
