@@ -195,6 +195,14 @@ def cpu_seconds(pids):
     return total / CLK_TCK
 
 
+def system_ticks():
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v) - idle, sum(v)
+
+
 class CpuMeter:
     """CPU time of a process tree over a wall-clock window, as % of a core."""
 
@@ -387,8 +395,10 @@ def iperf(port, roots, streams=1, reverse=False, secs=5):
     if reverse:
         argv.append("-R")
     cpu = CpuMeter(roots)
+    b0, t0 = system_ticks()
     r = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 30, cwd=TMP)
     c = cpu.stop()
+    b1, t1 = system_ticks()
     try:
         j = json.loads(r.stdout)
     except ValueError:
@@ -397,7 +407,9 @@ def iperf(port, roots, streams=1, reverse=False, secs=5):
         raise RuntimeError("iperf3: %s" % j["error"])
     bps = j["end"]["sum_received"]["bits_per_second"]
     res = {"gbps": round(bps / 1e9, 3), "streams": streams, "reverse": reverse,
-           "secs": secs, "retransmits": j["end"].get("sum_sent", {}).get("retransmits")}
+           "secs": secs, "retransmits": j["end"].get("sum_sent", {}).get("retransmits"),
+           # Whole machine, all cores: near 100 means the run was CPU-bound.
+           "system_busy_pct": round(100.0 * (b1 - b0) / max(t1 - t0, 1), 1)}
     if c:
         res["tunnel_cpu"] = c
     return res
@@ -407,7 +419,7 @@ def measure_throughput(t, res, secs):
     for key, streams, rev in (("tp_1", 1, False), ("tp_4", 4, False), ("tp_rev", 1, True)):
         try:
             res[key] = iperf(t.ports["iperf"], t.roots(), streams, rev, secs)
-            log("%s %s: %.2f Gbit/s" % (t.name, key, res[key]["gbps"]))
+            log("%s %s: %.2f Gbit/s (machine busy %.0f%%)" % (t.name, key, res[key]["gbps"], res[key]["system_busy_pct"]))
         except Exception as e:           # report and go on with the next column
             res[key] = {"error": str(e)}
             log("%s %s failed: %s" % (t.name, key, e))
@@ -470,7 +482,8 @@ def measure_memory(t, res, counts):
             out[key] = {"n": n, "held": hj["held"], "errors": hj["errors"],
                         "open_secs": hj["secs"], "idle": idle, "held_mem": held,
                         "rss_per_conn_kib": round((held["rss_kib"] - idle["rss_kib"]) / got, 2),
-                        "pss_per_conn_kib": round((held["pss_kib"] - idle["pss_kib"]) / got, 2)}
+                        "pss_per_conn_kib": round((held["pss_kib"] - idle["pss_kib"]) / got, 2),
+                        "fds_per_conn": round((held["fds"] - idle["fds"]) / got, 2)}
             log("%s hold %d: held %d errors %d, RSS/conn %.2f KiB, PSS/conn %.2f KiB" % (
                 t.name, n, hj["held"], hj["errors"], out[key]["rss_per_conn_kib"],
                 out[key]["pss_per_conn_kib"]))
