@@ -1,7 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { cloneElement, type ReactElement } from 'react';
+import { describe, expect, it, vi } from 'vitest';
 import { act, screen, waitFor } from '@testing-library/react';
 import OverviewPage from './OverviewPage';
 import { fakeHub, mockFetch, renderPage, sampleClient } from '../../test/fakes';
+
+// jsdom has no layout: give the charts a fixed size instead of a measured one.
+vi.mock('recharts', async (importOriginal) => {
+  const m = await importOriginal<typeof import('recharts')>();
+  return {
+    ...m,
+    ResponsiveContainer: ({ children }: { children: ReactElement<{ width?: number; height?: number }> }) =>
+      cloneElement(children, { width: 480, height: 240 }),
+  };
+});
 
 const now = Math.floor(Date.now() / 1000);
 const stats = {
@@ -25,7 +36,7 @@ describe('OverviewPage', () => {
     await waitFor(() => expect(screen.getByTestId('stat-mappings')).toHaveTextContent('3'));
     expect(screen.getByTestId('stat-traffic')).toHaveTextContent('2.00 MiB');
     expect(calls.find((c) => c.url.startsWith('/api/stats'))?.url).toBe('/api/stats?range=1h');
-    expect(screen.getByTestId('chart-clients')).toBeInTheDocument();
+    expect(screen.getByTestId('chart-clients').querySelector('.recharts-area-curve')).not.toBeNull();
     act(() => hub.emit('stats', { online_clients: 7, mappings: 9, active_conns: 4, bytes_in: 0, bytes_out: 0 }));
     await waitFor(() => expect(screen.getByTestId('stat-online')).toHaveTextContent('7'));
     expect(screen.getByTestId('stat-conns')).toHaveTextContent('4');

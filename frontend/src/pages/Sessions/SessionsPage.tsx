@@ -126,7 +126,7 @@ export default function SessionsPage() {
     {
       title: t('clients.name'),
       dataIndex: 'client_name',
-      width: 150,
+      width: 140,
       render: (v: string, r) => (
         <div style={{ lineHeight: 1.3 }}>
           <div>{v}</div>
@@ -137,14 +137,14 @@ export default function SessionsPage() {
     {
       title: t('sessions.mapping'),
       dataIndex: 'mapping',
-      width: 130,
+      width: 175,
       render: (v: string, r) => (
         <span style={{ whiteSpace: 'nowrap' }}>
           {v} :{r.remote_port} → {r.local_port}
         </span>
       ),
     },
-    { title: t('sessions.peer'), dataIndex: 'peer', width: 150 },
+    { title: t('sessions.peer'), dataIndex: 'peer', width: 145 },
     { title: t('sessions.start'), dataIndex: 'start', width: 130, render: time },
     { title: t('sessions.end'), dataIndex: 'end', width: 130, render: time },
     { title: t('sessions.duration'), key: 'dur', width: 80, render: (_: unknown, r) => duration(r.start, r.end) },
