@@ -621,6 +621,15 @@ def echo_roundtrip(port, payload=None, timeout=5.0, src=None):
         s.close()
 
 
+def check_tunnel(port, what, timeout=5.0):
+    """Fail with the reason if a small echo through port does not work."""
+    t0 = time.monotonic()
+    try:
+        echo_roundtrip(port, os.urandom(256), timeout=timeout)
+    except (OSError, EOFError, TestFailure) as e:
+        fail("%s: echo through port %d failed after %.1fs: %r" % (what, port, time.monotonic() - t0, e))
+
+
 def tunnel_works(port, timeout=3.0):
     """True if a small echo roundtrip through port works (for polling)."""
     try:

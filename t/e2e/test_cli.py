@@ -3,7 +3,7 @@
 import os
 import re
 
-from lib import (CLIENT, CTL, MASTER, ROOT, Client, Master, check, echo_handler, run_cmd,
+from lib import (check_tunnel, CLIENT, CTL, MASTER, ROOT, Client, Master, check, echo_handler, run_cmd,
                  test, tunnel_works)
 
 
@@ -132,7 +132,7 @@ def test_ctl_json_output(env):
     m = env.master()
     p = env.ports[0]
     c = env.client(m, [{"name": "web", "local_port": svc.port, "remote_port": p}])
-    check(tunnel_works(p), "tunnel")
+    check_tunnel(p, "tunnel")
     outs = {}
     for args in (["clients", "--json"], ["--json", "clients"]):
         rc, out, err = m.ctl(*args)

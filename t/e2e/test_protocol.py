@@ -7,7 +7,7 @@ import socket
 import struct
 import time
 
-from lib import (check, connect, echo_handler, encode, fail,
+from lib import (check_tunnel, check, connect, echo_handler, encode, fail,
                  free_port, parse_frames, pid_alive, read_until_close, recv_exact, recv_frame,
                  register_msg, test, tunnel_works, wait_until)
 
@@ -39,7 +39,7 @@ def seed_session(env, m, svc, port):
     check(isinstance(cid, str) and re.fullmatch(r"[0-9a-f]{32}", cid),
           "register_response client_id should be 32 hex chars (docs/design.md): %r" % r)
     c.local[port] = svc.port
-    check(tunnel_works(port), "no echo through the seed-registered port %d (python data connections)" % port)
+    check_tunnel(port, "no echo through the seed-registered port %d (python data connections)" % port)
     return c, cid
 
 
@@ -61,7 +61,7 @@ def test_register_seed_message_and_failures_on_one_connection(env):
     check(not c1.closed.is_set(), "the server closed the control connection after a failed register")
     mp = m.mapping_for(p0)
     check(mp is not None and mp.get("client_id") == cid, "mapping %d gone after failed registers: %r" % (p0, mp))
-    check(tunnel_works(p0), "mapping %d stopped working after failed registers on its connection" % p0)
+    check_tunnel(p0, "mapping %d stopped working after failed registers on its connection" % p0)
     # a second good mapping on the same connection
     r = c1.register(tok, svc.port, p1, name="gotunnel-demo")
     check(is_ok(r) and r.get("remote_port") == p1, "second mapping on the same connection: %r" % r)
@@ -89,7 +89,7 @@ def test_data_pool_count(env):
     check(is_ok(r), "register: %r" % r)
     time.sleep(2)
     check(len(a.data_ids) == 3, "pool_count 3: the server asked for %d data connections in 2s" % len(a.data_ids))
-    check(tunnel_works(env.ports[0]), "tunnel")
+    check_tunnel(env.ports[0], "tunnel")
     wait_until(lambda: len(a.data_ids) == 4, 3, "the server to refill the pool after one connection was used")
     time.sleep(1)
     check(len(a.data_ids) == 4, "pool refill asked for %d data connections, want 4 in total" % len(a.data_ids))
@@ -98,7 +98,7 @@ def test_data_pool_count(env):
     check(is_ok(r), "register: %r" % r)
     time.sleep(2)
     check(len(b.data_ids) <= 64, "pool_count 500: the server asked for %d data connections (cap is 64)" % len(b.data_ids))
-    check(tunnel_works(env.ports[1]), "tunnel of the big pool")
+    check_tunnel(env.ports[1], "tunnel of the big pool")
 
 
 @test(timeout=60)
@@ -128,7 +128,7 @@ def test_register_bad_token_on_registered_connection(env):
     r = c1.register("wrong-" + m.token, svc.port, env.ports[1], name="gotunnel-demo")
     check(is_fail(r) and err_has(r, "token"), "bad token in a 2nd register on a registered connection: reply %r" % r)
     check(not c1.closed.wait(0.5), "the server closed the control connection after a failed register (bad token)")
-    check(tunnel_works(p0), "mapping %d stopped working after a bad-token register on its connection" % p0)
+    check_tunnel(p0, "mapping %d stopped working after a bad-token register on its connection" % p0)
 
 
 @test(timeout=60)
@@ -144,7 +144,7 @@ def test_register_port_in_use(env):
         c3.close()
     mp = m.mapping_for(p0)
     check(mp is not None and mp.get("client_id") == cid, "mapping %d changed owner: %r" % (p0, mp))
-    check(tunnel_works(p0), "mapping %d broken by another client's attempt" % p0)
+    check_tunnel(p0, "mapping %d broken by another client's attempt" % p0)
 
 
 @test(timeout=60)
@@ -162,7 +162,7 @@ def test_register_too_many_clients(env):
     check(is_fail(r) and err_has(r, "too many"), "max_clients=1, second client: reply %r" % r)
     check(m2.mapping_for(env.ports[4]) is None, "refused client still got mapping %d" % env.ports[4])
     a.local[p2] = svc.port
-    check(tunnel_works(p2), "first client's mapping broken by the refused client")
+    check_tunnel(p2, "first client's mapping broken by the refused client")
     a.close()
     wait_until(lambda: m2.mapping_for(p2) is None, 5, "first client's mapping to go")
     c = env.pyclient(m2)
@@ -284,7 +284,7 @@ def test_bad_frames_close_connection(env):
     m = env.master()
     p = env.ports[0]
     c = env.client(m, [{"name": "echo", "local_port": svc.port, "remote_port": p}])
-    check(tunnel_works(p), "tunnel does not work before the bad frames")
+    check_tunnel(p, "tunnel does not work before the bad frames")
     master_pid = m.proc.pid
     workers = sorted(m.worker_pids())
     rp = env.ports[1]
@@ -318,7 +318,7 @@ def test_bad_frames_close_connection(env):
     check(alive, "master died during the bad frames: %s" % "; ".join(problems[:5]))
     after = sorted(m.worker_pids())
     check(after == workers, "worker pids changed (a worker crashed): before %r, after %r" % (workers, after))
-    check(tunnel_works(p), "existing tunnel broken after the bad frames")
+    check_tunnel(p, "existing tunnel broken after the bad frames")
     check(c.proc.alive(), "client died")
     check(m.mapping_for(rp) is None, "a bad frame registered port %d: %r" % (rp, m.mapping_for(rp)))
     check(not problems, "%d problem(s): %s" % (len(problems), " | ".join(problems)))
@@ -431,12 +431,12 @@ def test_unauthenticated_flood_from_one_address(env):
     r = pc.register(m.token, svc.port, p, name="realone")
     check(is_ok(r), "register from 127.0.0.1 during a flood of %d silent connections from 127.0.0.2: %r"
           % (len(flood), r))
-    check(tunnel_works(p), "tunnel of the python client does not work during the flood")
+    check_tunnel(p, "tunnel of the python client does not work during the flood")
     pc.close()
     wait_until(lambda: m.mapping_for(p) is None, 10, "python client's mapping to go away")
     # and the real client binary (its data connections are unauthenticated at first)
     c = env.client(m, [{"name": "echo", "local_port": svc.port, "remote_port": p}])
-    check(tunnel_works(p), "real client binary's tunnel does not work during the flood")
+    check_tunnel(p, "real client binary's tunnel does not work during the flood")
     # Every flood connection is closed by the server within ~10 s (+ margin).
     still = list(flood)
     deadline = t0 + 20
@@ -464,7 +464,7 @@ def test_reconnect_takeover_by_client_id(env):
     r = a.register(m.token, svc.port, p, name="roamer")
     check(is_ok(r), "first session: %r" % r)
     old_id = r["client_id"]
-    check(tunnel_works(p), "first session's tunnel")
+    check_tunnel(p, "first session's tunnel")
     # A different client without the id cannot take it.
     x = env.pyclient(m)
     r = x.register(m.token, svc.port, p, name="intruder")
@@ -484,7 +484,7 @@ def test_reconnect_takeover_by_client_id(env):
     check(mp.get("client_id") == new_id, "mapping owner: %r" % mp)
     ids = [c.get("id") for c in m.clients()]
     check(old_id not in ids, "old client_id %s still listed after takeover: %r" % (old_id, ids))
-    check(tunnel_works(p), "tunnel through the new session")
+    check_tunnel(p, "tunnel through the new session")
 
 
 @test(timeout=60)
@@ -497,7 +497,7 @@ def test_data_id_reuse_refused(env):
     check(is_ok(r), "register: %r" % r)
     check(a.open_data.wait(10), "server sent no open_data within 10s of a register")
     wait_until(lambda: len(a.data_socks) >= 1, 5, "python data connection")
-    check(tunnel_works(p), "tunnel via python data connection")
+    check_tunnel(p, "tunnel via python data connection")
     used = a.data_ids[0]
     s = connect(m.port, timeout=5)
     try:
@@ -508,7 +508,7 @@ def test_data_id_reuse_refused(env):
     frames, _ = parse_frames(data)
     check(closed, "reused data_id: connection not closed within 3s")
     check(any(f.get("type") == "error" for f in frames), "reused data_id: no error reply: %r" % frames)
-    check(tunnel_works(p), "tunnel broken after a reused data id")
+    check_tunnel(p, "tunnel broken after a reused data id")
 
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S* +(debug|info|notice|warn|warning|error|fatal)\b.*\S")
@@ -526,7 +526,7 @@ def test_log_one_line_per_event(env):
     cid = r["client_id"]
     r = pc.register(m.token, svc.port, not_allowed, name="logger")
     check(is_fail(r), "register outside allow_ports: %r" % r)
-    check(tunnel_works(p), "tunnel")
+    check_tunnel(p, "tunnel")
     for raw in (frame("garbage"), frame('{"type":"register"}x'), frame('{"a":' * 20 + "1" + "}" * 20),
                 frame('{"type":"register","token":"x"'), struct.pack(">I", 70000)):
         s = connect(m.port, timeout=5)
