@@ -41,6 +41,8 @@ static const struct key_def server_keys[] = {
 	I("common", "max_clients", max_clients, 1, 1000000),
 	I("common", "max_conns_per_mapping", max_conns_per_mapping, 1, 1000000),
 	I("common", "max_pool_count", max_pool_count, 0, 1000),
+	D("common", "drain_timeout", drain_timeout),
+	S("common", "log_file", log_file),
 	IP("admin", "bind_addr", admin_bind_addr),
 	I("admin", "bind_port", admin_bind_port, 1, 65535),
 	D("admin", "session_ttl", admin_session_ttl),
@@ -133,6 +135,7 @@ server_config_defaults(struct server_config *c)
 	c->max_clients = 10000;
 	c->max_conns_per_mapping = 10000;
 	c->max_pool_count = 64;
+	c->drain_timeout = 10;
 	portrange_parse("", &c->allow_ports, &(const char *){ NULL });
 	snprintf(c->admin_bind_addr, sizeof(c->admin_bind_addr), "127.0.0.1");
 	c->admin_bind_port = 7500;

@@ -26,6 +26,8 @@ struct server_config {
 	long		 max_clients;
 	long		 max_conns_per_mapping;
 	long		 max_pool_count;
+	long		 drain_timeout;
+	char		 log_file[PATH_MAX];
 	/* [admin] */
 	char		 admin_bind_addr[64];
 	long		 admin_bind_port;

@@ -1,5 +1,6 @@
 /* log.c: timestamped log lines on stderr: "TIME LEVEL PROC[PID]: message". */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,25 @@ void
 log_set_procname(const char *procname)
 {
 	snprintf(log_proc, sizeof(log_proc), "%s", procname);
+}
+
+/*
+ * Sends stderr (and so every log line) to path, appending; called again
+ * on SIGUSR1 after logrotate moved the file.
+ */
+int
+log_open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd == -1)
+		return -1;
+	if (dup2(fd, STDERR_FILENO) == -1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 /* Parses "debug", "info", "warn" or "error"; -1 if unknown. */

@@ -10,6 +10,7 @@ void	log_init(const char *procname, enum log_level);
 void	log_set_level(enum log_level);
 void	log_set_procname(const char *);
 int	log_level_parse(const char *, enum log_level *);
+int	log_open_file(const char *path);
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

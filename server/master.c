@@ -27,7 +27,7 @@
 
 #define RESPAWN_BACKOFF_MAX	30
 #define CRASH_WINDOW		10	/* a death this soon after start counts as a crash loop */
-#define STOP_TIMEOUT		10	/* seconds workers get to drain on SIGTERM */
+#define STOP_GRACE		5	/* seconds past drain_timeout before SIGKILL */
 
 struct master *M;
 
@@ -233,8 +233,7 @@ master_kill_workers(evutil_socket_t fd, short what, void *arg)
 {
 	for (int i = 0; i < M->nworkers; i++)
 		if (M->slots[i].pid != 0) {
-			log_warnx("worker %d did not stop in %d s; killing it",
-			    i, STOP_TIMEOUT);
+			log_warnx("worker %d did not stop in time; killing it", i);
 			kill(M->slots[i].pid, SIGKILL);
 		}
 }
@@ -260,7 +259,7 @@ master_sigterm(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(M->base, NULL);
 		return;
 	}
-	event_add(&M->ev_kill, &(struct timeval){ STOP_TIMEOUT, 0 });
+	event_add(&M->ev_kill, &(struct timeval){ M->conf.drain_timeout + STOP_GRACE, 0 });
 }
 
 /* Re-reads the config; the old one stays if the new one is bad. */
@@ -294,6 +293,21 @@ master_reload(char *err, size_t errlen)
 		master_send_ipc(i, &m);
 	log_info("configuration reloaded");
 	return 0;
+}
+
+/* SIGUSR1: reopen log_file (after logrotate) here and in every worker. */
+static void
+master_sigusr1(evutil_socket_t sig, short what, void *arg)
+{
+	if (M->conf.log_file[0] == '\0')
+		return;
+	if (log_open_file(M->conf.log_file) == -1)
+		log_warn("cannot reopen %s", M->conf.log_file);
+	else
+		log_info("log file reopened");
+	for (int i = 0; i < M->nworkers; i++)
+		if (M->slots[i].pid != 0)
+			kill(M->slots[i].pid, SIGUSR1);
 }
 
 /* SIGHUP: reload. */
@@ -334,6 +348,7 @@ master_cleanup(void)
 	evsignal_del(&M->ev_sigterm);
 	evsignal_del(&M->ev_sigint);
 	evsignal_del(&M->ev_sighup);
+	evsignal_del(&M->ev_sigusr1);
 	event_del(&M->ev_tick);
 	event_del(&M->ev_housekeeping);
 	event_del(&M->ev_kill);
@@ -370,6 +385,9 @@ master_main(const char *conf_path, int verbose)
 	if (server_config_load(conf_path, &M->conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	log_set_level(verbose ? LOG_LVL_DEBUG : M->conf.log_level);
+	/* Workers inherit stderr, so they write to the same file. */
+	if (M->conf.log_file[0] != '\0' && log_open_file(M->conf.log_file) == -1)
+		fatal("cannot open log_file %s", M->conf.log_file);
 	if ((n = readlink("/proc/self/exe", M->self, sizeof(M->self) - 1)) <= 0)
 		fatal("readlink /proc/self/exe");
 	M->self[n] = '\0';
@@ -392,6 +410,8 @@ master_main(const char *conf_path, int verbose)
 	evsignal_add(&M->ev_sigterm, NULL);
 	evsignal_add(&M->ev_sigint, NULL);
 	evsignal_add(&M->ev_sighup, NULL);
+	evsignal_assign(&M->ev_sigusr1, M->base, SIGUSR1, master_sigusr1, NULL);
+	evsignal_add(&M->ev_sigusr1, NULL);
 	event_assign(&M->ev_tick, M->base, -1, EV_PERSIST, master_tick, NULL);
 	event_add(&M->ev_tick, &(struct timeval){ 1, 0 });
 	event_assign(&M->ev_housekeeping, M->base, -1, EV_PERSIST,

@@ -173,7 +173,7 @@ struct worker {
 	int			 mesh_fd;		/* receives */
 	int			 mesh_peers[MAX_WORKERS];	/* send to worker i */
 	struct event		 ev_listen, ev_ipc, ev_mesh, ev_flush, ev_sigterm,
-				 ev_sigint, ev_sighup, ev_pending_timer;
+				 ev_sigint, ev_sighup, ev_sigusr1, ev_pending_timer;
 	struct pending_list	 pending;
 	unsigned		 npending;
 	struct session_list	 sessions;
@@ -189,6 +189,8 @@ struct worker {
 	}			 reg_counts[16];	/* registrations by result, unflushed */
 	unsigned char		 token_hash[32];
 	int			 stopping;
+	time_t			 drain_deadline;
+	struct event		 ev_drain;
 };
 
 extern struct worker *W;
@@ -216,6 +218,7 @@ void	tunnel_data_conn(int fd, const char *data_id, const char *addr);
 void	tunnel_session_drop_data(struct session *);
 void	tunnel_ticket_free(struct data_ticket *);
 void	tunnel_account(struct pubconn *);
+void	tunnel_session_stop(struct session *);
 
 /* flush.c */
 void	flush_start(void);
@@ -246,7 +249,7 @@ struct master {
 	int			 verbose;
 	int			 nworkers;
 	struct worker_slot	 slots[MAX_WORKERS];
-	struct event		 ev_sigchld, ev_sigterm, ev_sigint, ev_sighup,
+	struct event		 ev_sigchld, ev_sigterm, ev_sigint, ev_sighup, ev_sigusr1,
 				 ev_tick, ev_housekeeping, ev_kill;
 	time_t			 started;
 	int			 stopping;

@@ -130,7 +130,7 @@ tunnel_pool_refill(struct session *s)
 {
 	unsigned want = s->pool_target + s->nwaiting;
 
-	if (s->closing || !s->registered)
+	if (s->closing || !s->registered || W->stopping)
 		return;
 	/* Bounded per call; the heartbeat timer tops up the rest. */
 	for (int i = 0; i < 64 && s->pool_size + s->ntickets < want; i++) {
@@ -256,13 +256,37 @@ tunnel_mapping_free(struct mapping *map)
 {
 	struct pubconn *pc;
 
-	event_del(&map->ev_accept);
-	close(map->fd);
+	if (map->fd != -1) {
+		event_del(&map->ev_accept);
+		close(map->fd);
+	}
 	while ((pc = TAILQ_FIRST(&map->conns)) != NULL)
 		pubconn_close(pc, "client disconnected");
 	TAILQ_REMOVE(&map->session->mappings, map, entry);
 	map->session->nmappings--;
 	free(map);
+}
+
+/*
+ * Graceful stop of a session: stop listening and drop waiting and pooled
+ * connections, but let the relays in progress finish.
+ */
+void
+tunnel_session_stop(struct session *s)
+{
+	struct mapping	*map;
+	struct pubconn	*pc;
+
+	tunnel_session_drop_data(s);
+	while ((pc = TAILQ_FIRST(&s->waiting)) != NULL)
+		pubconn_close(pc, "server shutting down");
+	TAILQ_FOREACH(map, &s->mappings, entry) {
+		if (map->fd == -1)
+			continue;
+		event_del(&map->ev_accept);
+		close(map->fd);
+		map->fd = -1;
+	}
 }
 
 /* Drops a session's pooled data connections and outstanding tickets. */

@@ -279,23 +279,67 @@ worker_reload(void)
 	log_info("configuration reloaded");
 }
 
-/* Starts a clean stop: no new connections, sessions closed, loop ends. */
+/* Counts public connections still being relayed. */
+static unsigned
+worker_live_relays(void)
+{
+	struct session	*s;
+	struct mapping	*map;
+	unsigned	 n = 0;
+
+	TAILQ_FOREACH(s, &W->sessions, entry)
+		TAILQ_FOREACH(map, &s->mappings, entry)
+			n += map->live_conns;
+	return n;
+}
+
+/* Drain check: ends the worker once relays are done or time is up. */
+static void
+worker_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s;
+	unsigned	 live = worker_live_relays();
+
+	if (live > 0 && time(NULL) < W->drain_deadline)
+		return;
+	if (live > 0)
+		log_warnx("drain timeout: closing %u relayed connection(s)", live);
+	event_del(&W->ev_drain);
+	while ((s = TAILQ_FIRST(&W->sessions)) != NULL)
+		control_session_close(s, "server shutting down");
+	flush_now();
+	event_base_loopexit(W->base, &(struct timeval){ 0, 200000 });
+}
+
+/*
+ * Starts a graceful stop: no new control, data or public connections;
+ * clients are told; relays in progress get drain_timeout to finish.
+ */
 static void
 worker_stop(const char *why)
 {
-	struct session *s;
+	struct session	*s;
+	struct msg	 m;
 
 	if (W->stopping)
 		return;
 	W->stopping = 1;
-	log_info("stopping (%s)", why);
+	log_info("stopping (%s): draining relays for up to %ld s", why,
+	    W->conf.drain_timeout);
 	event_del(&W->ev_listen);
-	while ((s = TAILQ_FIRST(&W->sessions)) != NULL)
-		control_session_close(s, "server shutting down");
 	while (!TAILQ_EMPTY(&W->pending))
 		pending_free(TAILQ_FIRST(&W->pending), 1);
+	msg_init(&m, MSG_ERROR);
+	msg_set_str(&m, F_ERROR, "server shutting down");
+	TAILQ_FOREACH(s, &W->sessions, entry) {
+		control_send(s, &m);
+		tunnel_session_stop(s);
+	}
 	flush_now();
-	event_base_loopexit(W->base, &(struct timeval){ 0, 200000 });
+	W->drain_deadline = time(NULL) + W->conf.drain_timeout;
+	event_assign(&W->ev_drain, W->base, -1, EV_PERSIST, worker_drain, NULL);
+	event_add(&W->ev_drain, &(struct timeval){ 0, 100000 });
+	worker_drain(-1, 0, NULL);
 }
 
 /* Reads a request from the master. */
@@ -336,6 +380,12 @@ worker_signal(evutil_socket_t sig, short what, void *arg)
 {
 	if (sig == SIGHUP)
 		return;
+	if (sig == SIGUSR1) {
+		if (W->conf.log_file[0] != '\0' &&
+		    log_open_file(W->conf.log_file) == -1)
+			log_warn("cannot reopen %s", W->conf.log_file);
+		return;
+	}
 	worker_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
@@ -369,9 +419,12 @@ worker_cleanup(void)
 	event_del(&W->ev_mesh);
 	event_del(&W->ev_flush);
 	event_del(&W->ev_pending_timer);
+	if (W->stopping)
+		event_del(&W->ev_drain);
 	evsignal_del(&W->ev_sigterm);
 	evsignal_del(&W->ev_sigint);
 	evsignal_del(&W->ev_sighup);
+	evsignal_del(&W->ev_sigusr1);
 	strmap_free(&W->sessions_by_id);
 	strmap_free(&W->tickets_by_id);
 	relay_pipes_release_all();
@@ -437,6 +490,8 @@ worker_main(const char *conf_path, int index, int nworkers, const char *fds,
 	evsignal_add(&W->ev_sigterm, NULL);
 	evsignal_add(&W->ev_sigint, NULL);
 	evsignal_add(&W->ev_sighup, NULL);
+	evsignal_assign(&W->ev_sigusr1, W->base, SIGUSR1, worker_signal, NULL);
+	evsignal_add(&W->ev_sigusr1, NULL);
 	flush_start();
 	log_info("worker %d started", index);
 	event_base_dispatch(W->base);
