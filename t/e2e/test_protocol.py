@@ -412,47 +412,86 @@ def test_registration_timeout(env):
     env.note("closed after %.1fs / %.1fs" % (res["silent"][1], res["partial header"][1]))
 
 
-@test(timeout=90)
-def test_unauthenticated_flood_from_one_address(env):
-    svc = env.service(echo_handler)
-    m = env.master()
-    p = env.ports[0]
-    t0 = time.monotonic()
-    flood = []
-    refused = 0
-    for i in range(300):
+def open_silent(port, src, n):
+    """n silent connections from src (bounded); returns the sockets and the refused count."""
+    out, refused = [], 0
+    for _ in range(n):
         try:
-            flood.append(env.sock(connect(m.port, src="127.0.0.2", timeout=2)))
+            out.append(connect(port, src=src, timeout=2))
         except OSError:
             refused += 1
-    time.sleep(0.5)
+    return out, refused
+
+
+def count_open(socks):
+    n = 0
+    for s in socks:
+        _, closed, _ = read_until_close(s, 0.005)
+        if not closed:
+            n += 1
+    return n
+
+
+@test(timeout=90)
+def test_unauthenticated_flood_from_one_address(env):
+    """300 silent connections from 127.0.0.2 (one worker, so over the per-address cap) do not
+    keep a real client from 127.0.0.1 out; the oldest of the flood are closed to make room."""
+    svc = env.service(echo_handler)
+    m = env.master(workers=1)
+    p = env.ports[0]
+    t0 = time.monotonic()
+    flood, refused = open_silent(m.port, "127.0.0.2", 300)
+    for s in flood:
+        env.sock(s)
+    time.sleep(1.0)
+    still = count_open(flood)
+    check(still < len(flood), "all %d silent connections from one address still open after 1s: no per-address cap"
+          % len(flood))
+    check(count_open(flood[:20]) == 0, "the oldest flood connections are still open (evict the oldest first)")
     # A real client from 127.0.0.1 must still register and work.
     pc = env.pyclient(m)
     r = pc.register(m.token, svc.port, p, name="realone")
     check(is_ok(r), "register from 127.0.0.1 during a flood of %d silent connections from 127.0.0.2: %r"
           % (len(flood), r))
-    check_tunnel(p, "tunnel of the python client does not work during the flood")
+    check_tunnel(p, "python client's tunnel during the flood")
     pc.close()
     wait_until(lambda: m.mapping_for(p) is None, 10, "python client's mapping to go away")
     # and the real client binary (its data connections are unauthenticated at first)
     c = env.client(m, [{"name": "echo", "local_port": svc.port, "remote_port": p}])
-    check_tunnel(p, "real client binary's tunnel does not work during the flood")
+    check_tunnel(p, "real client binary's tunnel during the flood")
     # Every flood connection is closed by the server within ~10 s (+ margin).
-    still = list(flood)
     deadline = t0 + 20
-    while still and time.monotonic() < deadline:
-        nxt = []
-        for s in still:
-            _, closed, _ = read_until_close(s, 0.01)
-            if not closed:
-                nxt.append(s)
-        still = nxt
-        if still:
-            time.sleep(0.5)
-    check(not still, "%d of %d silent flood connections still open %.0fs after the flood began"
-          % (len(still), len(flood), time.monotonic() - t0))
-    check(tunnel_works(p) and c.proc.alive(), "tunnel broken after the flood")
-    env.note("%d flood connections (%d refused at connect)" % (len(flood), refused))
+    left = count_open(flood)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = count_open(flood)
+    check(not left, "%d of %d silent flood connections still open %.0fs after the flood began"
+          % (left, len(flood), time.monotonic() - t0))
+    check(c.proc.alive(), "client died")
+    check_tunnel(p, "tunnel after the flood")
+    env.note("%d open of %d after 1s (%d refused at connect)" % (still, len(flood), refused))
+
+
+@test(timeout=120)
+def test_unauthenticated_flood_global_cap(env):
+    """Silent connections from many addresses (over the total cap): a real client still gets in."""
+    svc = env.service(echo_handler)
+    m = env.master(workers=1)
+    p = env.ports[0]
+    flood = []
+    for i in range(5):
+        socks, _ = open_silent(m.port, "127.0.1.%d" % (i + 1), 240)
+        flood += socks
+        for s in socks:
+            env.sock(s)
+    time.sleep(1.0)
+    still = count_open(flood)
+    check(still < len(flood), "all %d silent connections from 5 addresses still open after 1s: no total cap" % len(flood))
+    pc = env.pyclient(m)
+    r = pc.register(m.token, svc.port, p, name="realone")
+    check(is_ok(r), "register from 127.0.0.1 with %d silent connections open: %r" % (still, r))
+    check_tunnel(p, "python client's tunnel during the flood")
+    env.note("%d of %d silent connections open after 1s" % (still, len(flood)))
 
 
 @test(timeout=60)
