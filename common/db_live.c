@@ -240,10 +240,13 @@ conns_delete_client(struct db *db, MDB_txn *txn, const char *id)
 	if (mdb_cursor_open(txn, db->dbi[DB_CONNS], &cur) != 0)
 		return;
 	while (mdb_cursor_get(cur, &k, &v, op) == 0) {
-		const struct db_conn *c = v.mv_data;
+		struct db_conn c;
 
 		op = MDB_NEXT;
-		if (v.mv_size == sizeof(*c) && strcmp(c->client_id, id) == 0)
+		if (v.mv_size != sizeof(c))
+			continue;
+		memcpy(&c, v.mv_data, sizeof(c));	/* values are 2-byte aligned */
+		if (strcmp(c.client_id, id) == 0)
 			mdb_cursor_del(cur, 0);
 	}
 	mdb_cursor_close(cur);
@@ -479,18 +482,22 @@ db_clear_rows(struct db *db, int pid, const char *reason)
 	}
 	if (mdb_cursor_open(txn, db->dbi[DB_MAPPINGS], &cur) == 0) {
 		for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
-			const struct db_mapping *m = v.mv_data;
+			struct db_mapping m;
 
-			if (pid == 0 || v.mv_size != sizeof(*m) || m->worker_pid == pid)
+			if (v.mv_size == sizeof(m))
+				memcpy(&m, v.mv_data, sizeof(m));
+			if (pid == 0 || v.mv_size != sizeof(m) || m.worker_pid == pid)
 				mdb_cursor_del(cur, 0);
 		}
 		mdb_cursor_close(cur);
 	}
 	if (mdb_cursor_open(txn, db->dbi[DB_CONNS], &cur) == 0) {
 		for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
-			const struct db_conn *c = v.mv_data;
+			struct db_conn c;
 
-			if (pid == 0 || v.mv_size != sizeof(*c) || c->worker_pid == pid)
+			if (v.mv_size == sizeof(c))
+				memcpy(&c, v.mv_data, sizeof(c));
+			if (pid == 0 || v.mv_size != sizeof(c) || c.worker_pid == pid)
 				mdb_cursor_del(cur, 0);
 		}
 		mdb_cursor_close(cur);

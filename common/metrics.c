@@ -162,10 +162,13 @@ live_families(struct outbuf *o, MDB_txn *txn, struct db *db)
 
 	if (mdb_cursor_open(txn, db->dbi[DB_CLIENTS], &cur) == 0) {
 		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
-			const struct db_client *c = v.mv_data;
+			struct db_client c;
 
-			if (v.mv_size == sizeof(*c) && now - c->last_heartbeat > lag)
-				lag = now - c->last_heartbeat;
+			if (v.mv_size != sizeof(c))
+				continue;
+			memcpy(&c, v.mv_data, sizeof(c));	/* values are 2-byte aligned */
+			if (now - c.last_heartbeat > lag)
+				lag = now - c.last_heartbeat;
 		}
 		mdb_cursor_close(cur);
 	}
@@ -181,10 +184,11 @@ live_families(struct outbuf *o, MDB_txn *txn, struct db *db)
 	    "Live public connections per mapping.");
 	if (mdb_cursor_open(txn, db->dbi[DB_MAPPINGS], &cur) == 0) {
 		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
-			const struct db_mapping *m = v.mv_data;
+			struct db_mapping rec, *m = &rec;
 
-			if (v.mv_size != sizeof(*m))
+			if (v.mv_size != sizeof(rec))
 				continue;
+			memcpy(&rec, v.mv_data, sizeof(rec));
 			label_escape(m->name, n1, sizeof(n1));
 			label_escape(m->client_name, n2, sizeof(n2));
 			out(o, "gotunnel_mapping_bytes_in_total{port=\"%u\",mapping=\"%s\",client=\"%s\"} %llu\n",

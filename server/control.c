@@ -144,7 +144,9 @@ control_register(struct session *s, const struct msg *req)
 
 	if (!MSG_HAS(req, F_TOKEN) || !control_token_ok(req->token)) {
 		register_fail(s, req, "bad token");
-		control_session_close(s, "bad token");
+		/* A stranger is shown the door; a registered client keeps its others. */
+		if (!s->registered)
+			control_session_close(s, "bad token");
 		return;
 	}
 	if (!s->registered && s->nmappings == 0)

@@ -131,13 +131,25 @@ gen_mappings(yajl_gen g, MDB_txn *txn)
 	yajl_gen_array_open(g);
 	if (mdb_cursor_open(txn, M->db.dbi[DB_MAPPINGS], &cur) == 0) {
 		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0;
-		    op = MDB_NEXT)
-			if (v.mv_size == sizeof(struct db_mapping))
-				gen_mapping(g, v.mv_data, 1);
+		    op = MDB_NEXT) {
+			struct db_mapping m;
+
+			/* LMDB aligns values to 2 bytes only: copy before use. */
+			if (v.mv_size != sizeof(m))
+				continue;
+			memcpy(&m, v.mv_data, sizeof(m));
+			gen_mapping(g, &m, 1);
+		}
 		mdb_cursor_close(cur);
 	}
 	yajl_gen_array_close(g);
 }
+
+/* The mappings of one client, gathered for gen_clients(). */
+struct map_list {
+	size_t			n;
+	struct db_mapping	m[64];
+};
 
 /* Emits the clients table, each with its mappings. */
 static void
@@ -152,14 +164,15 @@ gen_clients(yajl_gen g, MDB_txn *txn)
 	if (mdb_cursor_open(txn, M->db.dbi[DB_MAPPINGS], &cur) == 0) {
 		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0;
 		    op = MDB_NEXT) {
-			const struct db_mapping *m = v.mv_data;
-			struct { size_t n; const struct db_mapping *m[64]; } *l;
+			struct db_mapping	 m;
+			struct map_list		*l;
 
-			if (v.mv_size != sizeof(*m))
+			if (v.mv_size != sizeof(m))
 				continue;
-			if ((l = strmap_get(&bycl, m->client_id)) == NULL) {
+			memcpy(&m, v.mv_data, sizeof(m));
+			if ((l = strmap_get(&bycl, m.client_id)) == NULL) {
 				l = xcalloc(1, sizeof(*l));
-				strmap_put(&bycl, m->client_id, l);
+				strmap_put(&bycl, m.client_id, l);
 			}
 			if (l->n < 64)
 				l->m[l->n++] = m;
@@ -170,11 +183,12 @@ gen_clients(yajl_gen g, MDB_txn *txn)
 	if (mdb_cursor_open(txn, M->db.dbi[DB_CLIENTS], &cur) == 0) {
 		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0;
 		    op = MDB_NEXT) {
-			const struct db_client *c = v.mv_data;
-			struct { size_t n; const struct db_mapping *m[64]; } *l;
+			struct db_client	 rec, *c = &rec;
+			struct map_list		*l;
 
-			if (v.mv_size != sizeof(*c))
+			if (v.mv_size != sizeof(rec))
 				continue;
+			memcpy(&rec, v.mv_data, sizeof(rec));
 			yajl_gen_map_open(g);
 			GEN_KV_STR(g, "id", c->id);
 			GEN_KV_STR(g, "name", c->name);
@@ -189,7 +203,7 @@ gen_clients(yajl_gen g, MDB_txn *txn)
 			yajl_gen_array_open(g);
 			if ((l = strmap_get(&bycl, c->id)) != NULL)
 				for (size_t i = 0; i < l->n; i++)
-					gen_mapping(g, l->m[i], 0);
+					gen_mapping(g, &l->m[i], 0);
 			yajl_gen_array_close(g);
 			yajl_gen_map_close(g);
 		}

@@ -351,6 +351,7 @@ worker_ipc_read(evutil_socket_t fd, short what, void *arg)
 
 	if (n == 0) {
 		/* The master is gone: nobody supervises us any more. */
+		event_del(&W->ev_ipc);
 		log_warnx("master exited; stopping");
 		worker_stop("master gone");
 		return;
