@@ -16,16 +16,39 @@ struct line_reader {
 	struct conf_ctx	*ctx;
 };
 
-/* Reads one line for inih and counts it, so errors can name their line. */
+/*
+ * Reads one line for inih and counts it, so errors can name their line.
+ * inih's line buffer is small (num, 200 bytes): a longer line would reach
+ * it in pieces, cutting a value short and turning its tail into a bogus
+ * line with a wrong number.  Such a line is an error of its own instead.
+ */
 static char *
 conf_reader(char *str, int num, void *stream)
 {
-	struct line_reader *r = stream;
-	char *s = fgets(str, num, r->fp);
+	struct line_reader	*r = stream;
+	char			*s = fgets(str, num, r->fp);
+	size_t			 len;
+	int			 ch;
 
-	if (s != NULL)
-		r->ctx->line++;
-	return s;
+	if (s == NULL)
+		return NULL;
+	r->ctx->line++;
+	len = strlen(s);
+	if (len == 0 || s[len - 1] == '\n')
+		return s;
+	/* No newline: the file ends here, or the line goes on. */
+	if ((ch = getc(r->fp)) == EOF || ch == '\n')
+		return s;
+	while (ch != EOF && ch != '\n')
+		ch = getc(r->fp);
+	if (r->ctx->err_line == 0) {
+		r->ctx->err_line = r->ctx->line;
+		snprintf(r->ctx->err, sizeof(r->ctx->err), "%s:%d: line too "
+		    "long (limit %d characters)", r->ctx->path, r->ctx->line,
+		    num - 1);
+	}
+	str[0] = '\0';		/* inih sees an empty line */
+	return str;
 }
 
 /* inih callback: delegates to the file's key table, keeps the first error. */
@@ -69,9 +92,10 @@ conf_ini_parse(const char *path, conf_key_fn fn, void *user, char *err,
 	r.ctx = &ctx;
 	rc = ini_parse_stream(conf_reader, &r, conf_handler, &ctx);
 	fclose(fp);
-	if (rc == 0)
+	if (rc == 0 && ctx.err_line == 0)
 		return 0;
-	if (rc > 0 && rc == ctx.err_line)
+	/* The first error wins: ours (key or long line), or inih's syntax error. */
+	if (ctx.err_line != 0 && (rc == 0 || rc >= ctx.err_line))
 		snprintf(err, errlen, "%s", ctx.err);
 	else if (rc > 0)
 		snprintf(err, errlen, "%s:%d: syntax error (expected "
