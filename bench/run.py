@@ -44,12 +44,13 @@ def log(msg):
     print("bench: " + msg, file=sys.stderr, flush=True)
 
 
-def start(argv, name, stdout=None, stdin=None):
+def start(argv, name, stdout=None, stdin=None, env=None):
     """Start a child in its own session, remember it for cleanup."""
     logf = open(os.path.join(TMP, name + ".log"), "ab")
     p = subprocess.Popen(argv, stdout=stdout if stdout is not None else logf,
                          stderr=logf, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                         start_new_session=True, cwd=TMP)
+                         start_new_session=True, cwd=TMP,
+                         env=dict(os.environ, **env) if env else None)
     p.bench_name = name
     CHILDREN.append(p)
     return p
@@ -333,6 +334,11 @@ def write_master_ini(path, port, allow_ports, max_clients, datadir, workers):
             "max_clients = %d" % max_clients, "max_conns_per_mapping = 20000", ""]))
 
 
+def gotunnel_env(args):
+    """--gotunnel-env KEY=VALUE pairs as a dict."""
+    return dict(kv.split("=", 1) for kv in args.gotunnel_env)
+
+
 def check_ini(binary, ini, name):
     r = subprocess.run([binary, "-t", "-c", ini], capture_output=True, text=True, timeout=10)
     if r.returncode != 0:
@@ -343,9 +349,10 @@ class Gotunnel:
     """bin/gotunnel-master + bin/gotunnel-client with a temporary config."""
     name = "gotunnel"
 
-    def __init__(self, workers, pool):
+    def __init__(self, workers, pool, env=None):
         self.workers = workers
         self.pool = pool
+        self.env = env or {}
         self.master = self.client = None
 
     def start(self, services):
@@ -370,9 +377,9 @@ class Gotunnel:
                                    "remote_port = %d" % self.ports[k], ""]))
         check_ini(mbin, mini, "gotunnel-master")
         check_ini(cbin, cini, "gotunnel-client")
-        self.master = start([mbin, "-c", mini], "gotunnel-master")
+        self.master = start([mbin, "-c", mini], "gotunnel-master", env=self.env)
         wait_port(self.port, proc=self.master)
-        self.client = start([cbin, "-c", cini], "gotunnel-client")
+        self.client = start([cbin, "-c", cini], "gotunnel-client", env=self.env)
         wait_port(self.ports["echo"], echo=True, proc=self.client)
         wait_port(self.ports["iperf"], proc=self.client)
         time.sleep(0.5)          # let the data-connection pool fill
@@ -443,11 +450,16 @@ def measure_latency(t, res, rounds):
 def measure_cps(t, res, secs, threads):
     try:
         cpu = CpuMeter(t.roots())
+        b0, t0 = system_ticks()
         res["cps"] = run_tool([os.path.join(TOOLS, "cps"), "-p", str(t.ports["echo"]),
                                "-c", str(threads), "-d", str(secs), "-a", "100"], secs + 60)
         c = cpu.stop()
+        b1, t1 = system_ticks()
+        res["cps"]["system_busy_pct"] = round(100.0 * (b1 - b0) / max(t1 - t0, 1), 1)
         if c:
             res["cps"]["tunnel_cpu"] = c
+            if res["cps"]["conns"] and c.get("cpu_s") is not None:
+                res["cps"]["tunnel_cpu_us_per_conn"] = round(c["cpu_s"] / res["cps"]["conns"] * 1e6, 1)
         log("%s conn/s %.0f p99 %.1f us (errors %d)" % (t.name, res["cps"]["cps"],
                                                         res["cps"]["p99_us"], res["cps"]["errors"]))
     except Exception as e:
@@ -540,7 +552,7 @@ def measure_control_plane(args):
     m = None
     try:
         check_ini(mbin, ini, "gotunnel-master")
-        m = start([mbin, "-c", ini], "loadgen-master")
+        m = start([mbin, "-c", ini], "loadgen-master", env=gotunnel_env(args))
         wait_port(port, proc=m)
         time.sleep(1.0)
         res["idle"] = memory([m.pid])
@@ -676,6 +688,11 @@ def legend(results):
         "(every %s s, spread out)." % (results["params"]["clients"], get(cp, "heartbeat", "interval") or 30),
     ]
     notes = []
+    la = max(m["loadavg_start"][0], m.get("loadavg_end", [0])[0])
+    if la > 0.8:
+        notes.append("other work was running on this machine (load average %.1f at start, %.1f at end "
+                      "on %d cores): figures are noisy, compare rows of this run only" % (
+                          m["loadavg_start"][0], m.get("loadavg_end", [0])[0], m["cores"]))
     for name, r in results["rows"].items():
         for k, v in sorted(r.items()):
             if isinstance(v, dict) and "error" in v:
@@ -719,6 +736,8 @@ def main():
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--pool", type=int, default=8, help="gotunnel client pool_count")
     ap.add_argument("--no-loadgen", action="store_true")
+    ap.add_argument("--gotunnel-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for the gotunnel processes (experiments), repeatable")
     ap.add_argument("--perf", action="store_true", help="perf-profile the tunnels (iperf, conn/s)")
     ap.add_argument("--budget", type=int, default=900, help="hard limit for the whole run, seconds")
     args = ap.parse_args()
@@ -746,12 +765,13 @@ def main():
     results = {
         "started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {"cpu": cpu_model, "cores": os.cpu_count(), "kernel": platform.release(),
-                    "nofile": hard, "iperf3": subprocess.run(["iperf3", "--version"], capture_output=True,
+                    "loadavg_start": os.getloadavg(), "nofile": hard, "iperf3": subprocess.run(["iperf3", "--version"], capture_output=True,
                                                              text=True).stdout.split("\n")[0],
                     "ssh": subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.strip()},
         "params": {"secs": args.secs, "rounds": args.rounds, "cps_secs": args.cps_secs,
                    "cps_threads": args.cps_threads, "hold": [int(x) for x in args.hold.split(",") if x],
-                   "clients": args.clients, "workers": args.workers, "pool_count": args.pool},
+                   "clients": args.clients, "workers": args.workers, "pool_count": args.pool,
+                   "gotunnel_env": gotunnel_env(args)},
         "rows": {},
         "tmp": TMP,
     }
@@ -773,7 +793,7 @@ def main():
     if "ssh" in wanted:
         tunnels.append(SshR())
     if "gotunnel" in wanted:
-        tunnels.append(Gotunnel(args.workers, args.pool))
+        tunnels.append(Gotunnel(args.workers, args.pool, gotunnel_env(args)))
     for t in tunnels:
         res = {}
         results["rows"][t.name] = res
@@ -810,6 +830,7 @@ def main():
         results["control_plane"] = measure_control_plane(args)
 
     results["elapsed_s"] = round(time.time() - t_start, 1)
+    results["machine"]["loadavg_end"] = os.getloadavg()
     lines, notes = legend(results)
     text = "\n".join(lines) + "\n\n" + table(results) + "\n"
     if notes:
