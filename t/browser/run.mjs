@@ -68,7 +68,7 @@ async function finish(code) {
 
 /** Runs one named test with a time limit; a failure saves a screenshot. */
 async function test(name, fn, limitMs = 60000) {
-  if (only.length && !only.some((o) => name.includes(o))) return;
+  if (only.length && !name.startsWith('setup') && !only.some((o) => name.includes(o))) return;
   const t0 = Date.now();
   let timer;
   try {
@@ -321,6 +321,8 @@ async function main() {
     await shot(page, 'clients.png');
   });
 
+  if (only.length && !only.some((o) => 'login shows the demo client in /clients'.includes(o))) await login(page, '/clients');
+
   await test('a second client appears live without reload', async () => {
     await page.evaluate(() => {
       window.__gtNoReload = 'still-here';
@@ -429,6 +431,12 @@ async function main() {
       const d = await page.locator(`[data-testid=${id}] .recharts-area-curve`).first().getAttribute('d');
       assert(d && d.length > 10, `${id} has no drawn curve`);
     }
+    // Axes scale to the data: traffic went through the tunnel, a client was online.
+    const ticks = async (id) => page.locator(`[data-testid=${id}] .recharts-yAxis-tick-labels .recharts-cartesian-axis-tick-value`).allTextContents();
+    const tTicks = await ticks('chart-traffic');
+    assert(tTicks.some((x) => /[1-9]/.test(x)), `traffic axis has no non-zero tick: ${tTicks.join(', ')}`);
+    const cTicks = (await ticks('chart-clients')).map(Number);
+    assert(Math.max(...cTicks) >= 1, `online clients axis: ${cTicks.join(', ')}`);
     const traffic = await page.locator('[data-testid=stat-traffic]').innerText();
     assert(!/^0 B/m.test(traffic.split('\n')[1] ?? ''), `traffic today: ${traffic}`);
     await shot(page, 'overview.png');
@@ -438,7 +446,9 @@ async function main() {
         page.locator('[data-testid=range-switch]').getByText(r, { exact: true }).click(),
       ]);
       assert(resp.status() === 200, `stats ${r}`);
-      await page.waitForSelector('[data-testid=chart-clients] .recharts-area-area');
+      // Drawn (attached), though a flat zero line has no visible area.
+      await page.waitForSelector('[data-testid=chart-clients] .recharts-area-curve', { state: 'attached' });
+      await page.waitForSelector('[data-testid=chart-traffic] .recharts-area-curve', { state: 'attached' });
     }
     await shot(page, 'overview-7d.png');
   });
@@ -481,6 +491,22 @@ async function main() {
     await shot(p, 'nav-phone.png');
     await phone.close();
     ctx.page = page;
+  });
+
+  await test('a session that ends on the server sends the user to /login and back', async () => {
+    await page.goto(ctx.base + '/clients');
+    await page.locator('[data-testid=client-name]', { hasText: 'gotunnel-demo' }).waitFor();
+    const cookies = await context.cookies();
+    await context.clearCookies(); // as if the session expired
+    await page.click('[data-testid=clients-refresh]');
+    await page.waitForURL(/\/login\?next=%2Fclients/);
+    assert((await page.locator('[data-testid=client-name]').count()) === 0, 'client data still visible after the 401');
+    await context.addCookies(cookies);
+    await page.fill('#username', 'admin');
+    await page.fill('#password', PASSWORD);
+    await page.click('[data-testid=login-submit]');
+    await page.waitForURL((u) => u.pathname === '/clients');
+    await page.locator('[data-testid=client-name]', { hasText: 'gotunnel-demo' }).waitFor();
   });
 
   await test('logout ends the session', async () => {

@@ -22,9 +22,12 @@ describe('applyTick', () => {
     const s = applyTick(base, tick, 665);
     expect(s.points.map((p) => p.t)).toEqual([600, 660]);
   });
-  it('leaves long ranges alone but the counters', () => {
-    const s = applyTick({ ...base, range: '24h', step: 900 }, tick, 2000);
+  it('works on long ranges with their own step', () => {
+    const s = applyTick({ ...base, range: '24h', step: 900, points: [{ ...base.points[0]!, t: 900 }] }, tick, 1000);
     expect(s.points).toHaveLength(1);
+    expect(s.points[0]?.online_clients).toBe(3);
     expect(s.now.active_conns).toBe(2);
+    const s2 = applyTick({ ...base, range: '24h', step: 900 }, tick, 87300 + 5);
+    expect(s2.points.map((p) => p.t)).toEqual([87300]); // the old bucket fell out of the day
   });
 });

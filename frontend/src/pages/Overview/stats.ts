@@ -1,5 +1,7 @@
 // Pure helpers of the overview: applying a live stats tick to a series.
-import type { Stats, StatsTick } from '../../types/api';
+import type { Stats, StatsRange, StatsTick } from '../../types/api';
+
+const SPAN: Record<StatsRange, number> = { '1h': 3600, '24h': 86400, '7d': 604800 };
 
 /** Folds a live tick into the series: gauges of the current bucket, or a new bucket. */
 export function applyTick(s: Stats, tick: StatsTick, nowSec: number): Stats {
@@ -9,7 +11,7 @@ export function applyTick(s: Stats, tick: StatsTick, nowSec: number): Stats {
     mappings: tick.mappings,
     active_conns: tick.active_conns,
   };
-  if (s.range !== '1h' || !s.step) return { ...s, now };
+  if (!s.step || !(s.range in SPAN)) return { ...s, now };
   const bucket = Math.floor(nowSec / s.step) * s.step;
   const points = s.points.slice();
   const last = points[points.length - 1];
@@ -22,7 +24,7 @@ export function applyTick(s: Stats, tick: StatsTick, nowSec: number): Stats {
   } else if (!last || last.t < bucket) {
     points.push({ t: bucket, online_clients: tick.online_clients, active_conns: tick.active_conns, new_conns: 0, bytes_in: 0, bytes_out: 0 });
     const first = points[0];
-    if (first && bucket - first.t >= 3600) points.shift();
+    if (first && bucket - first.t >= SPAN[s.range]) points.shift();
   }
   return { ...s, now, points };
 }
