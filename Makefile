@@ -38,7 +38,7 @@ CTL_OBJ    := $(CTL_SRC:%.c=$(BUILD)/%.o)
 BINS := $(BINDIR)/gotunnel-master $(BINDIR)/gotunnel-client $(BINDIR)/gotunnelctl
 
 .PHONY: all c deps check check-unit check-e2e demo demo-stop clean install uninstall bench lint
-all: c
+all: c admin frontend
 c: $(BINS)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h server/*.h client/*.h ctl/*.h)
@@ -63,7 +63,7 @@ $(BINDIR)/gotunnelctl: $(CTL_OBJ) $(BUILD)/libgotunnel.a
 # Debian packages the build and the tests need; installed only when missing.
 DEB_PKGS := build-essential pkg-config libevent-dev libyajl-dev liblmdb-dev lmdb-utils check \
 	    libsubunit-dev kore libinih-dev libsodium-dev libsystemd-dev mandoc python3 \
-	    openssh-server openssh-client iperf3 socat curl chromium nodejs npm valgrind
+	    openssh-server openssh-client iperf3 socat curl chromium valgrind
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -73,6 +73,11 @@ deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
 	fi
+	@# Node.js 20 with npm (the console's build): Debian's nodejs is too old,
+	@# so an existing newer one (e.g. NodeSource's) is kept as it is.
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "installing: nodejs npm"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; fi
 
 # Sub-makefiles owned by each part.
 -include t/t.mk
@@ -80,6 +85,14 @@ deps:
 -include frontend/frontend.mk
 -include bench/bench.mk
 -include etc/install.mk
+
+# Starts master, admin and a demo client on 127.0.0.1 and prints how to log in.
+demo: deps
+	$(MAKE) all
+	bash t/tools/demo.sh
+
+demo-stop:
+	sh t/tools/demo-stop.sh
 
 clean:
 	rm -rf build build-san bin t/out

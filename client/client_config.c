@@ -24,7 +24,7 @@ mapping_for(struct conf_ctx *ctx, struct client_config *c, const char *section)
 	snprintf(m->local_ip, sizeof(m->local_ip), "127.0.0.1");
 	m->local_port = -1;
 	m->remote_port = -1;
-	m->line = ctx->line;
+	m->line = ctx->section_line;
 	return m;
 }
 

@@ -33,6 +33,10 @@ conf_reader(char *str, int num, void *stream)
 	if (s == NULL)
 		return NULL;
 	r->ctx->line++;
+	s += strspn(s, " \t");
+	if (*s == '[')
+		r->ctx->section_line = r->ctx->line;
+	s = str;
 	len = strlen(s);
 	if (len == 0 || s[len - 1] == '\n')
 		return s;

@@ -15,6 +15,7 @@ struct conf_ctx {
 	conf_key_fn	 fn;
 	void		*user;
 	int		 line;		/* line being parsed */
+	int		 section_line;	/* line of the last [section] header */
 	int		 err_line;
 	char		 msg[256];	/* scratch for formatted messages */
 	char		 err[512];	/* first error: "FILE:LINE: message" */

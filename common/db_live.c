@@ -13,6 +13,7 @@
 
 #include "db_live.h"
 #include "log.h"
+#include "strmap.h"
 
 /* Makes the 2-byte big-endian key of a port. */
 static MDB_val
@@ -423,15 +424,20 @@ db_stats_sample(struct db *db)
 	return db_txn_commit(db, txn);
 }
 
-/* Closes open connection records among the newest ones (bounded scan). */
+/*
+ * Closes open connection records among the newest ones (bounded scan):
+ * all of them, or those of the clients in only (a dead worker's).
+ */
 static void
-histconn_close_open(struct db *db, MDB_txn *txn, int pid, const char *reason)
+histconn_close_open(struct db *db, MDB_txn *txn, struct strmap *only,
+    const char *reason)
 {
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
 	int		 op = MDB_LAST, n = 0;
 
-	(void)pid;
+	if (only != NULL && only->count == 0)
+		return;
 	if (mdb_cursor_open(txn, db->dbi[DB_HIST_CONN], &cur) != 0)
 		return;
 	while (n++ < 20000 && mdb_cursor_get(cur, &k, &v, op) == 0) {
@@ -441,7 +447,7 @@ histconn_close_open(struct db *db, MDB_txn *txn, int pid, const char *reason)
 		if (v.mv_size != sizeof(h))
 			continue;
 		memcpy(&h, v.mv_data, sizeof(h));
-		if (h.end != 0)
+		if (h.end != 0 || (only != NULL && strmap_get(only, h.client_id) == NULL))
 			continue;
 		h.end = db_now();
 		db_strlcpy(h.reason, reason, sizeof(h.reason));
@@ -460,10 +466,12 @@ db_clear_rows(struct db *db, int pid, const char *reason)
 	MDB_txn		*txn;
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
-	int		 op;
+	struct strmap	 gone;		/* ids of the clients removed */
+	int		 op, rc;
 
 	if (db_txn_begin(db, 0, &txn) != 0)
 		return -1;
+	strmap_init(&gone);
 	if (mdb_cursor_open(txn, db->dbi[DB_CLIENTS], &cur) == 0) {
 		for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
 			struct db_client c;
@@ -476,6 +484,7 @@ db_clear_rows(struct db *db, int pid, const char *reason)
 			if (pid != 0 && c.worker_pid != pid)
 				continue;
 			hist_close(db, txn, c.hist_seq, reason, c.bytes_in, c.bytes_out);
+			strmap_put(&gone, c.id, &gone);
 			mdb_cursor_del(cur, 0);
 		}
 		mdb_cursor_close(cur);
@@ -502,9 +511,10 @@ db_clear_rows(struct db *db, int pid, const char *reason)
 		}
 		mdb_cursor_close(cur);
 	}
-	if (pid == 0)
-		histconn_close_open(db, txn, pid, reason);
-	return db_txn_commit(db, txn);
+	histconn_close_open(db, txn, pid == 0 ? NULL : &gone, reason);
+	strmap_free(&gone);
+	rc = db_txn_commit(db, txn);
+	return rc;
 }
 
 /* Clears every live row left by a previous run. */
