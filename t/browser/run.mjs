@@ -6,8 +6,9 @@
 //
 //   node t/browser/run.mjs [--keep] [name-substring...]
 //   GOTUNNEL_BIN=bin  (where the binaries are)   CHROMIUM=/usr/bin/chromium
+//   GOTUNNEL_BROWSER_OUT=t/out/browser (screenshots)
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,7 @@ const CTL = process.env.GOTUNNEL_CTL ? resolve(ROOT, process.env.GOTUNNEL_CTL) :
 const ADMIN = join(BIN, 'gotunnel-admin');
 const DIST = join(ROOT, 'frontend', 'dist');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const OUT = join(ROOT, 't', 'out', 'browser');
+const OUT = resolve(ROOT, process.env.GOTUNNEL_BROWSER_OUT ?? join('t', 'out', 'browser'));
 const TOTAL_LIMIT_MS = 10 * 60 * 1000;
 const PASSWORD = 'browser-test-' + Math.random().toString(36).slice(2);
 
@@ -101,6 +102,7 @@ function assert(cond, msg) {
 /** Saves a screenshot of the page under t/out/browser/. */
 async function shot(page, file) {
   await sleep(300); // let charts and tooltips settle
+  mkdirSync(OUT, { recursive: true });
   await page.screenshot({ path: join(OUT, file), fullPage: true });
 }
 
@@ -110,8 +112,8 @@ async function shot(page, file) {
 async function setup() {
   const missing = haveAll([MASTER, CLIENT, CTL, ADMIN, join(DIST, 'index.html'), CHROMIUM]);
   if (missing.length) throw new Error(`missing (build first: make c admin frontend): ${missing.join(', ')}`);
-  rmSync(OUT, { recursive: true, force: true }); // screenshots of this run only
   mkdirSync(OUT, { recursive: true });
+  for (const f of readdirSync(OUT)) if (f.endsWith('.png')) rmSync(join(OUT, f), { force: true }); // this run's only
 
   ctx.masterPort = await freePort();
   ctx.adminPort = await freePort();
