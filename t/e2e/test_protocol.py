@@ -523,7 +523,11 @@ def test_reconnect_takeover_by_client_id(env):
     check(mp.get("client_id") == new_id, "mapping owner: %r" % mp)
     ids = [c.get("id") for c in m.clients()]
     check(old_id not in ids, "old client_id %s still listed after takeover: %r" % (old_id, ids))
-    check_tunnel(p, "tunnel through the new session")
+    try:
+        check_tunnel(p, "tunnel through the new session")
+    except AssertionError as e:
+        fail("%s; old session: starts %r errors %r; new session: starts %r errors %r"
+             % (e, a.starts, a.data_errors, b.starts, b.data_errors))
 
 
 @test(timeout=60)
