@@ -1,0 +1,91 @@
+#!/bin/bash
+# valgrind.sh: runs master (with its workers) and a client under valgrind,
+# relays traffic, stops them cleanly, and checks each process for leaks and
+# memory errors.  Ends with "N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+top=$(pwd)
+bin=${GOTUNNEL_BIN:-bin}
+tmp=$(mktemp -d /tmp/gtvg.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ctl=$(free_port); svc=$(free_port); pub=$(free_port)
+cat >"$tmp/s.ini" <<CONF
+[common]
+bind_addr = 127.0.0.1
+bind_port = $ctl
+token = vg-token
+allow_ports = $pub
+workers = 2
+data_dir = $tmp/data
+CONF
+cat >"$tmp/c.ini" <<CONF
+[common]
+server_port = $ctl
+token = vg-token
+name = vg
+[echo]
+local_port = $svc
+remote_port = $pub
+CONF
+# A local echo service (bounded: exits with the test).
+python3 - "$svc" <<'PY' &
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+def echo(c):
+    while True:
+        b = c.recv(65536)
+        if not b: break
+        c.sendall(b)
+    c.close()
+while True:
+    c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()
+PY
+pids+=($!)
+vg="valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
+$vg --trace-children=yes --log-file="$tmp/vg-master.%p.log" "$bin/gotunnel-master" -c "$tmp/s.ini" >"$tmp/master.log" 2>&1 &
+mpid=$!; pids+=($mpid)
+sleep 3
+$vg --log-file="$tmp/vg-client.%p.log" "$bin/gotunnel-client" -c "$tmp/c.ini" >"$tmp/client.log" 2>&1 &
+cpid=$!; pids+=($cpid)
+for _ in $(seq 1 60); do "$bin/gotunnelctl" -c "$tmp/s.ini" mappings 2>/dev/null | grep -q "^$pub " && break; sleep 0.5; done
+
+passed=0; failed=0
+check() { if [ "$1" = 0 ]; then echo "ok $2"; passed=$((passed+1)); else echo "FAIL $2"; failed=$((failed+1)); fi; }
+
+python3 - "$pub" <<'PY'
+import hashlib, os, socket, sys, threading
+data = os.urandom(8 << 20)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+h = hashlib.sha256(); n = [0]
+def rd():
+    while True:
+        b = s.recv(1 << 20)
+        if not b: break
+        h.update(b); n[0] += len(b)
+t = threading.Thread(target=rd); t.start()
+s.sendall(data); s.shutdown(socket.SHUT_WR); t.join(60)
+sys.exit(0 if n[0] == len(data) and h.digest() == hashlib.sha256(data).digest() else 1)
+PY
+check $? "8 MiB echoed intact through the tunnel under valgrind"
+# A bad frame and a bad token exercise the error paths.
+python3 - "$ctl" <<'PY'
+import socket, struct, sys
+for payload in (b'{bad', b'{"type":"register","local_port":1,"token":"nope"}'):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    s.sendall(struct.pack(">I", len(payload)) + payload); s.recv(1000); s.close()
+PY
+sleep 1.5
+kill -TERM "$cpid"; wait "$cpid"; check $? "client exits cleanly, no leaks or errors"
+kill -TERM "$mpid"; wait "$mpid"; check $? "master exits cleanly, no leaks or errors"
+for f in "$tmp"/vg-*.log; do
+	cmd=$(grep -m1 "Command:" "$f" | sed 's/.*Command: //')
+	if grep -q "ERROR SUMMARY: 0 errors" "$f"; then check 0 "valgrind: $cmd"
+	else check 1 "valgrind: $cmd"; sed -n '/LEAK SUMMARY\|Invalid\|uninitialised/,+6p' "$f" | head -30; fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
