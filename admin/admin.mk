@@ -50,3 +50,17 @@ $(ADMIN_OBJDIR)/ctl-user-test: t/admin/ctl_user_main.c ctl/ctl_user.c $(patsubst
 check-admin: admin $(ADMIN_TOOL) $(ADMIN_OBJDIR)/ctl-user-test
 	ADMIN_BIN=$(BINDIR) GOTUNNEL_BIN=bin ADMIN_FIXTURE=$(ADMIN_TOOL) \
 	    ADMIN_CTL_USER=$(ADMIN_OBJDIR)/ctl-user-test python3 t/admin/run.py
+
+# Installed layout: the launcher finds the module in ../lib/gotunnel/.
+.PHONY: install-admin uninstall-admin
+install-admin: admin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/gotunnel \
+	    $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(BINDIR)/gotunnel-admin $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BINDIR)/gotunnel-admin.so $(DESTDIR)$(PREFIX)/lib/gotunnel/
+	install -m 644 man/gotunnel-admin.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+uninstall-admin:
+	rm -f $(DESTDIR)$(PREFIX)/bin/gotunnel-admin \
+	    $(DESTDIR)$(PREFIX)/lib/gotunnel/gotunnel-admin.so \
+	    $(DESTDIR)$(PREFIX)/share/man/man8/gotunnel-admin.8

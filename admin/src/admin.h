@@ -42,6 +42,7 @@ int	 tls_check(const char *cert, const char *key, char *err, size_t);
 struct tls_front *tls_front_new(const struct admin_conf *, const char *peers,
 	    uint16_t backend_port, char *err, size_t errlen);
 int	 tls_front_run(struct tls_front *, pid_t child);
+int	 tls_front_stopping(struct tls_front *);
 void	 tls_front_free(struct tls_front *);
 
 #endif

@@ -21,6 +21,7 @@
 #include "admin.h"
 
 static volatile sig_atomic_t	launcher_child;
+static volatile sig_atomic_t	launcher_stopping;
 
 /* Prints usage and exits 1. */
 static void
@@ -34,6 +35,8 @@ usage(void)
 static void
 launcher_signal(int sig)
 {
+	if (sig != SIGHUP)
+		launcher_stopping = 1;
 	if (launcher_child > 0)
 		kill(launcher_child, sig == SIGHUP ? SIGHUP : SIGTERM);
 }
@@ -105,7 +108,7 @@ launcher_kore_conf(const char *path, const struct admin_conf *conf,
 	    "pidfile %s/kore.pid\n"
 	    "workers 1\n"
 	    "worker_max_connections 512\n"
-	    "worker_death_policy restart\n"
+	    "worker_death_policy terminate\n"
 	    "http_header_max 8192\n"
 	    "http_header_timeout 10\n"
 	    "http_body_max 65536\n"
@@ -136,7 +139,7 @@ main(int argc, char **argv)
 	char			 pidfile[PATH_MAX + 16], peers[PATH_MAX + 16];
 	struct tls_front	*tls = NULL;
 	uint16_t		 backend = 0;
-	int			 ch, test = 0, status;
+	int			 ch, test = 0, status, stopping;
 	pid_t			 pid;
 
 	while ((ch = getopt(argc, argv, "c:hntV")) != -1) {
@@ -245,11 +248,21 @@ main(int argc, char **argv)
 			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 				;
 	}
+	stopping = launcher_stopping || (tls != NULL && tls_front_stopping(tls));
 	tls_front_free(tls);
 	unlink(peers);
 	unlink(kconf);
 	unlink(pidfile);
 	rmdir(rundir);
+	/*
+	 * Kore stops by itself only when its worker died (policy terminate,
+	 * so that a crash loop does not spin): that is a failure, whatever
+	 * Kore's own status, so that a supervisor restarts us.
+	 */
+	if (!stopping) {
+		fprintf(stderr, "gotunnel-admin: kore exited unexpectedly\n");
+		return 1;
+	}
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 1;

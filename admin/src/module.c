@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,7 +57,8 @@ KORE_SECCOMP_FILTER("gotunnel-admin",
 	KORE_SYSCALL_ALLOW(sched_yield),
 	KORE_SYSCALL_ALLOW(getppid),
 	KORE_SYSCALL_ALLOW(gettid),
-	KORE_SYSCALL_ALLOW(flock)
+	KORE_SYSCALL_ALLOW(flock),
+	KORE_SYSCALL_ALLOW(mkdir)
 );
 
 static int	api_health(struct admin_ctx *);
@@ -102,6 +104,9 @@ kore_parent_configure(int argc, char **argv)
 		fatalx("%s", err);
 	tls = getenv(ADMIN_ENV_TLS);
 	admin_tls = tls != NULL && strcmp(tls, "1") == 0;
+	/* The sandboxed worker may not mkdir: make data_dir here, like the master. */
+	if (mkdir(admin_conf.data_dir, 0700) == -1 && errno != EEXIST)
+		fatalx("mkdir %s: %s", admin_conf.data_dir, errno_s);
 	return KORE_RESULT_OK;
 }
 

@@ -49,6 +49,7 @@ struct tls_front {
 	size_t			 nconns;
 	pid_t			 child;
 	int			 status;
+	int			 stopping;	/* we passed on SIGTERM/SIGINT */
 };
 
 /* One client connection: bev[0] the TLS side, bev[1] the Kore side. */
@@ -287,6 +288,8 @@ tls_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig != SIGCHLD) {
+		if (sig != SIGHUP)
+			f->stopping = 1;
 		kill(f->child, sig == SIGHUP ? SIGHUP : SIGTERM);
 		return;
 	}
@@ -377,6 +380,13 @@ tls_front_run(struct tls_front *f, pid_t child)
 	for (int i = 0; i < 4; i++)
 		event_free(ev[i]);
 	return f->status;
+}
+
+/* 1 once a stop signal was passed on to Kore. */
+int
+tls_front_stopping(struct tls_front *f)
+{
+	return f->stopping;
 }
 
 /* Frees the front end (open relays are simply dropped: we are exiting). */

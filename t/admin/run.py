@@ -962,6 +962,62 @@ def test_real_master_client():
             print("    real-daemon logs kept in " + a.dir)
 
 
+def test_fresh_data_dir():
+    """A data_dir that does not exist yet is created (the worker may not mkdir)."""
+    d = tempfile.mkdtemp(prefix="gtadmin-fresh.")
+    proc = None
+    try:
+        port = free_port()
+        ini = os.path.join(d, "g.ini")
+        with open(ini, "w") as f:
+            f.write("[common]\ndata_dir = %s/newdir\n[admin]\nbind_port = %d\n" % (d, port))
+        log = open(os.path.join(d, "log"), "w")
+        proc = subprocess.Popen([os.path.join(ADMIN_BIN, "gotunnel-admin"), "-c", ini],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        status = None
+        deadline = time.time() + 10
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                c.request("GET", "/healthz")
+                status = c.getresponse().status
+                c.close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert status == 200, open(os.path.join(d, "log")).read()[-2000:]
+        assert os.path.isdir(os.path.join(d, "newdir"))
+        assert "sandbox violation" not in open(os.path.join(d, "log")).read()
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_exit_status():
+    """SIGTERM: exit 0.  A dead worker ends the service with status 1 (no spin)."""
+    a = Admin()
+    try:
+        a.proc.send_signal(signal.SIGTERM)
+        assert a.proc.wait(timeout=15) == 0
+    finally:
+        a.stop()
+        a.cleanup()
+    a = Admin()
+    try:
+        os.kill(a.worker_pid(), signal.SIGKILL)
+        assert a.proc.wait(timeout=15) == 1, a.logtext()
+        assert "exited unexpectedly" in a.logtext()
+    finally:
+        a.stop()
+        a.cleanup()
+
+
 def test_config_check():
     """-t accepts a good file; refuses bad keys/values with FILE:LINE and public HTTP."""
     d = tempfile.mkdtemp(prefix="gtadmin-conf.")
@@ -1063,7 +1119,7 @@ def main():
               test_disconnect_fixture, test_history_filters_paging, test_export_matches_records,
               test_stats, test_events, test_static_and_traversal, test_ctl_user,
               test_junk_requests, test_export_large_streams, test_no_worker_restart]
-    alone = [test_config_check, test_tls_front_end, test_real_master_client]
+    alone = [test_config_check, test_fresh_data_dir, test_exit_status, test_tls_front_end, test_real_master_client]
     passed = failed = skipped = 0
     a = None
     try:
