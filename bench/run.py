@@ -527,12 +527,17 @@ def profile(t, what, secs):
     r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none",
                         "--percent-limit", "0.5", "--sort", "comm,dso,symbol"],
                        capture_output=True, text=True, timeout=120)
-    top = [l for l in r.stdout.splitlines() if l.strip() and not l.startswith("#")][:40]
+    top = [l.rstrip(" -") for l in r.stdout.splitlines() if l.strip() and not l.startswith("#")][:40]
+    r2 = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none",
+                         "--sort", "comm,dso"], capture_output=True, text=True, timeout=120)
+    dsos = [l.rstrip(" -") for l in r2.stdout.splitlines() if l.strip() and not l.startswith("#")][:12]
     path = os.path.join(OUT, "perf-%s-%s.txt" % (slug, what))
     with open(path, "w") as f:
-        f.write("\n".join(top) + "\n")
+        f.write("# perf record -e cpu-clock -F 999 -g -p <tunnel pids>, %d s of %s load\n" % (secs, what))
+        f.write("# by process and object:\n" + "\n".join(dsos) + "\n")
+        f.write("# top symbols (>= 0.5%):\n" + "\n".join(top) + "\n")
     log("perf profile of %s during %s: bench/out/%s" % (t.name, what, os.path.basename(path)))
-    return {"file": os.path.relpath(path, ROOT), "top": top[:15]}
+    return {"file": os.path.relpath(path, ROOT), "by_dso": dsos, "top": top[:15]}
 
 
 def measure_control_plane(args):
