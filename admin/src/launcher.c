@@ -31,14 +31,14 @@ usage(void)
 	exit(1);
 }
 
-/* Passes SIGTERM/SIGINT/SIGHUP on to Kore. */
+/* Passes SIGTERM/SIGINT on to Kore as SIGTERM. */
 static void
 launcher_signal(int sig)
 {
-	if (sig != SIGHUP)
-		launcher_stopping = 1;
+	(void)sig;
+	launcher_stopping = 1;
 	if (launcher_child > 0)
-		kill(launcher_child, sig == SIGHUP ? SIGHUP : SIGTERM);
+		kill(launcher_child, SIGTERM);
 }
 
 /* Finds the module: $GOTUNNEL_ADMIN_MODULE, next to us, or ../lib/gotunnel. */
@@ -222,6 +222,11 @@ main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/*
+	 * Not SIGHUP: Kore would reload the module in the sandboxed worker and
+	 * lose its LMDB handle.  Settings change with a restart.
+	 */
+	sa.sa_handler = SIG_IGN;
 	sigaction(SIGHUP, &sa, NULL);
 
 	if ((pid = fork()) == -1) {

@@ -278,7 +278,7 @@ tls_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	}
 }
 
-/* SIGTERM/SIGINT/SIGHUP go on to Kore; SIGCHLD ends the loop. */
+/* SIGTERM/SIGINT go on to Kore; SIGHUP is ignored; SIGCHLD ends the loop. */
 static void
 tls_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -287,10 +287,11 @@ tls_signal(evutil_socket_t sig, short what, void *arg)
 	int			 status;
 
 	(void)what;
+	if (sig == SIGHUP)
+		return;
 	if (sig != SIGCHLD) {
-		if (sig != SIGHUP)
-			f->stopping = 1;
-		kill(f->child, sig == SIGHUP ? SIGHUP : SIGTERM);
+		f->stopping = 1;
+		kill(f->child, SIGTERM);
 		return;
 	}
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {

@@ -1003,6 +1003,11 @@ def test_exit_status():
     """SIGTERM: exit 0.  A dead worker ends the service with status 1 (no spin)."""
     a = Admin()
     try:
+        a.proc.send_signal(signal.SIGHUP)      # ignored: no module reload
+        time.sleep(0.5)
+        assert a.proc.poll() is None
+        cookie, _ = a.login()
+        assert a.req("GET", "/api/clients", cookie=cookie).status == 200
         a.proc.send_signal(signal.SIGTERM)
         assert a.proc.wait(timeout=15) == 0
     finally:
