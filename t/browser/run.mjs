@@ -383,6 +383,7 @@ async function main() {
     assert(r.status() === 200, `disconnect answered ${r.status()}`);
     // The kicked client reconnects by itself after its back-off; the row must go first.
     await waitUntil(async () => (await page.locator('[data-testid=client-name]', { hasText: 'browser-second' }).count()) === 0, 5000, 'browser-second to leave the table', 50);
+    ctx.kicked = true;
     await shot(page, 'clients-after-disconnect.png');
     await env.stop(ctx.second);
     await sleep(500);
@@ -413,8 +414,32 @@ async function main() {
     assert(lines.length >= 2, 'CSV has no data row');
     const nameCol = lines[0].split(',').indexOf('name');
     for (const l of lines.slice(1)) assert(l.split(',')[nameCol] === 'gotunnel-demo', `CSV row not filtered: ${l}`);
-    const kicked = await page.evaluate(async () => (await (await fetch('/api/sessions?name=browser-second&status=closed')).json()).total);
-    assert(kicked >= 1, 'no closed session of the kicked client in the history');
+    if (ctx.kicked) {
+      const kicked = await page.evaluate(async () => (await (await fetch('/api/sessions?name=browser-second&status=closed')).json()).total);
+      assert(kicked >= 1, 'no closed session of the kicked client in the history');
+    }
+
+    // The NDJSON link carries the same filters.
+    const nd = await page.evaluate(async () => {
+      const a = document.querySelector('[data-testid=export-ndjson]');
+      const href = a ? a.getAttribute('href') : '/api/sessions/export?format=ndjson&name=gotunnel-demo';
+      return { href, text: await (await fetch(href)).text() };
+    });
+    assert(nd.href.includes('name=gotunnel-demo'), `NDJSON link: ${nd.href}`);
+    const objs = nd.text.trim().split('\n').map((l) => JSON.parse(l));
+    assert(objs.length === lines.length - 1 && objs.every((o) => o.name === 'gotunnel-demo'), `NDJSON: ${nd.text.slice(0, 300)}`);
+
+    // Status and time range go to the server too.
+    if (ctx.kicked) {
+      await page.goto(ctx.base + '/sessions?status=closed');
+      await waitUntil(async () => {
+        const rows = await tableRows.allInnerTexts();
+        return rows.length >= 1 && rows.every((r) => r.includes('closed') && !r.includes('gotunnel-demo'));
+      }, 10000, 'only closed sessions (the kicked client)');
+    }
+    const future = Math.floor(Date.now() / 1000) + 3600;
+    await page.goto(ctx.base + `/sessions?from=${future}`);
+    await page.getByText('No record matches these filters').waitFor();
 
     // Public connections of the demo port, filtered on the server.
     await page.goto(ctx.base + `/sessions?kind=conns&port=${ctx.demoPort}`);

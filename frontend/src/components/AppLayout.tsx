@@ -45,7 +45,7 @@ export function AppLayout() {
   const loc = useLocation();
   const navigate = useNavigate();
   const screens = Grid.useBreakpoint();
-  const mobile = !screens.md;
+  const mobile = screens.md === false;
   const [drawer, setDrawer] = useState(false);
 
   const items = [
