@@ -128,6 +128,7 @@ launcher_kore_conf(const char *path, const struct admin_conf *conf,
 	return 0;
 }
 
+/* Checks the configuration, then runs Kore (and the TLS front end). */
 int
 main(int argc, char **argv)
 {

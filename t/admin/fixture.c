@@ -273,6 +273,7 @@ fx_expire(struct db *db)
 	return 0;
 }
 
+/* Runs one fixture command against DIR. */
 int
 main(int argc, char **argv)
 {
