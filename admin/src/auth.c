@@ -24,18 +24,29 @@ struct throttle {
 };
 
 static struct throttle	throttles[THROTTLE_SLOTS];
+static unsigned char	throttle_key[crypto_shorthash_KEYBYTES];
+static int		throttle_keyed;
 
 /* Finds key's slot; with create, takes a free or the stalest slot. */
 static struct throttle *
 throttle_find(const char *key, int create)
 {
 	struct throttle	*t, *victim = &throttles[0];
-	uint32_t	 h = 2166136261u;
+	unsigned char	 hash[crypto_shorthash_BYTES];
+	uint64_t	 h;
 	size_t		 i;
 
-	/* Open addressing over 16 probes keeps lookups bounded. */
-	for (i = 0; key[i] != '\0'; i++)
-		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	/*
+	 * A keyed hash (SipHash, random key) so that nobody can aim names at
+	 * one bucket to push a throttled key out; 16 probes keep it bounded.
+	 */
+	if (!throttle_keyed) {
+		crypto_shorthash_keygen(throttle_key);
+		throttle_keyed = 1;
+	}
+	crypto_shorthash(hash, (const unsigned char *)key, strlen(key),
+	    throttle_key);
+	memcpy(&h, hash, sizeof(h));
 	for (i = 0; i < 16; i++) {
 		t = &throttles[(h + i) % THROTTLE_SLOTS];
 		if (strcmp(t->key, key) == 0)
