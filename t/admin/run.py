@@ -83,30 +83,35 @@ class Admin:
             f.write("SECRET")
         with open(os.path.join(self.dir, "secret.txt"), "w") as f:
             f.write("SECRET")
-        self.port = free_port()
         self.ini = os.path.join(self.dir, "gotunnel.ini")
-        with open(self.ini, "w") as f:
-            f.write("[common]\nbind_port = 7000\ntoken = t0ken\n"
-                    "data_dir = %s\ncontrol_socket = %s\n%s\n"
-                    "[admin]\nbind_addr = 127.0.0.1\nbind_port = %d\n"
-                    "session_ttl = 1h\nassets = %s\n%s\n"
-                    % (self.data, self.ctl, common_ini, self.port, self.www, extra_ini))
         self.log = open(os.path.join(self.dir, "admin.log"), "w")
         self.fixture("user", "admin", PASSWORD)
-        self.proc = subprocess.Popen([os.path.join(ADMIN_BIN, "gotunnel-admin"), "-c", self.ini],
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            try:
-                if self.req("GET", "/healthz").status == 200:
-                    self.first_worker = self.worker_pid()
-                    return
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
+        # A free port can be taken by another test before Kore binds it: retry.
+        for attempt in range(3):
+            self.port = free_port()
+            with open(self.ini, "w") as f:
+                f.write("[common]\nbind_port = 7000\ntoken = t0ken\n"
+                        "data_dir = %s\ncontrol_socket = %s\n%s\n"
+                        "[admin]\nbind_addr = 127.0.0.1\nbind_port = %d\n"
+                        "session_ttl = 1h\nassets = %s\n%s\n"
+                        % (self.data, self.ctl, common_ini, self.port, self.www, extra_ini))
+            self.proc = subprocess.Popen([os.path.join(ADMIN_BIN, "gotunnel-admin"), "-c",
+                                          self.ini], stdout=self.log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                try:
+                    if self.req("GET", "/healthz").status == 200:
+                        self.first_worker = self.worker_pid()
+                        return
+                except OSError:
+                    pass
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+            if self.proc.poll() is None:
                 break
-            time.sleep(0.1)
+            self.proc.wait()
         self.stop()
         raise RuntimeError("gotunnel-admin did not start: " + self.logtext())
 
