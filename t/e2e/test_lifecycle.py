@@ -38,7 +38,11 @@ def test_client_sigkill_closes_port(env):
 
 @test(timeout=90)
 def test_master_restart_client_reregisters(env):
-    svc, m, c, p = echo_setup(env)
+    svc = env.service(echo_handler)
+    m = env.master()
+    p, p2 = env.ports[0], env.ports[1]
+    c = env.client(m, [{"name": "echo", "local_port": svc.port, "remote_port": p},
+                       {"name": "echo2", "local_port": svc.port, "remote_port": p2}])
     workers = m.worker_pids()
     old = m.proc
     rc = old.term_wait(timeout=10)
@@ -53,7 +57,8 @@ def test_master_restart_client_reregisters(env):
     time.sleep(1.5)   # the client is now in its back-off
     t1 = time.monotonic()
     m.restart_same()
-    wait_until(lambda: tunnel_works(p), 15, "the tunnel to work again after the master restart", interval=0.5)
+    wait_until(lambda: tunnel_works(p) and tunnel_works(p2), 15,
+               "both tunnels to work again after the master restart", interval=0.5)
     env.note("tunnel back %.1fs after restart" % (time.monotonic() - t1))
     check(c.proc.alive(), "client exited")
     log = c.proc.log()
@@ -392,3 +397,27 @@ def test_client_backoff_doubles(env):
     for a, b in zip(gaps, gaps[1:]):
         check(1.2 <= b / a <= 3.5, "retry gaps do not double: %r" % [round(g, 1) for g in gaps])
     env.note("gaps %s" % ",".join("%.1f" % g for g in gaps))
+
+
+@test(timeout=90)
+def test_worker_crash_loop_backs_off(env):
+    """A worker that keeps dying right after its start is restarted with a growing delay."""
+    svc, m, c, p = echo_setup(env, workers=1)
+    delays = []
+    for i in range(4):
+        pid = m.worker_pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        t0 = time.monotonic()
+
+        def new_pid():
+            pids = m.worker_pids()
+            return pids and pids[0] and pids[0] != pid and pid_alive(pids[0]) and pids[0]
+        wait_until(new_pid, 20, "worker restart #%d" % (i + 1), interval=0.05)
+        delays.append(time.monotonic() - t0)
+    env.note("restart delays %s" % ",".join("%.1f" % d for d in delays))
+    check(max(delays) >= 1.0, "a worker killed 4 times in a row was restarted after %r s: no back-off"
+          % [round(d, 2) for d in delays])
+    check(delays[-1] >= delays[0], "restart delays shrink in a crash loop: %r" % [round(d, 2) for d in delays])
+    st = m.status()
+    check(st["workers"][0].get("restarts", 0) >= 4, "status restarts: %r" % st["workers"])
+    wait_until(lambda: tunnel_works(p), 20, "the tunnel to work after the crash loop", interval=0.5)
