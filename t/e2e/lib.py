@@ -695,7 +695,7 @@ class PyClient:
                 elif t == "open_data":
                     self.data_ids.append(m.get("data_id"))
                     self.open_data.set()
-                    threading.Thread(target=self._data, args=(m.get("data_id"),), daemon=True).start()
+                    threading.Thread(target=lambda i=m.get("data_id"): self._data(i), daemon=True).start()
                 else:
                     self.replies.put(m)
         except (EOFError, OSError, ValueError) as e:

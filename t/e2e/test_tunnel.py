@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from lib import (Proc, check, connect, echo_handler, echo_roundtrip, fail,
+from lib import (Proc, check, check_tunnel, connect, echo_handler, echo_roundtrip, fail,
                  free_port, port_accepts, read_until_close, recv_exact, rnd_bytes,
                  run_cmd, sha256, test, wait_until)
 
@@ -417,3 +417,70 @@ def test_proxy_bind_addr_used(env):
     s.sendall(b"via 127.0.0.3")
     check(recv_exact(s, 13) == b"via 127.0.0.3", "no echo through 127.0.0.3:%d" % p)
     check(not port_accepts(p, host="127.0.0.1"), "public port %d also listens on 127.0.0.1 (bind_addr)" % p)
+
+
+@test(timeout=60)
+def test_local_ip_honored(env):
+    """local_ip of a mapping is where the client dials (a service only on 127.0.0.5)."""
+    from lib import Service
+    svc = Service(echo_handler, host="127.0.0.5")
+    env.services.append(svc)
+    m = env.master()
+    p = env.ports[0]
+    env.client(m, [{"name": "five", "local_ip": "127.0.0.5", "local_port": svc.port, "remote_port": p}])
+    check_tunnel(p, "mapping to 127.0.0.5")
+    mp = m.mapping_for(p)
+    check(mp and mp.get("local_ip") == "127.0.0.5", "mappings --json local_ip: %r" % mp)
+
+
+@test(timeout=90)
+def test_many_clients_across_workers(env):
+    """30 sessions (python clients) spread over 3 workers, all tunnels working at once."""
+    import threading
+    from lib import free_port
+    n = 30
+    ports = [free_port() for _ in range(n)]
+    svc = env.service(echo_handler)
+    m = env.master(workers=3, allow_ports=",".join(str(x) for x in ports))
+    pcs = []
+    for i, port in enumerate(ports):
+        pc = env.pyclient(m)
+        r = pc.register(m.token, svc.port, port, name="many%02d" % i, pool_count=2)
+        check(r.get("status") == "ok", "client %d: %r" % (i, r))
+        pcs.append(pc)
+    workers = {x.get("worker_pid") for x in m.clients()}
+    errors = []
+
+    def run(port):
+        for _ in range(3):
+            try:
+                echo_roundtrip(port, os.urandom(2000), timeout=10)
+            except Exception as e:  # noqa: BLE001
+                errors.append("port %d: %r" % (port, e))
+    ts = [threading.Thread(target=run, args=(port,), daemon=True) for port in ports]
+    for t in ts:
+        t.start()
+    deadline = time.monotonic() + 60
+    for t in ts:
+        t.join(max(0.1, deadline - time.monotonic()))
+    check(not errors, "%d failures: %s" % (len(errors), "; ".join(errors[:5])))
+    check(len(m.mappings()) == n, "mappings --json has %d entries, want %d" % (len(m.mappings()), n))
+    env.note("sessions on %d workers" % len(workers))
+
+
+@test(timeout=60)
+def test_public_conn_without_data_conn_is_closed(env):
+    """A client that never opens data connections must not pin public connections forever."""
+    svc = env.service(echo_handler)
+    m = env.master()
+    p = env.ports[0]
+    pc = env.pyclient(m)
+    pc._data = lambda data_id: None          # ignore open_data
+    r = pc.register(m.token, svc.port, p, name="nodata")
+    check(r.get("status") == "ok", "register: %r" % r)
+    s = env.sock(connect(p, timeout=5))
+    s.sendall(b"hello?")
+    data, closed, dt = read_until_close(s, 20)
+    check(closed, "a public connection waited 20s for a data connection that never came")
+    check(data == b"", "got %r" % data[:50])
+    env.note("closed after %.1fs" % dt)
