@@ -171,8 +171,9 @@ export default function SessionsPage() {
   };
   const empty = { emptyText: <EmptyState title={t('sessions.empty')} /> };
 
+  // A flex column (not Space): the hidden filter card must not leave a gap.
   return (
-    <Space orientation="vertical" size={16} style={{ width: '100%' }}>
+    <div style={{ display: 'flex', flexDirection: 'column', gap: 16 }}>
       <Space wrap style={{ width: '100%', justifyContent: 'space-between' }}>
         <Typography.Title level={3} style={{ margin: 0 }}>
           {t('sessions.title')}
@@ -199,15 +200,15 @@ export default function SessionsPage() {
               {t('sessions.download')}
             </Button>
           </Dropdown>
+          {mobile ? (
+            <Button icon={<FilterOutlined />} onClick={() => setShowFilters((v) => !v)} aria-expanded={showFilters} data-testid="filters-toggle">
+              {t('sessions.filters')}
+              {activeFilters ? ` (${activeFilters})` : ''}
+            </Button>
+          ) : null}
         </Space>
       </Space>
 
-      {mobile ? (
-        <Button icon={<FilterOutlined />} onClick={() => setShowFilters((v) => !v)} aria-expanded={showFilters} data-testid="filters-toggle">
-          {t('sessions.filters')}
-          {activeFilters ? ` (${activeFilters})` : ''}
-        </Button>
-      ) : null}
       <Card size="small" style={mobile && !showFilters ? { display: 'none' } : undefined}>
         <Form<FormValues> form={form} layout="vertical" onFinish={onApply} data-testid="history-filters">
           <Row gutter={12}>
@@ -285,6 +286,6 @@ export default function SessionsPage() {
           />
         )}
       </Card>
-    </Space>
+    </div>
   );
 }
