@@ -363,6 +363,24 @@ def write_master_ini(path, port, allow_ports, max_clients, datadir, workers):
             "max_clients = %d" % max_clients, "max_conns_per_mapping = 20000", ""]))
 
 
+def build_info():
+    """Which gotunnel was measured: git HEAD, dirty tree, binary times."""
+    info = {}
+    try:
+        info["head"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                      capture_output=True, text=True, timeout=10).stdout.strip()
+        info["dirty_sources"] = bool(subprocess.run(
+            ["git", "-C", ROOT, "status", "--porcelain", "--", "server", "client", "common"],
+            capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for b in gotunnel_bins():
+        if b:
+            info[os.path.basename(b) + "_mtime"] = time.strftime(
+                "%Y-%m-%d %H:%M:%S UTC", time.gmtime(os.path.getmtime(b)))
+    return info
+
+
 def gotunnel_env(args):
     """--gotunnel-env KEY=VALUE pairs as a dict."""
     return dict(kv.split("=", 1) for kv in args.gotunnel_env)
@@ -727,6 +745,11 @@ def legend(results):
         "master; RSS of the master tree with all of them connected; master CPU while they send heartbeats "
         "(every %s s, spread out)." % (results["params"]["clients"], get(cp, "heartbeat", "interval") or 30),
     ]
+    b = results.get("gotunnel_build") or {}
+    if b.get("head"):
+        lines.append("gotunnel at git %s%s, binaries built %s." % (
+            b["head"], " (sources modified)" if b.get("dirty_sources") else "",
+            b.get("gotunnel-master_mtime", "?")))
     notes = []
     la = max(m["loadavg_start"][0], m.get("loadavg_end", [0])[0])
     if la > 0.8:
@@ -814,6 +837,7 @@ def main():
                    "gotunnel_env": gotunnel_env(args)},
         "rows": {},
         "tmp": TMP,
+        "gotunnel_build": build_info(),
     }
     t_start = time.time()
 
