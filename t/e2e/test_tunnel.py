@@ -484,3 +484,92 @@ def test_public_conn_without_data_conn_is_closed(env):
     check(closed, "a public connection waited 20s for a data connection that never came")
     check(data == b"", "got %r" % data[:50])
     env.note("closed after %.1fs" % dt)
+
+
+@test(timeout=60)
+def test_conn_accounting(env):
+    """mappings --json counts live and total connections and bytes each way; RSTs are cleaned up."""
+    import struct as st
+
+    def double(c, a):
+        n = 0
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            n += len(d)
+        c.sendall(b"y" * (2 * n))
+        c.shutdown(socket.SHUT_WR)
+
+    svc = env.service(double)
+    m = env.master()
+    p = env.ports[0]
+    env.client(m, [{"name": "acct", "local_port": svc.port, "remote_port": p}])
+    held = []
+    for i in range(5):
+        s = env.sock(connect(p, timeout=5))
+        s.sendall(b"z")
+        held.append(s)
+    wait_until(lambda: (m.mapping_for(p) or {}).get("live_conns") == 5, 5, "live_conns to reach 5")
+    # close 3 with a RST, 2 normally (their local side answers and closes)
+    for s in held[:3]:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, st.pack("ii", 1, 0))
+        s.close()
+    for s in held[3:]:
+        s.shutdown(socket.SHUT_WR)
+        data, closed, _ = read_until_close(s, 5)
+        check(data == b"yy" and closed, "half-closed conn got %r" % data)
+    total_in = 5
+    for n in (1000, 20000):
+        s = env.sock(connect(p, timeout=5))
+        s.sendall(b"x" * n)
+        s.shutdown(socket.SHUT_WR)
+        data, closed, _ = read_until_close(s, 5)
+        check(len(data) == 2 * n, "got %d bytes, want %d" % (len(data), 2 * n))
+        total_in += n
+    want = {"live_conns": 0, "total_conns": 7, "bytes_in": total_in, "bytes_out": 2 * (total_in - 3)}
+
+    def counted():
+        mp = m.mapping_for(p) or {}
+        return all(mp.get(k) == v for k, v in want.items()) and mp
+    try:
+        wait_until(counted, 8, "mappings --json counters %r" % want)
+    except AssertionError as e:
+        mp = m.mapping_for(p) or {}
+        fail("%s; got %r" % (e, {k: mp.get(k) for k in want}))
+    check(svc.accepted == 7, "local service saw %d connections, want 7" % svc.accepted)
+
+
+@test(timeout=60)
+def test_client_sigkill_mid_transfer(env):
+    """Public connections of a client that dies are closed, not left hanging."""
+    big = rnd_bytes(MiB, 3)
+
+    def endless(c, a):
+        for _ in range(512):
+            c.sendall(big)
+
+    svc = env.service(endless)
+    hb = 3
+    m = env.master(heartbeat_timeout=hb)
+    p = env.ports[0]
+    c = env.client(m, [{"name": "big", "local_port": svc.port, "remote_port": p}])
+    s = env.sock(connect(p, timeout=5))
+    check(len(recv_exact(s, 65536)) == 65536, "no data")
+    c.proc.kill9()
+    t0 = time.monotonic()
+    s.settimeout(hb + 5)
+    got = 0
+    try:
+        while time.monotonic() - t0 < hb + 5:
+            d = s.recv(MiB)
+            if not d:
+                break
+            got += len(d)
+        else:
+            fail("public connection still open %.0fs after the client was killed" % (hb + 5))
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        fail("public connection hangs (no data, no close) after the client was killed")
+    env.note("closed %.1fs after the kill" % (time.monotonic() - t0))
