@@ -1,7 +1,10 @@
 // jsdom set-up for Ant Design and recharts: matchMedia, ResizeObserver, getComputedStyle.
 import '@testing-library/jest-dom/vitest';
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import { afterEach, vi } from 'vitest';
+
+// CI machines run other suites at the same time: give findBy/waitFor room.
+configure({ asyncUtilTimeout: 5000 });
 
 Object.defineProperty(window, 'matchMedia', {
   writable: true,
