@@ -593,6 +593,55 @@ def profile(t, what, secs):
     return {"file": os.path.relpath(path, ROOT), "by_dso": dsos, "top": top[:15]}
 
 
+def syscalls(t, what):
+    """strace -c -f of the tunnel processes during a connection-rate or
+    ping-pong run: syscalls per connection / per round trip. Counts do not
+    depend on how busy the machine is, unlike times."""
+    slug = t.name.replace(" ", "").replace("-", "")
+    out = os.path.join(TMP, "strace-%s-%s.txt" % (slug, what))
+    pids = tree(t.roots())
+    st = start(["strace", "-c", "-f", "-o", out] + sum([["-p", str(p)] for p in pids], []),
+               "strace-%s-%s" % (slug, what))
+    time.sleep(1.0)                       # strace attaches asynchronously
+    try:
+        if what == "cps":
+            r = run_tool([os.path.join(TOOLS, "cps"), "-p", str(t.ports["echo"]), "-c", "4",
+                          "-d", "3", "-a", "100"], 60)
+            units = r["conns"]
+        else:
+            r = run_tool([os.path.join(TOOLS, "pingpong"), "-p", str(t.ports["echo"]),
+                          "-n", "5000"], 120)
+            units = r["rounds"] + 200     # pingpong's warm-up trips count too
+    finally:
+        time.sleep(0.3)
+        try:
+            os.kill(st.pid, signal.SIGINT)
+        except OSError:
+            pass
+        try:
+            st.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            stop(st)
+    counts = {}
+    with open(out) as f:
+        for line in f:          # % time, seconds, usecs/call, calls, [errors], syscall
+            parts = line.split()
+            if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
+                counts[parts[-1]] = int(parts[3])
+    per = {k: round(v / max(units, 1), 2) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}
+    path = os.path.join(OUT, "syscalls-%s-%s.txt" % (slug, what))
+    with open(path, "w") as f:
+        f.write("# strace -c -f of %s during %s: %d %s\n" % (
+            t.name, what, units, "connections" if what == "cps" else "round trips"))
+        f.write(open(out).read())
+    res = {"units": units, "total_per_unit": round(sum(counts.values()) / max(units, 1), 1),
+           "per_unit": dict(list(per.items())[:12]), "file": os.path.relpath(path, ROOT)}
+    log("%s syscalls per %s: %.1f (%s)" % (t.name, "connection" if what == "cps" else "round trip",
+                                           res["total_per_unit"],
+                                           ", ".join("%s %s" % kv for kv in list(per.items())[:6])))
+    return res
+
+
 def measure_control_plane(args):
     """A fresh master with max_clients >= 10000; bench/loadgen registers them."""
     mbin, _ = gotunnel_bins()
@@ -802,6 +851,8 @@ def main():
     ap.add_argument("--gotunnel-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment for the gotunnel processes (experiments), repeatable")
     ap.add_argument("--perf", action="store_true", help="perf-profile the tunnels (iperf, conn/s)")
+    ap.add_argument("--no-syscalls", dest="syscalls", action="store_false",
+                    help="skip the strace -c counts (syscalls per connection and per round trip)")
     ap.add_argument("--budget", type=int, default=900, help="hard limit for the whole run, seconds")
     args = ap.parse_args()
 
@@ -809,6 +860,9 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     os.makedirs(OUT, exist_ok=True)
+    for f in os.listdir(OUT):             # no stale profiles next to new results
+        if f.startswith(("perf-", "syscalls-")) and f.endswith(".txt"):
+            os.unlink(os.path.join(OUT, f))
     TMP = tempfile.mkdtemp(prefix="gotunnel-bench-")
     atexit.register(cleanup)
     signal.signal(signal.SIGINT, on_signal)
@@ -879,7 +933,15 @@ def main():
                 res["error"] = "a tunnel process died during the run: " + ", ".join(
                     "%s exit %s" % (c.bench_name, c.poll()) for c in CHILDREN
                     if c.pid in t.roots() and c.poll() is not None)
-            elif args.perf and shutil.which("perf"):
+            if res["alive_after"] and args.syscalls and shutil.which("strace"):
+                res["syscalls"] = {}
+                for what in ("cps", "pingpong"):
+                    try:
+                        res["syscalls"][what] = syscalls(t, what)
+                    except Exception as e:
+                        res["syscalls"][what] = {"error": str(e)}
+                        log("strace %s failed: %s" % (what, e))
+            if res["alive_after"] and args.perf and shutil.which("perf"):
                 res["perf"] = {}
                 for what in ("iperf", "cps"):
                     try:
@@ -897,6 +959,18 @@ def main():
     results["machine"]["loadavg_end"] = os.getloadavg()
     lines, notes = legend(results)
     text = "\n".join(lines) + "\n\n" + table(results) + "\n"
+    sc = [(n, r["syscalls"]) for n, r in results["rows"].items() if isinstance(r.get("syscalls"), dict)]
+    if sc:
+        text += "\nSyscalls of the tunnel processes (strace -c -f; counts, immune to machine load):\n"
+        for n, v in sc:
+            def one(k):
+                x = v.get(k) or {}
+                if "total_per_unit" not in x:
+                    return "-"
+                return "%.1f (%s)" % (x["total_per_unit"], ", ".join(
+                    "%s %g" % kv for kv in list(x["per_unit"].items())[:4]))
+            text += "  %-9s per new connection %s\n  %-9s per 64-byte round trip %s\n" % (
+                n, one("cps"), "", one("pingpong"))
     if notes:
         text += "\nNotes:\n" + "\n".join("- " + n for n in notes) + "\n"
     text += "\n(%.0f s; raw results in bench/out/results.json)\n" % results["elapsed_s"]
