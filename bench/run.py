@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import pwd
 import resource
 import shutil
 import signal
@@ -114,6 +115,7 @@ def stop(p, grace=3.0):
 
 
 def zombie(pid):
+    """True if pid is gone or a zombie (nothing left to kill)."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             s = f.read()
@@ -131,6 +133,9 @@ def cleanup():
 
 
 def on_signal(sig, frame):
+    """SIGINT/SIGTERM/SIGALRM: unwind through atexit, which kills the children."""
+    if sig == signal.SIGALRM:
+        raise SystemExit("bench: time budget exceeded, stopping")
     raise SystemExit("bench: stopped by signal %d" % sig)
 
 
@@ -308,8 +313,10 @@ class SshR:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
                         os.path.join(d, "id_ed25519")], check=True)
         shutil.copy(os.path.join(d, "id_ed25519.pub"), os.path.join(d, "authorized_keys"))
-        # sshd refuses to start without its privilege separation directory.
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        # sshd (as root) refuses to start without its privilege separation
+        # directory; as another user it runs without privsep, for that user only.
+        if os.getuid() == 0:
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         self.port = free_port()
         cfg = os.path.join(d, "sshd_config")
         with open(cfg, "w") as f:
@@ -332,7 +339,7 @@ class SshR:
                 "-o", "ExitOnForwardFailure=yes", "-o", "LogLevel=ERROR"]
         for k, lport in services.items():
             argv += ["-R", "127.0.0.1:%d:127.0.0.1:%d" % (self.ports[k], lport)]
-        argv.append("root@127.0.0.1")
+        argv.append("%s@127.0.0.1" % pwd.getpwuid(os.getuid()).pw_name)
         self.ssh = start(argv, "ssh")
         wait_port(self.ports["echo"], echo=True, proc=self.ssh)
         wait_listen(self.ports["iperf"], proc=self.ssh)
@@ -867,7 +874,7 @@ def main():
     atexit.register(cleanup)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGALRM, lambda s, f: (_ for _ in ()).throw(SystemExit("bench: time budget exceeded")))
+    signal.signal(signal.SIGALRM, on_signal)
     signal.alarm(args.budget)
 
     cpu_model = "unknown"
