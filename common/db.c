@@ -152,7 +152,22 @@ db_grow(struct db *db)
 	return 0;
 }
 
-/* Commits; on MDB_MAP_FULL grows the map for the caller's retry. */
+/* mdb_put that remembers a full map, so the commit can grow it. */
+int
+db_put(struct db *db, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+    unsigned int flags)
+{
+	int rc = mdb_put(txn, dbi, k, v, flags);
+
+	if (rc == MDB_MAP_FULL)
+		db->full = 1;
+	return rc;
+}
+
+/*
+ * Commits; when the map was full (at a put or at the commit) it grows the
+ * map, so the caller's next transaction, or its retry, fits.
+ */
 int
 db_txn_commit(struct db *db, MDB_txn *txn)
 {
@@ -161,7 +176,13 @@ db_txn_commit(struct db *db, MDB_txn *txn)
 	if ((rc = mdb_txn_commit(txn)) != 0) {
 		log_warnx("%s: commit: %s", db->path, mdb_strerror(rc));
 		if (rc == MDB_MAP_FULL)
-			db_grow(db);
+			db->full = 1;
+	}
+	if (db->full) {
+		db->full = 0;
+		db_grow(db);
+		if (rc == 0)
+			rc = MDB_MAP_FULL;	/* cannot happen: a failed put fails the commit */
 	}
 	return rc;
 }

@@ -179,6 +179,7 @@ struct db {
 	MDB_env		*env;
 	MDB_dbi		 dbi[DB_NTABLES];
 	char		 path[4096];
+	int		 full;		/* a write hit MDB_MAP_FULL: grow at commit */
 };
 
 /* db.c */
@@ -188,6 +189,8 @@ int	 db_txn_begin(struct db *, int readonly, MDB_txn **);
 int	 db_txn_commit(struct db *, MDB_txn *);
 int	 db_reader_check(struct db *, int *dead);
 int	 db_grow(struct db *);
+int	 db_put(struct db *, MDB_txn *, MDB_dbi, MDB_val *, MDB_val *,
+	    unsigned int);
 uint64_t db_next_seq(MDB_txn *, MDB_dbi);
 void	 db_key_u64(uint64_t, unsigned char [8]);
 uint64_t db_u64_key(const MDB_val *);

@@ -41,12 +41,13 @@ db_get_rec(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, void *out, size_t size)
 
 /* Writes a record. */
 static int
-db_put_rec(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const void *rec, size_t size)
+db_put_rec(struct db *db, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+    const void *rec, size_t size)
 {
 	MDB_val v = { .mv_size = size, .mv_data = (void *)rec };
 	int	rc;
 
-	if ((rc = mdb_put(txn, dbi, k, &v, 0)) != 0)
+	if ((rc = db_put(db, txn, dbi, k, &v, 0)) != 0)
 		log_warnx("database write: %s", mdb_strerror(rc));
 	return rc;
 }
@@ -88,7 +89,7 @@ claim_client(struct db *db, MDB_txn *txn, struct db_claim *c)
 	db_key_u64(c->hist_seq, seqkey);
 	k.mv_data = seqkey;
 	k.mv_size = 8;
-	if (db_put_rec(txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs)) != 0)
+	if (db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs)) != 0)
 		return -1;
 	c->client.hist_seq = c->hist_seq;
 	return 0;
@@ -157,7 +158,7 @@ hist_add_port(struct db *db, MDB_txn *txn, uint64_t seq, uint16_t port)
 	snprintf(hs.ports + len, sizeof(hs.ports) - len, "%s%u",
 	    len ? "," : "", port);
 	hs.nmappings++;
-	db_put_rec(txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs));
+	db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs));
 }
 
 /* Claims one mapping (and the client record with the first); 0 or -1. */
@@ -187,11 +188,11 @@ db_claim(struct db *db, struct db_claim *c)
 		goto fail;
 	c->map.since = db_now();
 	k = port_key(c->map.remote_port, &store);
-	if (db_put_rec(txn, db->dbi[DB_MAPPINGS], &k, &c->map, sizeof(c->map)) != 0)
+	if (db_put_rec(db, txn, db->dbi[DB_MAPPINGS], &k, &c->map, sizeof(c->map)) != 0)
 		goto dbfail;
 	c->client.nmappings++;
 	k = id_key(c->client.id);
-	if (db_put_rec(txn, db->dbi[DB_CLIENTS], &k, &c->client,
+	if (db_put_rec(db, txn, db->dbi[DB_CLIENTS], &k, &c->client,
 	    sizeof(c->client)) != 0)
 		goto dbfail;
 	hist_add_port(db, txn, c->client.hist_seq, c->map.remote_port);
@@ -227,7 +228,7 @@ hist_close(struct db *db, MDB_txn *txn, uint64_t seq, const char *reason,
 		hs.bytes_in = bytes_in;
 	if (bytes_out > hs.bytes_out)
 		hs.bytes_out = bytes_out;
-	db_put_rec(txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs));
+	db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs));
 }
 
 /* Deletes the live conns of one client. */
@@ -295,7 +296,7 @@ db_client_update(struct db *db, MDB_txn *txn, const struct db_client *c)
 	cur.bytes_in = c->bytes_in;
 	cur.bytes_out = c->bytes_out;
 	cur.live_conns = c->live_conns;
-	return db_put_rec(txn, db->dbi[DB_CLIENTS], &k, &cur, sizeof(cur));
+	return db_put_rec(db, txn, db->dbi[DB_CLIENTS], &k, &cur, sizeof(cur));
 }
 
 /* Updates a mapping's counters if the port is still this client's. */
@@ -313,7 +314,7 @@ db_mapping_update(struct db *db, MDB_txn *txn, const struct db_mapping *m)
 	cur.bytes_out = m->bytes_out;
 	cur.live_conns = m->live_conns;
 	cur.total_conns = m->total_conns;
-	return db_put_rec(txn, db->dbi[DB_MAPPINGS], &k, &cur, sizeof(cur));
+	return db_put_rec(db, txn, db->dbi[DB_MAPPINGS], &k, &cur, sizeof(cur));
 }
 
 /* Writes a live public connection. */
@@ -324,7 +325,7 @@ db_conn_put(struct db *db, MDB_txn *txn, uint64_t id, const struct db_conn *c)
 	MDB_val		k = { .mv_size = 8, .mv_data = key };
 
 	db_key_u64(id, key);
-	return db_put_rec(txn, db->dbi[DB_CONNS], &k, c, sizeof(*c));
+	return db_put_rec(db, txn, db->dbi[DB_CONNS], &k, c, sizeof(*c));
 }
 
 /* Removes a live public connection (absent is fine). */
@@ -351,7 +352,7 @@ db_histconn_put(struct db *db, MDB_txn *txn, uint64_t *seq,
 	if (*seq == 0)
 		*seq = db_next_seq(txn, db->dbi[DB_HIST_CONN]);
 	db_key_u64(*seq, key);
-	return db_put_rec(txn, db->dbi[DB_HIST_CONN], &k, h, sizeof(*h));
+	return db_put_rec(db, txn, db->dbi[DB_HIST_CONN], &k, h, sizeof(*h));
 }
 
 /* Reads the stats bucket of the minute of now (zeroed if new). */
@@ -381,7 +382,7 @@ db_stats_add(struct db *db, MDB_txn *txn, int64_t now, uint64_t bytes_in,
 	s.bytes_in += bytes_in;
 	s.bytes_out += bytes_out;
 	s.new_conns += new_conns;
-	return db_put_rec(txn, db->dbi[DB_STATS], &k, &s, sizeof(s));
+	return db_put_rec(db, txn, db->dbi[DB_STATS], &k, &s, sizeof(s));
 }
 
 /* Number of records in a table. */
@@ -417,7 +418,7 @@ db_stats_sample(struct db *db)
 	mdb_stat(txn, db->dbi[DB_CONNS], &st);
 	if (st.ms_entries > s.active_conns)
 		s.active_conns = (uint32_t)st.ms_entries;
-	if (db_put_rec(txn, db->dbi[DB_STATS], &k, &s, sizeof(s)) != 0) {
+	if (db_put_rec(db, txn, db->dbi[DB_STATS], &k, &s, sizeof(s)) != 0) {
 		mdb_txn_abort(txn);
 		return -1;
 	}

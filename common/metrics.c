@@ -32,7 +32,7 @@ meta_add(struct db *db, MDB_txn *txn, const char *prefix, const char *name,
 	v = set ? delta : v + delta;
 	d.mv_data = &v;
 	d.mv_size = sizeof(v);
-	return mdb_put(txn, db->dbi[DB_META], &k, &d, 0);
+	return db_put(db, txn, db->dbi[DB_META], &k, &d, 0);
 }
 
 /* Adds to a counter such as gotunnel_registrations_total{result="ok"}. */

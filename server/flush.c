@@ -46,7 +46,6 @@ flush_metrics(MDB_txn *txn)
 		    "gotunnel_registrations_total{result=\"%s\"}",
 		    W->reg_counts[i].result);
 		metrics_counter_add(&W->db, txn, name, W->reg_counts[i].n);
-		W->reg_counts[i].n = 0;
 	}
 	if (W->flush_new_conns)
 		metrics_counter_add(&W->db, txn, "gotunnel_connections_total",
@@ -164,33 +163,49 @@ flush_session(MDB_txn *txn, struct session *s)
 	db_client_update(&W->db, txn, &c);
 }
 
-/* Writes everything that changed since the last flush. */
-void
-flush_now(void)
+/* Writes everything that changed since the last flush; 0 or LMDB's error. */
+static int
+flush_once(void)
 {
 	struct session		*s;
 	struct closed_conn	*cc;
 	MDB_txn			*txn;
+	int			 rc;
 
-	if (db_txn_begin(&W->db, 0, &txn) != 0)
-		return;
+	if ((rc = db_txn_begin(&W->db, 0, &txn)) != 0)
+		return rc;
 	TAILQ_FOREACH(s, &W->sessions, entry)
 		if (!s->closing)
 			flush_session(txn, s);
-	while ((cc = TAILQ_FIRST(&W->closed)) != NULL) {
-		TAILQ_REMOVE(&W->closed, cc, entry);
+	TAILQ_FOREACH(cc, &W->closed, entry) {
 		if (cc->in_db)
 			db_conn_del(&W->db, txn, cc->id);
 		db_histconn_put(&W->db, txn, &cc->hist_seq, &cc->rec);
-		free(cc);
 	}
 	flush_metrics(txn);
 	if (W->flush_bytes_in || W->flush_bytes_out || W->flush_new_conns)
 		db_stats_add(&W->db, txn, db_now(), W->flush_bytes_in,
 		    W->flush_bytes_out, W->flush_new_conns);
+	if ((rc = db_txn_commit(&W->db, txn)) != 0)
+		return rc;
+	/* Forget what is now on disk only once it is. */
+	while ((cc = TAILQ_FIRST(&W->closed)) != NULL) {
+		TAILQ_REMOVE(&W->closed, cc, entry);
+		free(cc);
+	}
+	for (size_t i = 0; i < sizeof(W->reg_counts) / sizeof(W->reg_counts[0]); i++)
+		W->reg_counts[i].n = 0;
 	W->flush_bytes_in = W->flush_bytes_out = 0;
 	W->flush_new_conns = 0;
-	db_txn_commit(&W->db, txn);
+	return 0;
+}
+
+/* Flushes; a full map is grown by the commit and the flush tried again. */
+void
+flush_now(void)
+{
+	if (flush_once() == MDB_MAP_FULL)
+		flush_once();
 }
 
 /* Timer callback for the periodic flush. */
