@@ -132,10 +132,16 @@ def cleanup():
         shutil.rmtree(TMP, ignore_errors=True)
 
 
+class BudgetExceeded(BaseException):
+    """The run's time budget ran out (BaseException: no column's `except
+    Exception` may swallow it)."""
+
+
 def on_signal(sig, frame):
-    """SIGINT/SIGTERM/SIGALRM: unwind through atexit, which kills the children."""
+    """SIGALRM: stop measuring, still write what was measured.
+    SIGINT/SIGTERM: unwind through atexit, which kills the children."""
     if sig == signal.SIGALRM:
-        raise SystemExit("bench: time budget exceeded, stopping")
+        raise BudgetExceeded()
     raise SystemExit("bench: stopped by signal %d" % sig)
 
 
@@ -827,6 +833,8 @@ def legend(results):
                 notes.append("%s conn/s: %d failed connections" % (name, v["errors"]))
         if "error" in r:
             notes.append("%s: %s" % (name, r["error"]))
+    if results.get("aborted"):
+        notes.append(results["aborted"])
     if cp.get("error"):
         notes.append("control plane: %s" % cp["error"])
     if get(cp, "register", "fail"):
@@ -835,6 +843,44 @@ def legend(results):
     if get(cp, "heartbeat", "lost"):
         notes.append("control plane: %d clients lost during the heartbeat phase" % cp["heartbeat"]["lost"])
     return lines, notes
+
+
+def measure_row(t, res, args, results):
+    """Every column of one tunnel row; a failing column is recorded, not fatal."""
+    try:
+        t.start(results["services"])
+    except Exception as e:
+        res["error"] = "did not start: %s" % e
+        log("%s did not start: %s" % (t.name, e))
+        return
+    measure_throughput(t, res, args.secs)
+    measure_latency(t, res, args.rounds)
+    measure_cps(t, res, args.cps_secs, args.cps_threads)
+    if not t.roots():
+        return
+    measure_memory(t, res, results["params"]["hold"])
+    res["alive_after"] = all(os.path.exists("/proc/%d" % p) and not zombie(p) for p in t.roots())
+    if not res["alive_after"]:
+        res["error"] = "a tunnel process died during the run: " + ", ".join(
+            "%s exit %s" % (c.bench_name, c.poll()) for c in CHILDREN
+            if c.pid in t.roots() and c.poll() is not None)
+        return
+    if args.syscalls and shutil.which("strace"):
+        res["syscalls"] = {}
+        for what in ("cps", "pingpong"):
+            try:
+                res["syscalls"][what] = syscalls(t, what)
+            except Exception as e:
+                res["syscalls"][what] = {"error": str(e)}
+                log("strace %s failed: %s" % (what, e))
+    if args.perf and shutil.which("perf"):
+        res["perf"] = {}
+        for what in ("iperf", "cps"):
+            try:
+                res["perf"][what] = profile(t, what, 6)
+            except Exception as e:
+                res["perf"][what] = {"error": str(e)}
+                log("perf %s failed: %s" % (what, e))
 
 
 # ---------------------------------------------------------------- main
@@ -910,6 +956,7 @@ def main():
     echo_port = int(echod.stdout.readline().split()[1])
     wait_listen(iperf_port, proc=iperf_srv)
     services = {"iperf": iperf_port, "echo": echo_port}
+    results["services"] = services
 
     wanted = args.rows.split(",")
     tunnels = []
@@ -919,48 +966,22 @@ def main():
         tunnels.append(SshR())
     if "gotunnel" in wanted:
         tunnels.append(Gotunnel(args.workers, args.pool, gotunnel_env(args)))
-    for t in tunnels:
-        res = {}
-        results["rows"][t.name] = res
-        log("--- %s" % t.name)
-        try:
-            t.start(services)
-        except Exception as e:
-            res["error"] = "did not start: %s" % e
-            log("%s did not start: %s" % (t.name, e))
-            t.stop()
-            continue
-        measure_throughput(t, res, args.secs)
-        measure_latency(t, res, args.rounds)
-        measure_cps(t, res, args.cps_secs, args.cps_threads)
-        if t.roots():
-            measure_memory(t, res, results["params"]["hold"])
-            res["alive_after"] = all(os.path.exists("/proc/%d" % p) and not zombie(p) for p in t.roots())
-            if not res["alive_after"]:
-                res["error"] = "a tunnel process died during the run: " + ", ".join(
-                    "%s exit %s" % (c.bench_name, c.poll()) for c in CHILDREN
-                    if c.pid in t.roots() and c.poll() is not None)
-            if res["alive_after"] and args.syscalls and shutil.which("strace"):
-                res["syscalls"] = {}
-                for what in ("cps", "pingpong"):
-                    try:
-                        res["syscalls"][what] = syscalls(t, what)
-                    except Exception as e:
-                        res["syscalls"][what] = {"error": str(e)}
-                        log("strace %s failed: %s" % (what, e))
-            if res["alive_after"] and args.perf and shutil.which("perf"):
-                res["perf"] = {}
-                for what in ("iperf", "cps"):
-                    try:
-                        res["perf"][what] = profile(t, what, 6)
-                    except Exception as e:
-                        res["perf"][what] = {"error": str(e)}
-                        log("perf %s failed: %s" % (what, e))
-        t.stop()
-
-    if "loadgen" in wanted and not args.no_loadgen:
-        log("--- control plane (%d clients)" % args.clients)
-        results["control_plane"] = measure_control_plane(args)
+    try:
+        for t in tunnels:
+            res = {}
+            results["rows"][t.name] = res
+            log("--- %s" % t.name)
+            try:
+                measure_row(t, res, args, results)
+            finally:
+                t.stop()
+        if "loadgen" in wanted and not args.no_loadgen:
+            log("--- control plane (%d clients)" % args.clients)
+            results["control_plane"] = measure_control_plane(args)
+    except BudgetExceeded:
+        results["aborted"] = "time budget of %d s exceeded; the table shows what was measured" % args.budget
+        log(results["aborted"])
+    signal.alarm(0)
 
     results["elapsed_s"] = round(time.time() - t_start, 1)
     results["machine"]["loadavg_end"] = os.getloadavg()
