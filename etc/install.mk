@@ -3,6 +3,7 @@
 #                  console, man pages, sample configs, systemd units, sysusers
 #   make uninstall same variables; keeps configs that were edited or existed
 #   make check-ops t/ops: install tree, units, hardened start, reload, metrics
+#   make check-deb builds the .debs from a copy of the tree and runs lintian
 #
 # Layout (PREFIX=/usr/local):
 #   sbin/gotunnel-master sbin/gotunnelctl sbin/gotunnel-admin (section 8)
@@ -36,7 +37,7 @@ MANPAGES	:= $(wildcard man/*.1 man/*.5 man/*.7 man/*.8)
 # Rewrites the /usr/local paths of units and samples for PREFIX.
 INSTALL_SED	:= sed -e 's|/usr/local/|$(PREFIX)/|g'
 
-.PHONY: install install-files uninstall check-ops
+.PHONY: install install-files uninstall check-ops check-deb
 
 # Builds the C programs, and the admin when Kore's headers are there; the
 # console is installed only if it was built (`make frontend` needs npm).
@@ -106,3 +107,8 @@ uninstall:
 # Needs root for the hardened start (namespaces, setpriv); skips it otherwise.
 check-ops: c
 	GOTUNNEL_BIN=$(BINDIR) python3 t/ops/run.py
+
+# Debian packages (debhelper, lintian and the Build-Depends must be installed;
+# frontend/dist must be built).  Slow (about a minute): not part of check-ops.
+check-deb:
+	sh t/ops/build-deb.sh
