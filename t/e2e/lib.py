@@ -28,6 +28,41 @@ MASTER = os.path.join(BIN, "gotunnel-master")
 CLIENT = os.path.join(BIN, "gotunnel-client")
 CTL = os.path.join(BIN, "gotunnelctl")
 
+
+def snapshot_binaries(dest):
+    """Copies the three programs to dest and uses the copies from now on.
+
+    A rebuild of GOTUNNEL_BIN during the run (other people work in the same
+    tree) then cannot hand a test a half-written binary, or a master and
+    workers from two different builds.  Each copy must answer -V.
+    """
+    global BIN, MASTER, CLIENT, CTL
+    srcs = {"gotunnel-master": MASTER, "gotunnel-client": CLIENT, "gotunnelctl": CTL}
+    for attempt in range(10):
+        ok = True
+        for name, src in srcs.items():
+            dst = os.path.join(dest, name)
+            try:
+                shutil.copy2(src, dst)
+            except OSError:
+                ok = False
+                break
+            if name != "gotunnelctl":
+                try:
+                    r = subprocess.run([dst, "-V"], capture_output=True, timeout=20)
+                    ok = ok and r.returncode == 0
+                except (OSError, subprocess.TimeoutExpired):
+                    ok = False
+        if ok:
+            break
+        time.sleep(2)     # probably caught a rebuild in progress
+    else:
+        return False
+    BIN = dest
+    MASTER, CLIENT, CTL = (os.path.join(dest, n) for n in srcs)
+    return True
+
+
 LOCAL = "127.0.0.1"
 MAX_FRAME = 65536
 
@@ -496,6 +531,7 @@ class Client:
             "heartbeat_interval": 1,
             "heartbeat_timeout": 5,
             "pool_count": 8,
+            "log_level": "debug",
         }
         self.cfg.update(overrides)
         self.maps = mappings
