@@ -520,6 +520,28 @@ async function main() {
     ctx.page = page;
   });
 
+  await test('admin restart: the console shows the outage and recovers by itself', async () => {
+    await page.goto(ctx.base + '/clients');
+    await page.locator('[data-testid=client-name]', { hasText: 'gotunnel-demo' }).waitFor();
+    await page.waitForSelector('[data-testid=live-badge][data-state=live]');
+    await env.stop(ctx.admin);
+    await page.waitForSelector('[data-testid=live-badge]:not([data-state=live])', { timeout: 15000 });
+    await page.click('[data-testid=clients-refresh]');
+    await page.waitForSelector('[data-testid=stale-banner]');
+    assert((await page.locator('[data-testid=client-name]').count()) >= 1, 'the last data vanished during the outage');
+    await shot(page, 'admin-down.png');
+    ctx.admin = env.start('admin-restarted', [ADMIN, '-c', ctx.conf]);
+    await waitUntil(async () => (await httpGet(ctx.adminPort, '/healthz')).status === 200, 30000, 'gotunnel-admin to come back', 300);
+    // The stream reconnects by itself (the browser's retry or our back-off).
+    await waitUntil(async () => {
+      const st = await page.getAttribute('[data-testid=live-badge]', 'data-state');
+      if (st === 'stopped') await page.click('[data-testid=live-badge]');
+      return st === 'live';
+    }, 45000, 'the live stream to reconnect', 500);
+    await page.click('[data-testid=clients-refresh]');
+    await page.waitForSelector('[data-testid=stale-banner]', { state: 'detached' });
+  }, 120000);
+
   await test('a session that ends on the server sends the user to /login and back', async () => {
     await page.goto(ctx.base + '/clients');
     await page.locator('[data-testid=client-name]', { hasText: 'gotunnel-demo' }).waitFor();

@@ -1,6 +1,6 @@
 // Loading, error and empty states shared by every page (no blank screens).
 import type { ReactNode } from 'react';
-import { Button, Empty, Result, Skeleton } from 'antd';
+import { Alert, Button, Empty, Result, Skeleton } from 'antd';
 import { ReloadOutlined } from '@ant-design/icons';
 import { useI18n } from '../i18n/context';
 
@@ -43,4 +43,25 @@ export function EmptyState({ title, hint }: { title: ReactNode; hint?: ReactNode
 /** Skeleton while the first load runs. */
 export function LoadingState({ rows = 4 }: { rows?: number }) {
   return <Skeleton active paragraph={{ rows }} data-testid="loading-state" />;
+}
+
+/** A slim warning above data that could not be refreshed (the old data stays visible). */
+export function StaleBanner({ error, onRetry }: { error: Error | undefined; onRetry?: () => void }) {
+  const { t } = useI18n();
+  if (!error) return null;
+  return (
+    <Alert
+      type="warning"
+      showIcon
+      data-testid="stale-banner"
+      title={`${t('common.stale')}: ${error.message}`}
+      action={
+        onRetry ? (
+          <Button size="small" onClick={onRetry}>
+            {t('common.retry')}
+          </Button>
+        ) : null
+      }
+    />
+  );
 }

@@ -29,6 +29,7 @@ const en = {
   'common.back': 'Back',
   'common.never': '—',
   'common.all': 'All',
+  'common.stale': 'Showing the last data; refresh failed',
   'common.updated': 'Updated {time}',
   'common.total': '{total} in total',
 

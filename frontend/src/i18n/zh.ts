@@ -31,6 +31,7 @@ const zh: Record<MessageKey, string> = {
   'common.back': '返回',
   'common.never': '—',
   'common.all': '全部',
+  'common.stale': '显示的是上次的数据，刷新失败',
   'common.updated': '更新于 {time}',
   'common.total': '共 {total} 条',
 

@@ -9,7 +9,7 @@ import type { ConnEvent, LiveConn, Mapping } from '../../types/api';
 import { useLoader } from '../../hooks/useLoader';
 import { useEvents } from '../../hooks/events';
 import { useI18n } from '../../i18n/context';
-import { EmptyState, ErrorState, LoadingState } from '../../components/StateView';
+import { EmptyState, ErrorState, LoadingState, StaleBanner } from '../../components/StateView';
 import { formatAgo, formatBytes, formatTime } from '../../components/format';
 
 const QUIET_REFRESH_MS = 5000;
@@ -128,6 +128,7 @@ export default function ClientDetailPage() {
         </Space>
       </Space>
 
+      {client.error && !notFound ? <StaleBanner error={client.error} onRetry={() => client.reload()} /> : null}
       <Row gutter={[16, 16]}>
         <Col xs={12} md={6}>
           <Card size="small"><Statistic title={t('clients.liveConns')} value={c.live_conns} /></Card>

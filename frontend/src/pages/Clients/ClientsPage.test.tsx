@@ -40,6 +40,23 @@ describe('ClientsPage', () => {
     expect(await screen.findByText('No client matches the search')).toBeInTheDocument();
   });
 
+  it('keeps the last data and shows a banner when a refresh fails', async () => {
+    let up = true;
+    mockFetch({
+      'GET /api/clients': () => (up ? { body: { clients: [sampleClient()] } } : { status: 500, body: { error: 'database unavailable' } }),
+    });
+    renderPage(<ClientsPage />);
+    expect(await screen.findByText('gotunnel-demo')).toBeInTheDocument();
+    up = false;
+    const user = userEvent.setup();
+    await user.click(screen.getByTestId('clients-refresh'));
+    expect(await screen.findByTestId('stale-banner')).toHaveTextContent('database unavailable');
+    expect(screen.getByText('gotunnel-demo')).toBeInTheDocument();
+    up = true;
+    await user.click(screen.getByTestId('clients-refresh'));
+    await waitFor(() => expect(screen.queryByTestId('stale-banner')).toBeNull());
+  });
+
   it('disconnects after confirmation with the CSRF header', async () => {
     setCsrfToken('csrf-abc');
     const c = sampleClient();

@@ -9,7 +9,7 @@ import type { Client, ClientOffline, ConnEvent } from '../../types/api';
 import { useLoader } from '../../hooks/useLoader';
 import { useEvents } from '../../hooks/events';
 import { useI18n } from '../../i18n/context';
-import { EmptyState, ErrorState } from '../../components/StateView';
+import { EmptyState, ErrorState, StaleBanner } from '../../components/StateView';
 import { formatAgoShort, formatTime, shortId } from '../../components/format';
 import { Traffic } from '../../components/Traffic';
 import { countConn, matchClient, removeClient, upsertClient } from './live';
@@ -302,6 +302,11 @@ export default function ClientsPage() {
             </Button>
           </Space>
         </Space>
+        {clients.data ? (
+          <div style={{ marginBottom: clients.error ? 12 : 0 }}>
+            <StaleBanner error={clients.error} onRetry={() => clients.reload()} />
+          </div>
+        ) : null}
         {clients.error && !clients.data ? (
           <ErrorState error={clients.error} onRetry={() => clients.reload()} />
         ) : mobile ? (

@@ -9,7 +9,7 @@ import type { Client, StatsRange } from '../../types/api';
 import { useLoader } from '../../hooks/useLoader';
 import { useEvents } from '../../hooks/events';
 import { useI18n } from '../../i18n/context';
-import { ErrorState, EmptyState, LoadingState } from '../../components/StateView';
+import { ErrorState, EmptyState, LoadingState, StaleBanner } from '../../components/StateView';
 import { formatAgo, formatBytes, formatStep } from '../../components/format';
 import { ClientsChart, ConnsChart, TrafficChart } from './Charts';
 import { applyTick } from './stats';
@@ -88,6 +88,7 @@ export default function OverviewPage() {
         </Col>
       </Row>
 
+      {stats.data && stats.error ? <StaleBanner error={stats.error} onRetry={() => stats.reload()} /> : null}
       <Row gutter={[16, 16]}>
         <Col xs={12} lg={6}>
           <Card data-testid="stat-online" style={{ height: '100%' }}>
