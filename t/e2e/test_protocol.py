@@ -248,7 +248,8 @@ def bad_frame_cases(tok, lp, rp):
         ("raw NUL inside token", frame(regf(lp, rp, tok + "\x00")), True),
         ("\\u0000 + junk in token", frame(regf(lp, rp, tok + "\\u0000junk")), True),
         ("\\u0000 at end of token", frame(regf(lp, rp, tok + "\\u0000")), True),
-        ("\\u0000 in name", frame(reg(',"mapping":"a\\u0000b"').replace('"name":"bad"', '"name":"a\\u0000b"')), True),
+        ("\\u0000 in name", frame(reg("").replace('"name":"bad"', '"name":"a\\u0000b"')), True),
+        ("\\u0000 in mapping", frame(reg(',"mapping":"a\\u0000b"')), True),
         ("duplicate token key", frame(reg("").replace('"token":', '"token":"wrong","token":', 1)), True),
         ("duplicate type key", frame('{"type":"register",' + reg("")[1:]), True),
         ("duplicate remote_port", frame(reg(',"remote_port":%d' % rp)), True),
@@ -322,6 +323,36 @@ def test_bad_frames_close_connection(env):
     check(c.proc.alive(), "client died")
     check(m.mapping_for(rp) is None, "a bad frame registered port %d: %r" % (rp, m.mapping_for(rp)))
     check(not problems, "%d problem(s): %s" % (len(problems), " | ".join(problems)))
+
+
+@test(timeout=60)
+def test_bad_message_on_registered_connection(env):
+    """After a good register, an invalid message still gets an error, the close, and the ports go."""
+    svc = env.service(echo_handler)
+    m = env.master()
+    problems = []
+    for i, (label, raw) in enumerate((("garbage", frame("garbage")),
+                                      ("unknown type", frame('{"type":"frobnicate"}')),
+                                      ("trailing bytes", frame('{"type":"heartbeat"}x')),
+                                      ("length 70000", struct.pack(">I", 70000)))):
+        p = env.ports[i]
+        c = env.pyclient(m)
+        r = c.register(m.token, svc.port, p, name="then-bad")
+        check(is_ok(r), "register: %r" % r)
+        c.send(raw)
+        r = c.reply(5)
+        if "_closed" in r:
+            if label != "length 70000":
+                problems.append("%s: closed without an error reply" % label)
+        elif r.get("type") != "error":
+            problems.append("%s: reply %r, want an error" % (label, r))
+        if not c.closed.wait(3):
+            problems.append("%s: connection still open 3s later" % label)
+        try:
+            wait_until(lambda: m.mapping_for(p) is None, 3, "mapping %d to go" % p)
+        except AssertionError as e:
+            problems.append("%s: %s" % (label, e))
+    check(not problems, "; ".join(problems))
 
 
 @test(timeout=60)
