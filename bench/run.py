@@ -675,6 +675,7 @@ def measure_control_plane(args):
         m = start([mbin, "-c", ini], "loadgen-master", env=gotunnel_env(args))
         wait_listen(port, proc=m)
         time.sleep(1.0)
+        res["pids"] = tree([m.pid])
         res["idle"] = memory([m.pid])
         lg = start([os.path.join(TOOLS, "loadgen"), "-p", str(port), "-k", TOKEN,
                     "-n", str(args.clients), "-w", "256", "-a", "64", "-P", "0",
@@ -853,6 +854,7 @@ def measure_row(t, res, args, results):
         res["error"] = "did not start: %s" % e
         log("%s did not start: %s" % (t.name, e))
         return
+    res["pids"] = tree(t.roots())         # to match against other logs if one dies
     measure_throughput(t, res, args.secs)
     measure_latency(t, res, args.rounds)
     measure_cps(t, res, args.cps_secs, args.cps_threads)
