@@ -780,6 +780,21 @@ class Transfer(threading.Thread):
             self.error = e
 
 
+def unit_reload(conf, pid):
+    """Runs the master unit's ExecReload lines in order, as `systemctl reload`
+    does (stops at the first failure): (ok, output)."""
+    unit = unit_keys(os.path.join(ROOT, "etc/systemd/gotunnel-master.service"))
+    lines = unit_get(unit, "Service", "ExecReload")
+    check(lines, "master unit has no ExecReload")
+    for line in lines:
+        argv = [{"/usr/local/sbin/gotunnel-master": MASTER, "/etc/gotunnel/gotunnel.ini": conf,
+                 "$MAINPID": str(pid)}.get(a, a) for a in shlex.split(line)]
+        r = run(argv, timeout=20)
+        if r.returncode != 0:
+            return False, "%s: %s%s" % (line, r.stdout, r.stderr)
+    return True, ""
+
+
 def test_reload_under_traffic():
     """SIGHUP and gotunnelctl reload: the transfer goes on; allow_ports changes."""
     env = Env("reload")
@@ -793,9 +808,11 @@ def test_reload_under_traffic():
         t.start()
         wait_until(lambda: t.received >= 8 << 20 or t.error, 30, "8 MiB echoed")
         check(t.error is None, "transfer failed before the reload: %r" % t.error)
-        # allow_ports: port_b out, port_c in; SIGHUP, as ExecReload does.
+        # allow_ports: port_b out, port_c in; reload as `systemctl reload`
+        # would: the unit's ExecReload lines (-t, then SIGHUP).
         write_master_conf(conf, bind, "%d,%d" % (remote, port_c), env.path("data"))
-        os.kill(master.pid, signal.SIGHUP)
+        ok, out = unit_reload(conf, master.pid)
+        check(ok, "ExecReload failed: %s" % out)
         wait_until(lambda: "configuration reloaded" in env.log("master.log"), 10,
                    "'configuration reloaded' in the master's log")
         check(t.is_alive() and t.received < total, "transfer ended before the reload took "
@@ -816,6 +833,9 @@ def test_reload_under_traffic():
         good = open(conf).read()
         with open(conf, "a") as f:
             f.write("no_such_key = 1\n")
+        ok, out = unit_reload(conf, master.pid)
+        check(not ok and "-t" in out.split(":")[0], "ExecReload did not stop a bad config "
+              "at its -t step: %s" % (out or "it succeeded"))
         r = ctl(conf, "reload")
         check(r.returncode != 0, "gotunnelctl reload accepted a bad config")
         with open(conf, "w") as f:
