@@ -124,31 +124,38 @@ tunnel_ticket_free(struct data_ticket *t)
 	free(t);
 }
 
-/* Asks the client for data connections until pool and queue are covered. */
+/* Sends one open_data with a fresh one-time id. */
+static void
+tunnel_request_data(struct session *s)
+{
+	struct data_ticket	*t;
+	struct msg		 m;
+	char			 hex[33];
+
+	if (s->ntickets >= MAX_WAITING_PER_SESSION)
+		return;
+	t = xcalloc(1, sizeof(*t));
+	net_random_hex(hex, 16);
+	snprintf(t->id, sizeof(t->id), "%d.%s", W->index, hex);
+	t->session = s;
+	t->expires = time(NULL) + DATA_ID_TTL;
+	strmap_put(&W->tickets_by_id, t->id, t);
+	TAILQ_INSERT_TAIL(&s->tickets, t, entry);
+	s->ntickets++;
+	msg_init(&m, MSG_OPEN_DATA);
+	msg_set_str(&m, F_DATA_ID, t->id);
+	control_send(s, &m);
+}
+
+/* Asks the client for data connections until the ready pool is covered. */
 void
 tunnel_pool_refill(struct session *s)
 {
-	unsigned want = s->pool_target + s->nwaiting;
-
 	if (s->closing || !s->registered || W->stopping)
 		return;
 	/* Bounded per call; the heartbeat timer tops up the rest. */
-	for (int i = 0; i < 64 && s->pool_size + s->ntickets < want; i++) {
-		struct data_ticket	*t = xcalloc(1, sizeof(*t));
-		struct msg		 m;
-		char			 hex[33];
-
-		net_random_hex(hex, 16);
-		snprintf(t->id, sizeof(t->id), "%d.%s", W->index, hex);
-		t->session = s;
-		t->expires = time(NULL) + DATA_ID_TTL;
-		strmap_put(&W->tickets_by_id, t->id, t);
-		TAILQ_INSERT_TAIL(&s->tickets, t, entry);
-		s->ntickets++;
-		msg_init(&m, MSG_OPEN_DATA);
-		msg_set_str(&m, F_DATA_ID, t->id);
-		control_send(s, &m);
-	}
+	for (int i = 0; i < 64 && s->pool_size + s->ntickets < s->pool_target; i++)
+		tunnel_request_data(s);
 }
 
 /* Frees an idle pooled data connection. */
@@ -231,6 +238,12 @@ mapping_accept(evutil_socket_t lfd, short what, void *arg)
 			evtimer_assign(&pc->wait_timer, W->base,
 			    pubconn_wait_timeout, pc);
 			evtimer_add(&pc->wait_timer, &wait_tv);
+			/*
+			 * Its own request: a data connection the client failed
+			 * to open must not leave this one waiting for a ticket
+			 * that is still outstanding.
+			 */
+			tunnel_request_data(s);
 		}
 		tunnel_pool_refill(s);
 	}
