@@ -102,6 +102,7 @@ uninstall:
 	done < $$list; rm -f $$list; fi
 	-rmdir $(DESTDIR)$(SHAREDIR)/examples $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(LIBGTDIR) \
 	    $(DESTDIR)$(CONFDIR) 2>/dev/null || true
+	@echo "uninstall: the user gotunnel and /var/lib/gotunnel (data) are left as they are"
 
 # Ops tests: install tree, unit files, hardened start, reload, metrics.
 # Needs root for the hardened start (namespaces, setpriv); skips it otherwise.

@@ -77,24 +77,29 @@ def run(argv, timeout=120, **kw):
                           timeout=timeout, **kw)
 
 
-def free_port(low=False):
-    """A free TCP port on 127.0.0.1 (below 1024 when low)."""
-    candidates = range(600, 1000) if low else [0]
-    for p in candidates:
+def free_port_in(lo, hi):
+    """A free TCP port in lo..hi on 127.0.0.1."""
+    for p in range(lo, hi + 1):
         s = socket.socket()
         try:
             s.bind((LOCAL, p))
-            return s.getsockname()[1]
+            return p
         except OSError:
             continue
         finally:
             s.close()
-    raise Skip("no free port below 1024")
+    raise Skip("no free port in %d-%d" % (lo, hi))
 
 
-def sha256_file(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+def free_port(low=False):
+    """A free TCP port on 127.0.0.1 (below 1024 when low)."""
+    if low:
+        return free_port_in(600, 999)
+    s = socket.socket()
+    s.bind((LOCAL, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 class Env:
@@ -474,31 +479,29 @@ def check_sandboxed(pid, uid, caps, what):
           "%s: /tmp not private or not writable: %s" % (what, r.stdout))
 
 
-def free_port_in(lo, hi):
-    """A free port in lo..hi on 127.0.0.1."""
-    for p in range(lo, hi + 1):
-        s = socket.socket()
-        try:
-            s.bind((LOCAL, p))
-            return p
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise Skip("no free port in %d-%d" % (lo, hi))
+def exchange(port, data, half_close=True, limit=1 << 24):
+    """Sends data to 127.0.0.1:port, half-closes (Kore resets a half-closed
+    HTTP connection, so not for HTTP), returns all it answers until EOF."""
+    s = socket.create_connection((LOCAL, port), timeout=10)
+    try:
+        s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while len(out) < limit:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+        return out
+    finally:
+        s.close()
 
 
 def http_get(port, path):
     """(status, body) of a plain HTTP/1.0 GET on 127.0.0.1."""
-    s = socket.create_connection((LOCAL, port), timeout=10)
-    s.sendall(("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
+    data = exchange(port, ("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" % path).encode(),
+                    half_close=False)
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split()[1]), body
 
@@ -589,18 +592,8 @@ def test_hardened_start():
                           inner("etc", "client.ini"), "client.log", uid, gid)
 
         def echoed():
-            s = socket.create_connection((LOCAL, remote), timeout=5)
-            s.sendall(b"ping through the sandbox\n")
-            s.shutdown(socket.SHUT_WR)
-            s.settimeout(5)
-            data = b""
-            while True:
-                b = s.recv(4096)
-                if not b:
-                    break
-                data += b
-            s.close()
-            return data == b"ping through the sandbox\n"
+            ping = b"ping through the sandbox\n"
+            return exchange(remote, ping) == ping
         try:
             wait_until(echoed, 20, "echo through the sandboxed client")
         except Fail as e:
@@ -705,7 +698,7 @@ class Echo:
         self.sock.close()
 
 
-def start_tunnel(env, allow, extra_ports=()):
+def start_tunnel(env, allow):
     """Master + client publishing an echo service on a free port."""
     bind = free_port()
     remote = free_port()
@@ -867,7 +860,7 @@ TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
 
 def parse_value(v):
     if v in ("+Inf", "-Inf", "NaN"):
-        return float(v.replace("Inf", "inf").lower() if v != "NaN" else "nan")
+        return float(v)
     if not re.match(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z", v):
         raise ValueError("bad value %r" % v)
     return float(v)
