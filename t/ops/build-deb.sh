@@ -1,11 +1,15 @@
 #!/bin/sh
-# Builds the Debian packages from a copy of the working tree (so that
-# `dh clean` never touches the shared tree's bin/ and build/) and runs lintian.
-#   t/ops/build-deb.sh [OUTDIR]     default: a new temp dir; prints its path
+# Builds the Debian packages from a copy of the committed tree (HEAD), so
+# that `dh clean` never touches the shared tree's bin/ and build/ and others'
+# uncommitted work does not get in, and runs lintian on them.
+#   t/ops/build-deb.sh [--worktree] [OUTDIR]   default OUTDIR: a new temp dir
+#   --worktree   copy the working tree (tracked + untracked, not ignored) instead
 # Needs: debhelper, dpkg-dev, fakeroot, lintian, the Build-Depends, and
 # frontend/dist (make frontend).  Last line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+worktree=0
+if [ "${1:-}" = --worktree ]; then worktree=1; shift; fi
 out=${1:-$(mktemp -d /tmp/gt-deb.XXXXXX)}
 version=$(dpkg-parsechangelog -S Version 2>/dev/null || echo 0)
 src=$out/gotunnel-$version
@@ -14,8 +18,13 @@ ok() { echo "ok   $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL $1"; failed=$((failed + 1)); }
 
 rm -rf "$src" && mkdir -p "$src" || exit 1
-# Tracked and untracked-but-not-ignored files, plus the built console.
-git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$src" 2>/dev/null
+if [ $worktree = 1 ]; then
+	git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$src" 2>/dev/null
+else
+	git archive HEAD | tar -x -C "$src" || exit 1
+	echo "source: $(git rev-parse --short HEAD)"
+fi
+# The console as `make frontend` built it (not in git).
 [ -d frontend/dist ] && cp -R frontend/dist "$src/frontend/"
 for f in debian/rules debian/*.postinst debian/*.postrm; do chmod 755 "$src/$f"; done
 
