@@ -1,7 +1,7 @@
 // The console frame: navigation, live badge, language switch, user menu.
 import { useState } from 'react';
 import { Link, Outlet, useLocation, useNavigate } from 'react-router';
-import { Button, Drawer, Dropdown, Grid, Layout, Menu, Segmented, Space, Typography } from 'antd';
+import { Button, Drawer, Dropdown, Grid, Layout, Menu, Space, Typography } from 'antd';
 import {
   ApiOutlined,
   AuditOutlined,
@@ -13,7 +13,8 @@ import {
 } from '@ant-design/icons';
 import { useAuth } from '../auth/context';
 import { EventsProvider } from '../hooks/EventsProvider';
-import { useI18n, type Lang } from '../i18n/context';
+import { useI18n } from '../i18n/context';
+import { LangSwitch } from './LangSwitch';
 import { LiveBadge } from './LiveBadge';
 
 const { Header, Sider, Content } = Layout;
@@ -40,7 +41,7 @@ function Brand() {
 
 /** The frame around every logged-in page. */
 export function AppLayout() {
-  const { t, lang, setLang } = useI18n();
+  const { t } = useI18n();
   const { user, logout, expire } = useAuth();
   const loc = useLocation();
   const navigate = useNavigate();
@@ -115,17 +116,7 @@ export function AppLayout() {
               <LiveBadge compact={mobile} />
             </Space>
             <Space size={mobile ? 8 : 16}>
-              <Segmented
-                size="small"
-                value={lang}
-                onChange={(v) => setLang(v as Lang)}
-                options={[
-                  { label: 'EN', value: 'en' },
-                  { label: '中文', value: 'zh' },
-                ]}
-                aria-label={t('header.language')}
-                data-testid="lang-switch"
-              />
+              <LangSwitch />
               <Dropdown
                 trigger={['click']}
                 menu={{

@@ -1,11 +1,12 @@
 // The login page: the only page reachable without a session.
 import { useState } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router';
-import { Alert, Button, Card, Form, Input, Segmented, Typography } from 'antd';
+import { Alert, Button, Card, Form, Input, Typography } from 'antd';
 import { LockOutlined, UserOutlined } from '@ant-design/icons';
 import { ApiError } from '../../api/http';
 import { useAuth } from '../../auth/context';
-import { useI18n, type Lang } from '../../i18n/context';
+import { useI18n } from '../../i18n/context';
+import { LangSwitch } from '../../components/LangSwitch';
 import { safeNext } from './next';
 
 interface Fields {
@@ -15,7 +16,7 @@ interface Fields {
 
 /** Username + password form; back to ?next= after success. */
 export default function LoginPage() {
-  const { t, lang, setLang } = useI18n();
+  const { t } = useI18n();
   const { status, login } = useAuth();
   const [params] = useSearchParams();
   const navigate = useNavigate();
@@ -60,15 +61,7 @@ export default function LoginPage() {
               {t('login.title')}
             </Typography.Title>
           </span>
-          <Segmented
-            size="small"
-            value={lang}
-            onChange={(v) => setLang(v as Lang)}
-            options={[
-              { label: 'EN', value: 'en' },
-              { label: '中文', value: 'zh' },
-            ]}
-          />
+          <LangSwitch />
         </div>
         {params.get('next') && !error ? (
           <Alert type="info" showIcon title={t('login.expired')} style={{ marginBottom: 16 }} />
