@@ -49,8 +49,6 @@ user_read_tty(const char *prompt, char *buf, size_t size)
 
 	if ((tty = fopen("/dev/tty", "r+")) == NULL)
 		tty = stdin;
-	fprintf(stderr, "%s", prompt);
-	fflush(stderr);
 	if (tcgetattr(fileno(tty), &old) == -1) {
 		if (tty != stdin)
 			fclose(tty);
@@ -59,7 +57,10 @@ user_read_tty(const char *prompt, char *buf, size_t size)
 	noecho = old;
 	noecho.c_lflag &= ~(ECHO | ECHONL);
 	noecho.c_lflag |= ICANON;
+	/* Echo off (dropping typeahead) before the prompt, like readpassphrase. */
 	tcsetattr(fileno(tty), TCSAFLUSH, &noecho);
+	fprintf(stderr, "%s", prompt);
+	fflush(stderr);
 	rc = user_read_line(tty, buf, size);
 	tcsetattr(fileno(tty), TCSAFLUSH, &old);
 	fprintf(stderr, "\n");

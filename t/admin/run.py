@@ -780,6 +780,50 @@ def test_no_worker_restart(a):
         "seccomp sandbox enabled", "")
 
 
+def test_ctl_user_tty(a):
+    """On a terminal the password is asked twice, without echo."""
+    import pty
+    import select
+
+    def run_tty(args, answers):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(CTL_USER, [CTL_USER, a.data, "user"] + args)
+        out = b""
+        deadline = time.time() + 30
+        sent = 0
+        status = None
+        while time.time() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    d = os.read(fd, 4096)
+                except OSError:
+                    d = b""
+                if not d:
+                    break
+                out += d
+                if out.count(b"assword") > sent and sent < len(answers):
+                    os.write(fd, answers[sent].encode() + b"\n")
+                    sent += 1
+            wpid, st = os.waitpid(pid, os.WNOHANG)
+            if wpid == pid:
+                status = st
+                break
+        if status is None:
+            os.kill(pid, signal.SIGKILL)     # bounded: never wait for a stuck child
+            _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+    rc, out = run_tty(["add", "ttyuser"], ["tty-password-1", "tty-password-1"])
+    assert rc == 0, out
+    assert "Password for ttyuser" in out and "Repeat" in out, out
+    assert "tty-password-1" not in out, out      # no echo
+    rc, out = run_tty(["passwd", "ttyuser"], ["tty-password-2", "tty-password-X"])
+    assert rc == 1 and "do not match" in out, out
+    a.login("ttyuser", "tty-password-1", source="127.0.0.74")
+
+
 def test_junk_requests(a):
     """Random paths, methods, headers and bodies: answers, never a worker crash."""
     import random
@@ -1128,7 +1172,8 @@ def main():
               test_methods_and_unknown, test_session_expiry, test_clients_and_mappings,
               test_disconnect_fixture, test_history_filters_paging, test_export_matches_records,
               test_stats, test_events, test_static_and_traversal, test_ctl_user,
-              test_junk_requests, test_export_large_streams, test_no_worker_restart]
+              test_ctl_user_tty, test_junk_requests, test_export_large_streams,
+              test_no_worker_restart]
     alone = [test_config_check, test_fresh_data_dir, test_exit_status, test_tls_front_end, test_real_master_client]
     passed = failed = skipped = 0
     a = None
