@@ -176,27 +176,35 @@ live_families(struct outbuf *o, MDB_txn *txn, struct db *db)
 	    "Longest time since a connected client was last heard.");
 	out(o, "gotunnel_heartbeat_lag_seconds %lld\n", (long long)lag);
 
-	family(o, "gotunnel_mapping_bytes_in_total", "counter",
-	    "Bytes from public peers to the client, per live mapping.");
-	family(o, "gotunnel_mapping_bytes_out_total", "counter",
-	    "Bytes from the client to public peers, per live mapping.");
-	family(o, "gotunnel_mapping_connections_active", "gauge",
-	    "Live public connections per mapping.");
-	if (mdb_cursor_open(txn, db->dbi[DB_MAPPINGS], &cur) == 0) {
-		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
-			struct db_mapping rec, *m = &rec;
+	/* One pass over the mappings per family: a family's samples stay together. */
+	for (int f = 0; f < 3; f++) {
+		static const char *const names[3] = {
+			"gotunnel_mapping_bytes_in_total",
+			"gotunnel_mapping_bytes_out_total",
+			"gotunnel_mapping_connections_active",
+		};
+		static const char *const helps[3] = {
+			"Bytes from public peers to the client, per live mapping.",
+			"Bytes from the client to public peers, per live mapping.",
+			"Live public connections per mapping.",
+		};
 
-			if (v.mv_size != sizeof(rec))
+		family(o, names[f], f == 2 ? "gauge" : "counter", helps[f]);
+		if (mdb_cursor_open(txn, db->dbi[DB_MAPPINGS], &cur) != 0)
+			continue;
+		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+			struct db_mapping	m;
+			uint64_t		val;
+
+			if (v.mv_size != sizeof(m))
 				continue;
-			memcpy(&rec, v.mv_data, sizeof(rec));
-			label_escape(m->name, n1, sizeof(n1));
-			label_escape(m->client_name, n2, sizeof(n2));
-			out(o, "gotunnel_mapping_bytes_in_total{port=\"%u\",mapping=\"%s\",client=\"%s\"} %llu\n",
-			    m->remote_port, n1, n2, (unsigned long long)m->bytes_in);
-			out(o, "gotunnel_mapping_bytes_out_total{port=\"%u\",mapping=\"%s\",client=\"%s\"} %llu\n",
-			    m->remote_port, n1, n2, (unsigned long long)m->bytes_out);
-			out(o, "gotunnel_mapping_connections_active{port=\"%u\",mapping=\"%s\",client=\"%s\"} %u\n",
-			    m->remote_port, n1, n2, m->live_conns);
+			memcpy(&m, v.mv_data, sizeof(m));	/* values are 2-byte aligned */
+			val = f == 0 ? m.bytes_in : f == 1 ? m.bytes_out : m.live_conns;
+			out(o, "%s{port=\"%u\",mapping=\"%s\",client=\"%s\"} %llu\n",
+			    names[f], m.remote_port,
+			    label_escape(m.name, n1, sizeof(n1)),
+			    label_escape(m.client_name, n2, sizeof(n2)),
+			    (unsigned long long)val);
 		}
 		mdb_cursor_close(cur);
 	}

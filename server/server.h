@@ -58,6 +58,16 @@ struct mesh_msg {
 struct session;
 struct mapping;
 
+/* A mesh message waiting for room in the peer's queue (max_dgram_qlen). */
+struct mesh_out {
+	TAILQ_ENTRY(mesh_out)	 entry;
+	struct mesh_msg		 mm;
+	int			 fd;
+};
+TAILQ_HEAD(mesh_out_list, mesh_out);
+
+#define MESH_QUEUE_MAX	4096	/* per peer; beyond, the connection is dropped */
+
 /* A connection that has not sent its first message yet. */
 struct pending {
 	TAILQ_ENTRY(pending)	 entry;
@@ -107,6 +117,7 @@ struct mapping {
 	char			 local_ip[DB_ADDR_LEN];
 	int			 fd;
 	struct event		 ev_accept;
+	struct event		 ev_accept_retry;	/* after EMFILE */
 	struct pubconn_list	 conns;
 	uint32_t		 live_conns;
 	uint32_t		 total_conns;
@@ -172,8 +183,12 @@ struct worker {
 	int			 ipc_fd;
 	int			 mesh_fd;		/* receives */
 	int			 mesh_peers[MAX_WORKERS];	/* send to worker i */
+	struct mesh_out_list	 mesh_queue[MAX_WORKERS];
+	unsigned		 mesh_queued[MAX_WORKERS];
+	struct event		 ev_mesh_out[MAX_WORKERS];
 	struct event		 ev_listen, ev_ipc, ev_mesh, ev_flush, ev_sigterm,
-				 ev_sigint, ev_sighup, ev_sigusr1, ev_pending_timer;
+				 ev_sigint, ev_sighup, ev_sigusr1, ev_pending_timer,
+				 ev_accept_retry;
 	struct pending_list	 pending;
 	unsigned		 npending;
 	struct session_list	 sessions;

@@ -180,6 +180,16 @@ dataconn_idle_read(evutil_socket_t fd, short what, void *arg)
 	tunnel_pool_refill(s);
 }
 
+/* Re-arms a mapping's listener after a pause for descriptors. */
+static void
+mapping_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct mapping *map = arg;
+
+	if (map->fd != -1)
+		event_add(&map->ev_accept, NULL);
+}
+
 /* Accepts public connections of one mapping (bounded per wakeup). */
 static void
 mapping_accept(evutil_socket_t lfd, short what, void *arg)
@@ -198,7 +208,13 @@ mapping_accept(evutil_socket_t lfd, short what, void *arg)
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Level-triggered: pause instead of spinning. */
+				log_warn("port %u: accept paused for 1 s",
+				    map->remote_port);
+				event_del(&map->ev_accept);
+				event_add(&map->ev_accept_retry, &(struct timeval){ 1, 0 });
+			} else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("port %u: accept", map->remote_port);
 			return;
@@ -257,6 +273,7 @@ tunnel_mapping_listen(struct session *s, struct mapping *map, int fd)
 	TAILQ_INIT(&map->conns);
 	event_assign(&map->ev_accept, W->base, fd, EV_READ | EV_PERSIST,
 	    mapping_accept, map);
+	evtimer_assign(&map->ev_accept_retry, W->base, mapping_accept_retry, map);
 	event_add(&map->ev_accept, NULL);
 	TAILQ_INSERT_TAIL(&s->mappings, map, entry);
 	s->nmappings++;
@@ -269,6 +286,7 @@ tunnel_mapping_free(struct mapping *map)
 {
 	struct pubconn *pc;
 
+	event_del(&map->ev_accept_retry);
 	if (map->fd != -1) {
 		event_del(&map->ev_accept);
 		close(map->fd);
@@ -337,8 +355,7 @@ tunnel_data_conn(int fd, const char *data_id, const char *addr)
 		memset(&mm, 0, sizeof(mm));
 		mm.type = MESH_DATA_CONN;
 		snprintf(mm.id, sizeof(mm.id), "%s", data_id);
-		worker_send_mesh((int)owner, &mm, fd);
-		close(fd);
+		worker_send_mesh((int)owner, &mm, fd);	/* takes fd */
 		return;
 	}
 	if ((t = strmap_get(&W->tickets_by_id, data_id)) == NULL ||

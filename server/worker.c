@@ -148,7 +148,12 @@ worker_accept(evutil_socket_t lfd, short what, void *arg)
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Level-triggered: pause instead of spinning. */
+				log_warn("accept on bind_port paused for 1 s");
+				event_del(&W->ev_listen);
+				event_add(&W->ev_accept_retry, &(struct timeval){ 1, 0 });
+			} else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept on bind_port");
 			return;
@@ -172,6 +177,14 @@ worker_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+/* Re-arms the bind_port listener after a pause for descriptors. */
+static void
+worker_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	if (!W->stopping)
+		event_add(&W->ev_listen, NULL);
+}
+
 /* Closes pending connections that sent no first message in time. */
 static void
 pending_expire(evutil_socket_t fd, short what, void *arg)
@@ -188,9 +201,9 @@ pending_expire(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Sends a message (and maybe a descriptor) to another worker. */
-void
-worker_send_mesh(int target, const struct mesh_msg *mm, int fd)
+/* Sends one mesh message now; 0 sent, 1 no room yet, -1 failed. */
+static int
+mesh_sendmsg(int target, const struct mesh_msg *mm, int fd)
 {
 	struct msghdr	 mh;
 	struct iovec	 iov = { .iov_base = (void *)mm, .iov_len = sizeof(*mm) };
@@ -211,9 +224,71 @@ worker_send_mesh(int target, const struct mesh_msg *mm, int fd)
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
-	if (target < 0 || target >= W->nworkers ||
-	    sendmsg(W->mesh_peers[target], &mh, MSG_DONTWAIT) == -1)
-		log_warn("cannot reach worker %d", target);
+	if (sendmsg(W->mesh_peers[target], &mh, MSG_DONTWAIT) != -1)
+		return 0;
+	return (errno == EAGAIN || errno == ENOBUFS) ? 1 : -1;
+}
+
+/* Sends queued mesh messages once the peer has room again. */
+static void
+mesh_out_ready(evutil_socket_t fd, short what, void *arg)
+{
+	int		 target = (int)(intptr_t)arg;
+	struct mesh_out	*mo;
+
+	while ((mo = TAILQ_FIRST(&W->mesh_queue[target])) != NULL) {
+		int rc = mesh_sendmsg(target, &mo->mm, mo->fd);
+
+		if (rc == 1)
+			return;		/* still full: wait for the next wakeup */
+		if (rc == -1)
+			log_warn("cannot reach worker %d", target);
+		TAILQ_REMOVE(&W->mesh_queue[target], mo, entry);
+		W->mesh_queued[target]--;
+		if (mo->fd != -1)
+			close(mo->fd);
+		free(mo);
+	}
+	event_del(&W->ev_mesh_out[target]);
+}
+
+/*
+ * Sends a message (and maybe a descriptor, which it takes) to another
+ * worker.  A unix datagram queue holds only max_dgram_qlen (often 10)
+ * messages, so a burst is queued here, bounded, and sent as room appears.
+ */
+void
+worker_send_mesh(int target, const struct mesh_msg *mm, int fd)
+{
+	struct mesh_out	*mo;
+	int		 rc = 1;
+
+	if (target < 0 || target >= W->nworkers) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if (TAILQ_EMPTY(&W->mesh_queue[target]))
+		rc = mesh_sendmsg(target, mm, fd);
+	if (rc == 0 || rc == -1) {
+		if (rc == -1)
+			log_warn("cannot reach worker %d", target);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if (W->mesh_queued[target] >= MESH_QUEUE_MAX) {
+		log_warnx("worker %d is not keeping up; dropping a hand-off", target);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	mo = xcalloc(1, sizeof(*mo));
+	mo->mm = *mm;
+	mo->fd = fd;
+	TAILQ_INSERT_TAIL(&W->mesh_queue[target], mo, entry);
+	W->mesh_queued[target]++;
+	event_add(&W->ev_mesh_out[target], NULL);
 }
 
 /* Receives messages from other workers. */
@@ -416,6 +491,7 @@ static void
 worker_cleanup(void)
 {
 	event_del(&W->ev_listen);
+	event_del(&W->ev_accept_retry);
 	event_del(&W->ev_ipc);
 	event_del(&W->ev_mesh);
 	event_del(&W->ev_flush);
@@ -428,6 +504,17 @@ worker_cleanup(void)
 	evsignal_del(&W->ev_sigusr1);
 	strmap_free(&W->sessions_by_id);
 	strmap_free(&W->tickets_by_id);
+	for (int i = 0; i < W->nworkers; i++) {
+		struct mesh_out *mo;
+
+		event_del(&W->ev_mesh_out[i]);
+		while ((mo = TAILQ_FIRST(&W->mesh_queue[i])) != NULL) {
+			TAILQ_REMOVE(&W->mesh_queue[i], mo, entry);
+			if (mo->fd != -1)
+				close(mo->fd);
+			free(mo);
+		}
+	}
 	relay_pipes_release_all();
 	event_base_free(W->base);
 	db_close(&W->db);
@@ -476,12 +563,18 @@ worker_main(const char *conf_path, int index, int nworkers, const char *fds,
 	event_assign(&W->ev_listen, W->base, W->listen_fd, EV_READ | EV_PERSIST,
 	    worker_accept, NULL);
 	event_add(&W->ev_listen, NULL);
+	evtimer_assign(&W->ev_accept_retry, W->base, worker_accept_retry, NULL);
 	event_assign(&W->ev_ipc, W->base, W->ipc_fd, EV_READ | EV_PERSIST,
 	    worker_ipc_read, NULL);
 	event_add(&W->ev_ipc, NULL);
 	event_assign(&W->ev_mesh, W->base, W->mesh_fd, EV_READ | EV_PERSIST,
 	    worker_mesh_read, NULL);
 	event_add(&W->ev_mesh, NULL);
+	for (int i = 0; i < nworkers; i++) {
+		TAILQ_INIT(&W->mesh_queue[i]);
+		event_assign(&W->ev_mesh_out[i], W->base, W->mesh_peers[i],
+		    EV_WRITE | EV_PERSIST, mesh_out_ready, (void *)(intptr_t)i);
+	}
 	event_assign(&W->ev_pending_timer, W->base, -1, EV_PERSIST,
 	    pending_expire, NULL);
 	event_add(&W->ev_pending_timer, &one);
