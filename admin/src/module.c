@@ -145,6 +145,8 @@ kore_worker_configure(void)
 		admin_db_ok = 0;
 	} else {
 		admin_db_ok = 1;
+		/* Makes the dummy hash now: the first failed login is not slower. */
+		(void)db_user_check(&admin_db, "-", "-");
 	}
 	events_init();
 	admin_peers_open();
