@@ -454,8 +454,6 @@ class Master:
         def ready():
             if not self.proc.alive():
                 fail("master exited with status %s during start" % self.proc.returncode())
-            if not os.access(CTL, os.X_OK):     # only while gotunnelctl is not built yet
-                return port_accepts(self.port)
             st = self.status(must=False)
             if not st or not isinstance(st.get("workers"), list):
                 return False
