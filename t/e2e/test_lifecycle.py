@@ -421,3 +421,116 @@ def test_worker_crash_loop_backs_off(env):
     st = m.status()
     check(st["workers"][0].get("restarts", 0) >= 4, "status restarts: %r" % st["workers"])
     wait_until(lambda: tunnel_works(p), 20, "the tunnel to work after the crash loop", interval=0.5)
+
+
+class Forwarder:
+    """A TCP forwarder 127.0.0.1:port -> target that can simulate a network blip."""
+
+    def __init__(self, env, target):
+        import socket as so
+        import threading
+        self.so, self.threading = so, threading
+        self.target = target
+        self.ls = env.sock(so.socket())
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(128)
+        self.port = self.ls.getsockname()[1]
+        self.pairs = []
+        self.env = env
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            try:
+                u = self.so.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                c.close()
+                continue
+            pair = {"c": c, "u": u, "cut": False}
+            with self.lock:
+                self.pairs.append(pair)
+            self.env.sock(c)
+            self.env.sock(u)
+            for a, b in ((c, u), (u, c)):
+                self.threading.Thread(target=self._pump, args=(pair, a, b), daemon=True).start()
+
+    def _pump(self, pair, a, b):
+        a.settimeout(None)
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                if pair["cut"]:
+                    continue          # the server's bytes fall into the void
+                b.sendall(d)
+        except OSError:
+            pass
+        if not pair["cut"]:
+            try:
+                b.shutdown(self.so.SHUT_WR)
+            except OSError:
+                pass
+
+    def blip(self):
+        """Reset every client-side socket; the server side stays open and silent."""
+        with self.lock:
+            pairs = list(self.pairs)
+            self.pairs = []
+        for p in pairs:
+            p["cut"] = True
+            p["c"].setsockopt(self.so.SOL_SOCKET, self.so.SO_LINGER, struct.pack("ii", 1, 0))
+            p["c"].close()
+        return len(pairs)
+
+
+@test(timeout=60)
+def test_client_takeover_after_network_blip(env):
+    """The server never saw the old connection close: the client's register with its previous
+    client_id must take the ports over at once instead of waiting out heartbeat_timeout."""
+    svc = env.service(echo_handler)
+    m = env.master(heartbeat_timeout=60)
+    fw = Forwarder(env, m.port)
+
+    class ViaForwarder:
+        """The master, as the client sees it: through the forwarder."""
+    via = ViaForwarder()
+    via.port, via.token, via.mappings, via.clients = fw.port, m.token, m.mappings, m.clients
+    p = env.ports[0]
+    c = env.client(via, [{"name": "echo", "local_port": svc.port, "remote_port": p}],
+                   heartbeat_timeout=60)
+    check_tunnel(p, "tunnel before the blip")
+    old = c.client_ids()
+    check(len(old) == 1, "clients: %r" % old)
+    n = fw.blip()
+    t0 = time.monotonic()
+    check(old[0] in [x.get("id") for x in m.clients()],
+          "test setup: the server noticed the blip at once, so this tests nothing")
+    wait_until(lambda: tunnel_works(p), 10, "the tunnel to work again after a network blip (%d connections cut)" % n,
+               interval=0.3)
+    env.note("back after %.1fs" % (time.monotonic() - t0))
+    ids = [x.get("id") for x in m.clients() if x.get("name") == c.name]
+    check(len(ids) == 1 and ids[0] != old[0], "clients after the blip: %r (old %s)" % (ids, old[0]))
+
+
+@test(timeout=60)
+def test_client_partial_register_failure(env):
+    """One refused mapping does not stop the client's other mappings."""
+    from lib import free_port
+    svc = env.service(echo_handler)
+    m = env.master()
+    p = env.ports[0]
+    bad = free_port()           # not in allow_ports
+    c = env.client(m, [{"name": "good", "local_port": svc.port, "remote_port": p},
+                       {"name": "bad", "local_port": svc.port, "remote_port": bad}], wait=False)
+    wait_until(lambda: any(x.get("name") == "good" for x in c.my_mappings()), 15, "the good mapping")
+    check_tunnel(p, "the good mapping")
+    time.sleep(1)
+    check(c.proc.alive(), "client exited after one refused mapping")
+    check(re.search(r"not allowed", c.proc.log()), "client log does not say why mapping 'bad' was refused")
+    check_tunnel(p, "the good mapping a second later")
