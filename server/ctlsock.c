@@ -230,7 +230,9 @@ gen_status(yajl_gen g, MDB_txn *txn)
 	GEN_KV_INT(g, "bind_port", M->conf.bind_port);
 	GEN_STR(g, "workers");
 	yajl_gen_array_open(g);
-	for (int i = 0; i < M->nworkers; i++) {
+	for (int i = 0; i < M->nslots; i++) {
+		if (!M->slots[i].active && M->slots[i].pid == 0)
+			continue;
 		yajl_gen_map_open(g);
 		GEN_KV_INT(g, "index", i);
 		GEN_KV_INT(g, "pid", M->slots[i].pid);

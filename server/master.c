@@ -31,6 +31,8 @@
 
 struct master *M;
 
+static void master_resize(int);
+
 /* Prints usage. */
 static void
 usage(FILE *fp)
@@ -72,7 +74,7 @@ master_ipc_read(evutil_socket_t fd, short what, void *arg)
 int
 master_send_ipc(int slot, const struct ipc_msg *m)
 {
-	if (slot < 0 || slot >= M->nworkers || M->slots[slot].pid == 0)
+	if (slot < 0 || slot >= M->nslots || M->slots[slot].pid == 0)
 		return -1;
 	return send(M->slots[slot].ipc_fd, m, sizeof(*m), MSG_DONTWAIT) ==
 	    sizeof(*m) ? 0 : -1;
@@ -108,13 +110,13 @@ spawn_worker(int i)
 		keep_on_exec(w->mesh[0]);
 		off = snprintf(fds, sizeof(fds), "--fds=%d,%d,%d", w->listen_fd,
 		    sp[1], w->mesh[0]);
-		for (int j = 0; j < M->nworkers; j++) {
+		for (int j = 0; j < M->nslots; j++) {
 			keep_on_exec(M->slots[j].mesh[1]);
 			off += snprintf(fds + off, sizeof(fds) - (size_t)off, ",%d",
 			    M->slots[j].mesh[1]);
 		}
 		snprintf(a_worker, sizeof(a_worker), "--worker=%d", i);
-		snprintf(a_n, sizeof(a_n), "--nworkers=%d", M->nworkers);
+		snprintf(a_n, sizeof(a_n), "--nworkers=%d", M->nslots);
 		args[n++] = "gotunnel-master";
 		args[n++] = "-c";
 		args[n++] = M->conf_path;
@@ -159,7 +161,7 @@ master_sigchld(evutil_socket_t sig, short what, void *arg)
 	int	status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (int i = 0; i < M->nworkers; i++) {
+		for (int i = 0; i < M->nslots; i++) {
 			struct worker_slot *w = &M->slots[i];
 
 			if (w->pid != pid)
@@ -174,8 +176,9 @@ master_sigchld(evutil_socket_t sig, short what, void *arg)
 			event_del(&w->ev_ipc);
 			close(w->ipc_fd);
 			w->ipc_fd = -1;
-			db_clear_worker(&M->db, (int)pid, "worker died");
-			if (M->stopping)
+			db_clear_worker(&M->db, (int)pid, w->active ?
+			    "worker died" : "worker retired");
+			if (M->stopping || !w->active)
 				break;
 			w->restarts++;
 			master_count_restart();
@@ -194,7 +197,7 @@ master_sigchld(evutil_socket_t sig, short what, void *arg)
 	if (M->stopping) {
 		int alive = 0;
 
-		for (int i = 0; i < M->nworkers; i++)
+		for (int i = 0; i < M->nslots; i++)
 			alive += M->slots[i].pid != 0;
 		if (alive == 0)
 			event_base_loopexit(M->base, NULL);
@@ -231,7 +234,7 @@ master_housekeeping(evutil_socket_t fd, short what, void *arg)
 static void
 master_kill_workers(evutil_socket_t fd, short what, void *arg)
 {
-	for (int i = 0; i < M->nworkers; i++)
+	for (int i = 0; i < M->nslots; i++)
 		if (M->slots[i].pid != 0) {
 			log_warnx("worker %d did not stop in time; killing it", i);
 			kill(M->slots[i].pid, SIGKILL);
@@ -250,7 +253,7 @@ master_sigterm(evutil_socket_t sig, short what, void *arg)
 	sd_notify(0, "STOPPING=1");
 	log_info("%s received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	ctlsock_close();
-	for (int i = 0; i < M->nworkers; i++)
+	for (int i = 0; i < M->nslots; i++)
 		if (M->slots[i].pid != 0) {
 			kill(M->slots[i].pid, SIGTERM);
 			alive++;
@@ -273,15 +276,14 @@ master_reload(char *err, size_t errlen)
 		log_errorx("reload refused, keeping the old config: %s", err);
 		return -1;
 	}
-	if (nc.workers != M->conf.workers || nc.bind_port != M->conf.bind_port ||
+	if (nc.bind_port != M->conf.bind_port ||
 	    strcmp(nc.bind_addr, M->conf.bind_addr) != 0 ||
 	    strcmp(nc.data_dir, M->conf.data_dir) != 0 ||
 	    strcmp(nc.control_socket, M->conf.control_socket) != 0)
-		log_warnx("reload: bind_addr, bind_port, workers, data_dir and "
+		log_warnx("reload: bind_addr, bind_port, data_dir and "
 		    "control_socket take effect at the next restart");
 	memcpy(nc.bind_addr, M->conf.bind_addr, sizeof(nc.bind_addr));
 	nc.bind_port = M->conf.bind_port;
-	nc.workers = M->conf.workers;
 	memcpy(nc.data_dir, M->conf.data_dir, sizeof(nc.data_dir));
 	memcpy(nc.control_socket, M->conf.control_socket,
 	    sizeof(nc.control_socket));
@@ -291,6 +293,7 @@ master_reload(char *err, size_t errlen)
 	m.type = IPC_RELOAD;
 	for (int i = 0; i < M->nworkers; i++)
 		master_send_ipc(i, &m);
+	master_resize((int)nc.workers);
 	log_info("configuration reloaded");
 	return 0;
 }
@@ -305,7 +308,7 @@ master_sigusr1(evutil_socket_t sig, short what, void *arg)
 		log_warn("cannot reopen %s", M->conf.log_file);
 	else
 		log_info("log file reopened");
-	for (int i = 0; i < M->nworkers; i++)
+	for (int i = 0; i < M->nslots; i++)
 		if (M->slots[i].pid != 0)
 			kill(M->slots[i].pid, SIGUSR1);
 }
@@ -319,25 +322,83 @@ master_sighup(evutil_socket_t sig, short what, void *arg)
 	master_reload(err, sizeof(err));
 }
 
-/* Opens the listening shares and worker channels of every slot. */
+/* Opens a slot's share of bind_port (only active slots have one: the
+ * kernel would queue connections on a share nobody accepts from). */
+static int
+master_slot_listen(struct worker_slot *w)
+{
+	w->listen_fd = net_listen(M->conf.bind_addr, (uint16_t)M->conf.bind_port,
+	    1, 4096);
+	if (w->listen_fd == -1) {
+		log_warn("cannot listen on %s:%ld", M->conf.bind_addr,
+		    M->conf.bind_port);
+		return -1;
+	}
+	w->active = 1;
+	return 0;
+}
+
+/*
+ * Opens the worker channels of every slot, active or spare: spares let a
+ * reload add workers that every worker can reach.
+ */
 static void
 master_open_slots(void)
 {
-	for (int i = 0; i < M->nworkers; i++) {
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	M->nslots = M->nworkers;
+	if (M->nslots < 2 * ncpu)
+		M->nslots = (int)(2 * ncpu);
+	if (M->nslots < 8)
+		M->nslots = 8;
+	if (M->nslots > MAX_WORKERS)
+		M->nslots = MAX_WORKERS;
+	for (int i = 0; i < M->nslots; i++) {
 		struct worker_slot *w = &M->slots[i];
 		int sndbuf = 1 << 20;
 
-		w->listen_fd = net_listen(M->conf.bind_addr,
-		    (uint16_t)M->conf.bind_port, 1, 4096);
-		if (w->listen_fd == -1)
-			fatal("cannot listen on %s:%ld", M->conf.bind_addr,
-			    M->conf.bind_port);
+		w->listen_fd = -1;
+		w->ipc_fd = -1;
+		if (i < M->nworkers && master_slot_listen(w) == -1)
+			exit(1);
 		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, w->mesh) == -1)
 			fatal("socketpair");
 		setsockopt(w->mesh[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		setsockopt(w->mesh[0], SOL_SOCKET, SO_RCVBUF, &sndbuf, sizeof(sndbuf));
-		w->ipc_fd = -1;
 	}
+}
+
+/* Applies a new worker count: starts new slots, retires the highest ones. */
+static void
+master_resize(int n)
+{
+	struct ipc_msg m;
+
+	if (n > M->nslots) {
+		log_warnx("reload: workers = %d is more than this master can add "
+		    "without a restart (%d); using %d", n, M->nslots, M->nslots);
+		n = M->nslots;
+	}
+	for (int i = M->nworkers; i < n; i++)
+		if (master_slot_listen(&M->slots[i]) == 0)
+			spawn_worker(i);
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_STOP;
+	for (int i = n; i < M->nworkers; i++) {
+		struct worker_slot *w = &M->slots[i];
+
+		/* The retiring worker closes its share and drains its relays. */
+		w->active = 0;
+		w->respawn_at = 0;
+		if (w->listen_fd != -1)
+			close(w->listen_fd);
+		w->listen_fd = -1;
+		master_send_ipc(i, &m);
+	}
+	if (n != M->nworkers)
+		log_info("workers: %d -> %d", M->nworkers, n);
+	M->nworkers = n;
 }
 
 /* Frees what the master holds (for a clean exit under leak checkers). */
@@ -352,10 +413,11 @@ master_cleanup(void)
 	event_del(&M->ev_tick);
 	event_del(&M->ev_housekeeping);
 	event_del(&M->ev_kill);
-	for (int i = 0; i < M->nworkers; i++) {
+	for (int i = 0; i < M->nslots; i++) {
 		struct worker_slot *w = &M->slots[i];
 
-		close(w->listen_fd);
+		if (w->listen_fd != -1)
+			close(w->listen_fd);
 		close(w->mesh[0]);
 		close(w->mesh[1]);
 		if (w->ipc_fd != -1) {

@@ -251,6 +251,7 @@ struct worker_slot {
 	time_t		 started;
 	unsigned	 restarts;
 	unsigned	 backoff;	/* seconds before the next respawn */
+	int		 active;	/* part of the configured workers */
 	time_t		 respawn_at;
 };
 
@@ -262,7 +263,8 @@ struct master {
 	char			 conf_path[PATH_MAX];
 	char			 self[PATH_MAX];
 	int			 verbose;
-	int			 nworkers;
+	int			 nworkers;	/* active slots: 0 .. nworkers-1 */
+	int			 nslots;	/* slots with channels (spares for reload) */
 	struct worker_slot	 slots[MAX_WORKERS];
 	struct event		 ev_sigchld, ev_sigterm, ev_sigint, ev_sighup, ev_sigusr1,
 				 ev_tick, ev_housekeeping, ev_kill;

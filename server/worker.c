@@ -402,6 +402,10 @@ worker_stop(const char *why)
 	log_info("stopping (%s): draining relays for up to %ld s", why,
 	    W->conf.drain_timeout);
 	event_del(&W->ev_listen);
+	event_del(&W->ev_accept_retry);
+	/* Leave the SO_REUSEPORT group now, so the kernel sends nothing more here. */
+	close(W->listen_fd);
+	W->listen_fd = -1;
 	while (!TAILQ_EMPTY(&W->pending))
 		pending_free(TAILQ_FIRST(&W->pending), 1);
 	msg_init(&m, MSG_ERROR);
@@ -518,7 +522,8 @@ worker_cleanup(void)
 	relay_pipes_release_all();
 	event_base_free(W->base);
 	db_close(&W->db);
-	close(W->listen_fd);
+	if (W->listen_fd != -1)
+		close(W->listen_fd);
 	close(W->ipc_fd);
 	close(W->mesh_fd);
 	for (int i = 0; i < W->nworkers; i++)
