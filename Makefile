@@ -63,7 +63,7 @@ $(BINDIR)/gotunnelctl: $(CTL_OBJ) $(BUILD)/libgotunnel.a
 # Debian packages the build and the tests need; installed only when missing.
 DEB_PKGS := build-essential pkg-config libevent-dev libyajl-dev liblmdb-dev lmdb-utils check \
 	    libsubunit-dev kore libinih-dev libsodium-dev libsystemd-dev mandoc python3 \
-	    openssh-server openssh-client iperf3 socat curl chromium valgrind
+	    openssh-server openssh-client iperf3 socat curl chromium fonts-wqy-microhei valgrind
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

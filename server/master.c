@@ -217,6 +217,8 @@ master_tick(evutil_socket_t fd, short what, void *arg)
 			spawn_worker(i);
 	}
 	mdb_env_sync(M->db.env, 1);
+	/* systemd's WatchdogSec: the master's loop is alive (no-op elsewhere). */
+	sd_notify(0, "WATCHDOG=1");
 }
 
 /* Every 10 seconds: dead readers, the minute's gauges. */

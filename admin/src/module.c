@@ -64,6 +64,7 @@ KORE_SECCOMP_FILTER("gotunnel-admin",
 static int	api_health(struct admin_ctx *);
 
 #define R_PUBLIC	0x01	/* reachable without a session */
+#define R_BEARER	0x02	/* ... or with the metrics_token bearer token */
 
 struct route {
 	int		  method;
@@ -86,6 +87,8 @@ static const struct route routes[] = {
 	{ HTTP_METHOD_GET, "/api/events", api_events, 0 },
 	{ HTTP_METHOD_GET, "/api/audit", api_audit, 0 },
 	{ HTTP_METHOD_GET, "/healthz", api_health, R_PUBLIC },
+	/* A Prometheus scraper's bearer token, or a console session. */
+	{ HTTP_METHOD_GET, "/metrics", api_metrics, R_BEARER },
 };
 
 /* Parent: reads the configuration the launcher checked (path in env). */
@@ -474,7 +477,8 @@ admin_dispatch(struct http_request *req)
 
 	api = strcmp(req->path, "/api") == 0 ||
 	    strncmp(req->path, "/api/", 5) == 0 ||
-	    strcmp(req->path, "/healthz") == 0;
+	    strcmp(req->path, "/healthz") == 0 ||
+	    strcmp(req->path, "/metrics") == 0;
 	if (!api)
 		return static_serve(&ctx);
 
@@ -491,7 +495,8 @@ admin_dispatch(struct http_request *req)
 	}
 
 	if (r == NULL || !(r->flags & R_PUBLIC)) {
-		if (!auth_session(&ctx)) {
+		if (!(r != NULL && (r->flags & R_BEARER) &&
+		    api_metrics_bearer_ok(&ctx)) && !auth_session(&ctx)) {
 			admin_error(&ctx, 401, "authentication required");
 			goto done;
 		}

@@ -94,6 +94,8 @@ int	 api_audit(struct admin_ctx *);
 
 /* api_stats.c */
 int	 api_stats(struct admin_ctx *);
+int	 api_metrics(struct admin_ctx *);
+int	 api_metrics_bearer_ok(struct admin_ctx *);
 int	 api_events(struct admin_ctx *);
 void	 events_init(void);
 

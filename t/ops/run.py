@@ -1033,6 +1033,50 @@ def test_metrics():
         env.close()
 
 
+def test_admin_metrics():
+    """/metrics on the admin: bearer token or session, strict exposition."""
+    if not HAVE_ADMIN:
+        raise Skip("gotunnel-admin not built")
+    import urllib.request
+    import urllib.error
+    env = Env("adminmetrics")
+    echo = None
+    try:
+        conf, bind, remote, echo, master = start_tunnel(env, lambda r: str(r))
+        port = free_port()
+        with open(conf, "a") as f:
+            f.write("\n[admin]\nbind_addr = 127.0.0.1\nbind_port = %d\n"
+                    "metrics_token = scrape-me-%d\n" % (port, port))
+        admin = env.spawn([os.path.join(BIN, "gotunnel-admin"), "-c", conf], "admin.log")
+        url = "http://127.0.0.1:%d/metrics" % port
+
+        def get(token):
+            req = urllib.request.Request(url)
+            if token is not None:
+                req.add_header("Authorization", "Bearer " + token)
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return r.status, r.read().decode(), r.headers.get("content-type", "")
+            except urllib.error.HTTPError as e:
+                return e.code, "", ""
+            except OSError:
+                return None, "", ""
+        wait_until(lambda: get(None)[0] is not None or admin.poll() is not None, 15, "admin up")
+        check(admin.poll() is None, "admin exited: %s" % env.log("admin.log"))
+        check(get(None)[0] == 401, "/metrics without a token must be 401")
+        check(get("wrong")[0] == 401, "/metrics with a wrong token must be 401")
+        st, text, ctype = get("scrape-me-%d" % port)
+        check(st == 200, "/metrics with the token: %s" % st)
+        check(ctype.startswith("text/plain"), "content-type %r" % ctype)
+        fam = parse_exposition(text)
+        check("gotunnel_clients_online" in fam and "gotunnel_mappings" in fam,
+              "families missing from /metrics")
+    finally:
+        if echo is not None:
+            echo.close()
+        env.close()
+
+
 def test_parser_rejects():
     """The exposition parser itself refuses what the format forbids."""
     bad = ["# TYPE a counter\na 1\n",                    # counter without _total
@@ -1055,7 +1099,7 @@ def test_parser_rejects():
 # ---------------------------------------------------------------- main
 
 TESTS = [test_units_static, test_parser_rejects, test_install_tree, test_units_verify,
-         test_hardened_start, test_reload_under_traffic, test_metrics]
+         test_hardened_start, test_reload_under_traffic, test_metrics, test_admin_metrics]
 
 
 def main():

@@ -72,13 +72,14 @@ echo "<h1>Hello through gotunnel</h1>" >"$dir/www/index.html"
 nohup python3 -m http.server "$web_port" --bind 127.0.0.1 --directory "$dir/www" \
 	>"$dir/web.log" 2>&1 &
 echo $! >"$dir/web.pid"
+for _ in $(seq 1 50); do (echo >"/dev/tcp/127.0.0.1/$web_port") 2>/dev/null && break; sleep 0.1; done
 
 nohup bin/gotunnel-master -c "$dir/gotunnel.ini" >"$dir/master.log" 2>&1 &
 echo $! >"$dir/master.pid"
 for _ in $(seq 1 50); do [ -S "$dir/data/control.sock" ] && break; sleep 0.1; done
 
 password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
-if bin/gotunnelctl -c "$dir/gotunnel.ini" user list 2>/dev/null | grep -qx admin; then
+if bin/gotunnelctl -c "$dir/gotunnel.ini" user list 2>/dev/null | awk '{print $1}' | grep -qx admin; then
 	printf '%s\n' "$password" | bin/gotunnelctl -c "$dir/gotunnel.ini" user passwd admin >/dev/null
 else
 	printf '%s\n' "$password" | bin/gotunnelctl -c "$dir/gotunnel.ini" user add admin >/dev/null
