@@ -92,10 +92,14 @@ def test_200_concurrent_connections(env):
     done = []
     lock = threading.Lock()
 
+    t_start = time.monotonic()
+
     def one(i):
         s = None
+        where = "?"
         try:
             s = connect(p, timeout=60)
+            where = "127.0.0.1:%d" % s.getsockname()[1]
             payload = ("conn %03d|" % i).encode() + rnd_bytes(8192 + i * 37, 1000 + i)
             s.sendall(payload)
             got = recv_exact(s, len(payload))
@@ -114,7 +118,7 @@ def test_200_concurrent_connections(env):
                 errors.append("conn %d: barrier broken (some connection failed or hung)" % i)
         except Exception as e:  # noqa: BLE001
             with lock:
-                errors.append("conn %d: %r" % (i, e))
+                errors.append("conn %d (%s, %.1fs after start): %r" % (i, where, time.monotonic() - t_start, e))
             barrier.abort()
         finally:
             if s:
