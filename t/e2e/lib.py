@@ -352,6 +352,25 @@ def run_cmd(argv, timeout=20, env=None):
     return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
 
 
+def socket_report(ports, limit=40):
+    """`ss` lines of TCP sockets on these ports that hold unread or unsent bytes.
+
+    Taken when a relay seems stuck, to show at which hop the bytes wait.
+    """
+    flt = " or ".join("sport = :%d or dport = :%d" % (p, p) for p in ports)
+    try:
+        r = subprocess.run(["ss", "-tnpH", "state", "all", "( %s )" % flt], capture_output=True,
+                           text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return ["ss failed: %r" % e]
+    out = []
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) >= 5 and (f[1] != "0" or f[2] != "0"):
+            out.append(" ".join(f[:5] + [x for x in f[5:] if x.startswith("users:")])[:200])
+    return out[:limit] or ["(no socket on %r holds bytes)" % (ports,)]
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)

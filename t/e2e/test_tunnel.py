@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from lib import (Proc, check, check_tunnel, connect, echo_handler, echo_roundtrip, fail,
+from lib import (Proc, check, check_tunnel, connect, socket_report, echo_handler, echo_roundtrip, fail,
                  free_port, port_accepts, read_until_close, recv_exact, rnd_bytes,
                  run_cmd, sha256, test, wait_until)
 
@@ -93,12 +93,14 @@ def test_200_concurrent_connections(env):
     lock = threading.Lock()
 
     t_start = time.monotonic()
+    report = []
 
     def one(i):
         s = None
         where = "?"
         try:
             s = connect(p, timeout=60)
+            s.settimeout(20)       # a stalled relay shows up in 20 s, not 60
             where = "127.0.0.1:%d" % s.getsockname()[1]
             payload = ("conn %03d|" % i).encode() + rnd_bytes(8192 + i * 37, 1000 + i)
             s.sendall(payload)
@@ -117,8 +119,12 @@ def test_200_concurrent_connections(env):
             with lock:
                 errors.append("conn %d: barrier broken (some connection failed or hung)" % i)
         except Exception as e:  # noqa: BLE001
+            first = False
             with lock:
                 errors.append("conn %d (%s, %.1fs after start): %r" % (i, where, time.monotonic() - t_start, e))
+                first = len(errors) == 1
+            if first:      # where do the bytes wait? (before anything is closed)
+                report.extend(socket_report([p, m.port, svc.port]))
             barrier.abort()
         finally:
             if s:
@@ -136,7 +142,8 @@ def test_200_concurrent_connections(env):
     for t in ts:
         t.join(timeout=max(0.1, deadline - time.monotonic()))
     real = [e for e in errors if "barrier broken" not in e]
-    check(not errors, "%d of %d connections failed; first: %s" % (len(errors), n, "; ".join((real or errors)[:5])))
+    check(not errors, "%d of %d connections failed; first: %s\n  sockets holding bytes at the first failure:\n    %s"
+          % (len(errors), n, "; ".join((real or errors)[:5]), "\n    ".join(report)))
     check(len(done) == n, "only %d of %d connections finished" % (len(done), n))
     check(live >= n, "local service saw only %d connections while %d were open" % (live, n))
 
