@@ -534,13 +534,26 @@ def measure_cps(t, res, secs, threads):
     time.sleep(1)
 
 
+def settle(t, fds, timeout=30.0):
+    """Wait until the tunnel processes hold at most fds descriptors again
+    (closed relays are torn down asynchronously); returns the count."""
+    end = time.time() + timeout
+    while True:
+        n = memory(t.roots())["fds"]
+        if n <= fds or time.time() > end:
+            return n
+        time.sleep(0.25)
+
+
 def measure_memory(t, res, counts):
     """(held - idle) / N of the tunnel tree's Rss and Pss for each N."""
     out = {}
+    base_fds = memory(t.roots())["fds"]
     for n in counts:
         key = str(n)
         try:
-            time.sleep(1.5)                 # let closed connections drain
+            settle(t, base_fds + 16)        # earlier connections fully gone
+            time.sleep(1.0)
             idle = memory(t.roots())
             h = start([os.path.join(TOOLS, "hold"), "-p", str(t.ports["echo"]),
                        "-n", str(n), "-t", "180"], "hold-%s-%d" % (t.name.replace(" ", ""), n),
@@ -568,6 +581,10 @@ def measure_memory(t, res, counts):
         except Exception as e:
             out[key] = {"n": n, "error": str(e)}
             log("%s hold %d failed: %s" % (t.name, n, e))
+    left = settle(t, base_fds + 16)
+    if left > base_fds + 16:
+        res["memory_fds_not_released"] = left - base_fds
+        log("%s: %d more fds than before the hold tests 30 s after release" % (t.name, left - base_fds))
     res["memory"] = out
 
 
@@ -647,7 +664,9 @@ def syscalls(t, what):
         f.write("# strace -c -f of %s during %s: %d %s\n" % (
             t.name, what, units, "connections" if what == "cps" else "round trips"))
         f.write(open(out).read())
-    res = {"units": units, "total_per_unit": round(sum(counts.values()) / max(units, 1), 1),
+    if units == 0:
+        raise RuntimeError("no %s completed under strace" % ("connection" if what == "cps" else "round trip"))
+    res = {"units": units, "total_per_unit": round(sum(counts.values()) / units, 1),
            "per_unit": dict(list(per.items())[:12]), "file": os.path.relpath(path, ROOT)}
     log("%s syscalls per %s: %.1f (%s)" % (t.name, "connection" if what == "cps" else "round trip",
                                            res["total_per_unit"],
@@ -996,7 +1015,7 @@ def main():
             def one(k):
                 x = v.get(k) or {}
                 if "total_per_unit" not in x:
-                    return "-"
+                    return "- (%s)" % x["error"] if x.get("error") else "-"
                 return "%.1f (%s)" % (x["total_per_unit"], ", ".join(
                     "%s %g" % kv for kv in list(x["per_unit"].items())[:4]))
             text += "  %-9s per new connection %s\n  %-9s per 64-byte round trip %s\n" % (
