@@ -83,7 +83,24 @@ def test_sha256_64mib_both_ways(env):
 @test(timeout=180)
 def test_200_concurrent_connections(env):
     n = 200
-    svc = env.service(echo_handler)
+    counts = {"in": 0, "out": 0, "conns": 0}
+    clock = threading.Lock()
+
+    def counting_echo(c, a):
+        with clock:
+            counts["conns"] += 1
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            with clock:
+                counts["in"] += len(d)
+            c.sendall(d)
+            with clock:
+                counts["out"] += len(d)
+        c.shutdown(socket.SHUT_WR)
+    svc = env.service(counting_echo)
+    sent = [0]
     m = env.master()
     p = env.ports[0]
     env.client(m, [{"name": "echo", "local_port": svc.port, "remote_port": p}])
@@ -104,12 +121,17 @@ def test_200_concurrent_connections(env):
             where = "127.0.0.1:%d" % s.getsockname()[1]
             payload = ("conn %03d|" % i).encode() + rnd_bytes(8192 + i * 37, 1000 + i)
             s.sendall(payload)
+            with lock:
+                sent[0] += len(payload)
             got = recv_exact(s, len(payload))
             if got != payload:
                 raise AssertionError("conn %d: echoed data differs (first bytes %r)" % (i, got[:12]))
             barrier.wait()     # all n are open and verified at the same time
+            where += " second exchange"
             # a second exchange while all the others are still open
             s.sendall(payload[::-1])
+            with lock:
+                sent[0] += len(payload)
             got = recv_exact(s, len(payload))
             if got != payload[::-1]:
                 raise AssertionError("conn %d: second echo differs" % i)
@@ -125,6 +147,9 @@ def test_200_concurrent_connections(env):
                 first = len(errors) == 1
             if first:      # where do the bytes wait? (before anything is closed)
                 report.extend(socket_report([p, m.port, svc.port]))
+                with clock:
+                    report.append("local echo service: %d connections, %d bytes in, %d echoed; "
+                                  "public side sent %d" % (counts["conns"], counts["in"], counts["out"], sent[0]))
             barrier.abort()
         finally:
             if s:
