@@ -134,9 +134,14 @@ relay_event(evutil_socket_t fd, short what, void *arg)
 		relay_pump(r, fd == r->fd_b ? &r->ab : &r->ba);
 }
 
-/* Moves what it can from src into the pipe (or buffer); -1 on error. */
+/*
+ * Moves what it can from src into the pipe (or buffer); -1 on error.
+ * *dry is set on a short read: the socket is empty for now, and asking
+ * again would only cost a syscall that answers EAGAIN (level-triggered
+ * epoll wakes us when more arrives).
+ */
 static int
-dir_fill(struct relay_dir *d, int *progress)
+dir_fill(struct relay_dir *d, int *progress, int *dry)
 {
 	ssize_t n;
 	size_t	room = (d->copy_mode ? RELAY_COPY_SIZE : pipe_capacity) - d->inflight;
@@ -155,7 +160,7 @@ dir_fill(struct relay_dir *d, int *progress)
 			pipe_put(d->pipe);
 			d->copy_mode = 1;
 			d->copybuf = xmalloc(RELAY_COPY_SIZE);
-			return dir_fill(d, progress);
+			return dir_fill(d, progress, dry);
 		}
 	} else {
 		if (d->copyoff > 0) {
@@ -168,11 +173,15 @@ dir_fill(struct relay_dir *d, int *progress)
 	if (n > 0) {
 		d->inflight += (size_t)n;
 		*progress = 1;
+		if ((size_t)n < room)
+			*dry = 1;
 	} else if (n == 0) {
 		d->eof = 1;
 		*progress = 1;
 	} else if (errno != EAGAIN && errno != EINTR)
 		return -1;
+	else
+		*dry = 1;
 	return 0;
 }
 
@@ -204,11 +213,12 @@ dir_drain(struct relay_dir *d, int *progress)
 static void
 relay_pump(struct relay *r, struct relay_dir *d)
 {
-	int progress = 1;
+	int progress = 1, dry = 0;
 
 	for (int round = 0; progress && round < RELAY_PUMP_ROUNDS; round++) {
 		progress = 0;
-		if (dir_fill(d, &progress) == -1 || dir_drain(d, &progress) == -1) {
+		if ((!dry && dir_fill(d, &progress, &dry) == -1) ||
+		    dir_drain(d, &progress) == -1) {
 			relay_finish(r, errno == ECONNRESET || errno == EPIPE ?
 			    "reset by peer" : "relay error");
 			return;
