@@ -148,8 +148,9 @@ def test_200_concurrent_connections(env):
             if first:      # where do the bytes wait? (before anything is closed)
                 report.extend(socket_report([p, m.port, svc.port]))
                 with clock:
-                    report.append("local echo service: %d connections, %d bytes in, %d echoed; "
-                                  "public side sent %d" % (counts["conns"], counts["in"], counts["out"], sent[0]))
+                    report.append("local echo service: %d accepted, %d handled, %d bytes in, %d echoed; "
+                                  "public side sent %d" % (svc.accepted, counts["conns"], counts["in"],
+                                                           counts["out"], sent[0]))
             barrier.abort()
         finally:
             if s:
