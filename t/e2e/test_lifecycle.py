@@ -316,8 +316,8 @@ def test_history_records_content(env):
         s.sendall(b"x" * n)
         s.shutdown(so.SHUT_WR)
         data, closed, _ = read_until_close(s, 10)
-        check(len(data) == 2 * n and closed == "eof", "conn %d (%s): got %d bytes back, want %d, then %s"
-              % (i, "127.0.0.1:%d" % s.getsockname()[1], len(data), 2 * n, closed))
+        check(data == b"y" * (2 * n) and closed == "eof", "conn %d (%s): got %d bytes back %r, want %d 'y', then %s"
+              % (i, "127.0.0.1:%d" % s.getsockname()[1], len(data), data[:120], 2 * n, closed))
         sent["127.0.0.1:%d" % s.getsockname()[1]] = n
         s.close()
     cid = c.client_ids()[0]

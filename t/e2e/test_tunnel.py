@@ -125,7 +125,7 @@ def test_200_concurrent_connections(env):
                 sent[0] += len(payload)
             got = recv_exact(s, len(payload))
             if got != payload:
-                raise AssertionError("conn %d: echoed data differs (first bytes %r)" % (i, got[:12]))
+                raise AssertionError("conn %d: echoed data differs (first bytes %r)" % (i, got[:120]))
             barrier.wait()     # all n are open and verified at the same time
             where += " second exchange"
             # a second exchange while all the others are still open
