@@ -24,7 +24,12 @@ session_send(const struct msg *m)
 	char	json[FRAME_MAX];
 	size_t	len;
 
-	if (C->bev != NULL && proto_encode(m, json, &len) == 0)
+	/* Not before the connect completed: the socket cannot take bytes yet. */
+	if (C->bev == NULL || proto_encode(m, json, &len) == -1)
+		return;
+	if (C->connected)
+		frame_send(C->bev, json, len);
+	else
 		frame_push(bufferevent_get_output(C->bev), json, len);
 }
 

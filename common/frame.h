@@ -20,6 +20,8 @@ enum frame_result frame_pull(struct evbuffer *, char *buf, size_t *len,
 		    const char **err);
 int	frame_check_length(uint32_t, const char **err);
 int	frame_push(struct evbuffer *, const char *json, size_t len);
+struct bufferevent;
+int	frame_send(struct bufferevent *, const char *json, size_t len);
 int	frame_write_fd(int fd, const char *json, size_t len);
 int	frame_read_fd(int fd, char *buf, size_t *len, int timeout_ms);
 

@@ -61,7 +61,7 @@ control_send(struct session *s, const struct msg *m)
 		    s->name, s->id);
 		return;
 	}
-	frame_push(out, json, len);
+	frame_send(s->bev, json, len);
 }
 
 /* Sends {"type":"error"} and ends the session. */
