@@ -26,6 +26,24 @@ frame_check_length(uint32_t len, const char **err)
 	return 0;
 }
 
+/* Writes the 4-byte big-endian length of a frame. */
+void
+frame_put_header(unsigned char hdr[FRAME_HDR], size_t len)
+{
+	hdr[0] = (len >> 24) & 0xff;
+	hdr[1] = (len >> 16) & 0xff;
+	hdr[2] = (len >> 8) & 0xff;
+	hdr[3] = len & 0xff;
+}
+
+/* Reads the 4-byte big-endian length of a frame. */
+uint32_t
+frame_get_header(const unsigned char hdr[FRAME_HDR])
+{
+	return (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+	    (uint32_t)hdr[2] << 8 | hdr[3];
+}
+
 /*
  * Takes one complete frame from in into buf (FRAME_MAX + 1 bytes, NUL
  * terminated for convenience; the payload may itself contain NUL bytes).
@@ -39,8 +57,7 @@ frame_pull(struct evbuffer *in, char *buf, size_t *len, const char **err)
 	if (evbuffer_get_length(in) < FRAME_HDR)
 		return FRAME_AGAIN;
 	evbuffer_copyout(in, hdr, FRAME_HDR);
-	n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-	    (uint32_t)hdr[2] << 8 | hdr[3];
+	n = frame_get_header(hdr);
 	if (frame_check_length(n, err) == -1)
 		return FRAME_BAD;
 	if (evbuffer_get_length(in) < FRAME_HDR + (size_t)n)
@@ -60,10 +77,7 @@ frame_push(struct evbuffer *out, const char *json, size_t len)
 
 	if (len == 0 || len > FRAME_MAX)
 		return -1;
-	hdr[0] = (len >> 24) & 0xff;
-	hdr[1] = (len >> 16) & 0xff;
-	hdr[2] = (len >> 8) & 0xff;
-	hdr[3] = len & 0xff;
+	frame_put_header(hdr, len);
 	if (evbuffer_add(out, hdr, FRAME_HDR) == -1 ||
 	    evbuffer_add(out, json, len) == -1)
 		return -1;
@@ -87,10 +101,7 @@ frame_send(struct bufferevent *bev, const char *json, size_t len)
 		return -1;
 	if (evbuffer_get_length(out) > 0 || fd == -1)
 		return frame_push(out, json, len);
-	buf[0] = (len >> 24) & 0xff;
-	buf[1] = (len >> 16) & 0xff;
-	buf[2] = (len >> 8) & 0xff;
-	buf[3] = len & 0xff;
+	frame_put_header(buf, len);
 	memcpy(buf + FRAME_HDR, json, len);
 	n = send(fd, buf, FRAME_HDR + len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n < 0)
@@ -127,10 +138,7 @@ frame_write_fd(int fd, const char *json, size_t len)
 
 	if (len == 0 || len > FRAME_MAX)
 		return -1;
-	hdr[0] = (len >> 24) & 0xff;
-	hdr[1] = (len >> 16) & 0xff;
-	hdr[2] = (len >> 8) & 0xff;
-	hdr[3] = len & 0xff;
+	frame_put_header(hdr, len);
 	if (write_all(fd, hdr, FRAME_HDR) == -1 || write_all(fd, json, len) == -1)
 		return -1;
 	return 0;
@@ -169,8 +177,7 @@ frame_read_fd(int fd, char *buf, size_t *len, int timeout_ms)
 
 	if (read_all(fd, hdr, FRAME_HDR, timeout_ms) == -1)
 		return -1;
-	n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-	    (uint32_t)hdr[2] << 8 | hdr[3];
+	n = frame_get_header(hdr);
 	if (frame_check_length(n, &err) == -1)
 		return -1;
 	if (read_all(fd, buf, n, timeout_ms) == -1)

@@ -19,6 +19,8 @@ enum frame_result {
 enum frame_result frame_pull(struct evbuffer *, char *buf, size_t *len,
 		    const char **err);
 int	frame_check_length(uint32_t, const char **err);
+void	frame_put_header(unsigned char hdr[FRAME_HDR], size_t len);
+uint32_t frame_get_header(const unsigned char hdr[FRAME_HDR]);
 int	frame_push(struct evbuffer *, const char *json, size_t len);
 struct bufferevent;
 int	frame_send(struct bufferevent *, const char *json, size_t len);

@@ -251,9 +251,7 @@ hsread_step(struct hsread *hs, int fd, const char **err)
 			return (errno == EAGAIN || errno == EINTR) ? HS_AGAIN : HS_EOF;
 		hs->got += (size_t)n;
 		if (hs->got == FRAME_HDR) {
-			hs->len = (uint32_t)hs->hdr[0] << 24 |
-			    (uint32_t)hs->hdr[1] << 16 |
-			    (uint32_t)hs->hdr[2] << 8 | hs->hdr[3];
+			hs->len = frame_get_header(hs->hdr);
 			if (frame_check_length(hs->len, err) == -1)
 				return HS_BAD;
 			hs->buf = xmalloc(hs->len + 1);
@@ -282,10 +280,7 @@ net_send_frame_fd(int fd, const char *json, size_t len)
 
 	if (len == 0 || len > FRAME_MAX)
 		return -1;
-	buf[0] = (len >> 24) & 0xff;
-	buf[1] = (len >> 16) & 0xff;
-	buf[2] = (len >> 8) & 0xff;
-	buf[3] = len & 0xff;
+	frame_put_header(buf, len);
 	memcpy(buf + FRAME_HDR, json, len);
 	do
 		n = send(fd, buf, FRAME_HDR + len, MSG_NOSIGNAL);

@@ -100,8 +100,7 @@ ctl_request(const char *path, const char *cmd, const char *client_id)
 		close(fd);
 		return NULL;
 	}
-	n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-	    (uint32_t)hdr[2] << 8 | hdr[3];
+	n = frame_get_header(hdr);
 	if (n == 0 || n > CTL_REPLY_MAX) {
 		fprintf(stderr, "gotunnelctl: bad reply length %u\n", n);
 		close(fd);

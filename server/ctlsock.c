@@ -67,10 +67,7 @@ ctl_send_gen(struct ctl_conn *c, yajl_gen g)
 	unsigned char		 hdr[4];
 
 	yajl_gen_get_buf(g, &buf, &len);
-	hdr[0] = (len >> 24) & 0xff;
-	hdr[1] = (len >> 16) & 0xff;
-	hdr[2] = (len >> 8) & 0xff;
-	hdr[3] = len & 0xff;
+	frame_put_header(hdr, len);
 	bufferevent_write(c->bev, hdr, 4);
 	bufferevent_write(c->bev, buf, len);
 }
