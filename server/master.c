@@ -382,9 +382,17 @@ master_resize(int n)
 		    "without a restart (%d); using %d", n, M->nslots, M->nslots);
 		n = M->nslots;
 	}
-	for (int i = M->nworkers; i < n; i++)
+	for (int i = M->nworkers; i < n; i++) {
+		if (M->slots[i].pid != 0) {
+			/* Its retired worker still drains: grow up to it only. */
+			log_warnx("reload: worker %d is still draining; workers = %d "
+			    "for now, reload again to grow", i, i);
+			n = i;
+			break;
+		}
 		if (master_slot_listen(&M->slots[i]) == 0)
 			spawn_worker(i);
+	}
 	memset(&m, 0, sizeof(m));
 	m.type = IPC_STOP;
 	for (int i = n; i < M->nworkers; i++) {
