@@ -112,11 +112,54 @@ def wait_until(fn, timeout, what, interval=0.2):
 
 _handed_out = set()
 _port_lock = threading.Lock()
+# Ports handed out by any run of this suite on this machine (one file per port,
+# holding the pid).  bind() cannot tell: the master listens with SO_REUSEPORT,
+# so two runs that picked the same "free" port would both bind it and share
+# its connections.
+PORT_DIR = "/tmp/gte2e-ports"
+
+
+def _claim_port(p):
+    """Marks port p as ours across processes; False if a live run holds it."""
+    os.makedirs(PORT_DIR, exist_ok=True)
+    path = os.path.join(PORT_DIR, str(p))
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    owner = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                owner = 0
+            if owner and owner != os.getpid() and pid_alive(owner):
+                return False
+            try:
+                os.unlink(path)       # left behind by a run that is gone
+            except OSError:
+                pass
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
+def release_ports():
+    """Removes this process's port claims (at exit)."""
+    for p in list(_handed_out):
+        path = os.path.join(PORT_DIR, str(p))
+        try:
+            with open(path) as f:
+                if f.read().strip() == str(os.getpid()):
+                    os.unlink(path)
+        except OSError:
+            pass
 
 
 def free_port(host=LOCAL):
-    """A TCP port that was free a moment ago and that we have not handed out."""
-    for _ in range(100):
+    """A TCP port that was free a moment ago and that no run of this suite holds."""
+    for _ in range(200):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             s.bind((host, 0))
@@ -124,9 +167,10 @@ def free_port(host=LOCAL):
         finally:
             s.close()
         with _port_lock:
-            if p not in _handed_out:
-                _handed_out.add(p)
-                return p
+            if p in _handed_out or not _claim_port(p):
+                continue
+            _handed_out.add(p)
+            return p
     fail("could not find a free port")
 
 

@@ -90,6 +90,8 @@ def main(argv):
             print("FAIL setup: %s is missing (build with make, or set GOTUNNEL_BIN)" % b)
             print("0 passed, 1 failed")
             return 1
+    import atexit
+    atexit.register(lib.release_ports)
     src = lib.BIN
     snap = tempfile.mkdtemp(prefix="gte2e-bin-", dir="/tmp")
     try:
