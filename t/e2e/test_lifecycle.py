@@ -535,3 +535,56 @@ def test_client_partial_register_failure(env):
     check(c.proc.alive(), "client exited after one refused mapping")
     check(re.search(r"not allowed", c.proc.log()), "client log does not say why mapping 'bad' was refused")
     check_tunnel(p, "the good mapping a second later")
+
+
+@test(timeout=60)
+def test_second_master_cannot_share_ports(env):
+    """A second master (another data_dir) must not silently share the first one's ports.
+
+    Both listen with SO_REUSEPORT, so bind() succeeds for the second one and the
+    kernel then splits connections between the two: public connections of one
+    client would reach the other's local service.
+    """
+    import socket as so
+    from lib import Master, Proc, connect, MASTER
+
+    def say(tag):
+        def h(c, a):
+            c.sendall(tag)
+            c.shutdown(so.SHUT_WR)
+        return h
+    sa, sb = env.service(say(b"A")), env.service(say(b"B"))
+    p = env.ports[0]
+    ma = env.master()
+    env.client(ma, [{"name": "x", "local_port": sa.port, "remote_port": p}])
+    problems = []
+    # 1. a second master on the same bind_port must refuse to start
+    mc = Master(env, name="same-bind-port")
+    mc.cfg["bind_port"] = ma.port
+    mc.write()
+    pc = Proc(mc.name, [MASTER, "-c", mc.conf], mc.log_path)
+    env.procs.append(pc)
+    try:
+        pc.p.wait(timeout=5)
+    except Exception:  # noqa: BLE001 - still running
+        pass
+    if pc.alive():
+        problems.append("a second master started on bind_port %d, which the first one uses" % ma.port)
+    pc.stop()
+    # 2. another master's client asking for a public port that is already published
+    mb = env.master()
+    cb = env.client(mb, [{"name": "x", "local_port": sb.port, "remote_port": p}], wait=False)
+    time.sleep(2)
+    seen = {}
+    for _ in range(30):
+        s = connect(p, timeout=5)
+        data, _, _ = read_until_close(s, 3)
+        s.close()
+        seen[data] = seen.get(data, 0) + 1
+    if seen.get(b"B"):
+        problems.append("public port %d: %d of 30 connections reached the other master's client (%r)"
+                        % (p, seen[b"B"], seen))
+    if any(x.get("remote_port") == p for x in mb.mappings()):
+        problems.append("the second master published port %d too" % p)
+    check(not problems, "; ".join(problems))
+    check(cb.proc.alive(), "second client died")
