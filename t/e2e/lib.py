@@ -637,8 +637,29 @@ class Client:
 
 # ---------------------------------------------------------------- local services
 
+def quiet_shutdown(sock):
+    """shutdown(SHUT_RDWR), ignoring errors: wakes a thread blocked on sock."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def quiet_close(sock):
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
 class Service:
-    """A threaded TCP server on 127.0.0.1 (port 0) running handler(conn, addr)."""
+    """A threaded TCP server on 127.0.0.1 (port 0) running handler(conn, addr).
+
+    close() wakes every thread with shutdown() and waits for it before the
+    descriptors are closed: a thread still inside accept()/recv() on a number
+    that close() freed would otherwise act on whatever socket the next test
+    gets under that number (an old handler answering a new connection).
+    """
 
     def __init__(self, handler, host=LOCAL):
         self.handler = handler
@@ -648,6 +669,7 @@ class Service:
         self.sock.listen(1024)
         self.port = self.sock.getsockname()[1]
         self.conns = []
+        self.threads = []
         self.errors = []
         self.accepted = 0
         self.lock = threading.Lock()
@@ -661,36 +683,41 @@ class Service:
                 c, a = self.sock.accept()
             except OSError:
                 return
+            if self.closed:
+                quiet_close(c)
+                return
+            t = threading.Thread(target=self._run, args=(c, a), daemon=True)
             with self.lock:
                 self.conns.append(c)
+                self.threads.append(t)
                 self.accepted += 1
-            threading.Thread(target=self._run, args=(c, a), daemon=True).start()
+            t.start()
 
     def _run(self, c, a):
         c.settimeout(120)
         try:
             self.handler(c, a)
         except Exception as e:  # noqa: BLE001 - recorded for the test
-            with self.lock:
-                self.errors.append(repr(e))
+            if not self.closed:
+                with self.lock:
+                    self.errors.append(repr(e))
         finally:
-            try:
-                c.close()
-            except OSError:
-                pass
+            quiet_close(c)
 
-    def close(self):
+    def close(self, timeout=5.0):
         self.closed = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        deadline = time.monotonic() + timeout
+        quiet_shutdown(self.sock)           # accept() returns
+        self.t.join(max(0.1, deadline - time.monotonic()))
         with self.lock:
-            for c in self.conns:
-                try:
-                    c.close()
-                except OSError:
-                    pass
+            conns, threads = list(self.conns), list(self.threads)
+        for c in conns:
+            quiet_shutdown(c)               # recv()/send() return
+        for t in threads:
+            t.join(max(0.05, deadline - time.monotonic()))
+        if not self.t.is_alive():
+            quiet_close(self.sock)
+        # A handler still running (e.g. waiting on an event) closes its own socket.
 
 
 def echo_handler(c, a):
@@ -758,10 +785,16 @@ class PyClient:
         self.hb_time = False      # send the optional "time" member in heartbeats
         self.server_heartbeats = 0
         self.starts = []          # the "start" frames seen on data connections
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self.threads = []
+        self.reader = self._spawn(self._read)
         if heartbeat:
-            threading.Thread(target=self._beat, daemon=True).start()
+            self._spawn(self._beat)
+
+    def _spawn(self, fn, *args):
+        t = threading.Thread(target=fn, args=args, daemon=True)
+        self.threads.append(t)
+        t.start()
+        return t
 
     def send(self, msg):
         with self.wlock:
@@ -792,7 +825,8 @@ class PyClient:
                 elif t == "open_data":
                     self.data_ids.append(m.get("data_id"))
                     self.open_data.set()
-                    threading.Thread(target=lambda i=m.get("data_id"): self._data(i), daemon=True).start()
+                    if not self.closed.is_set():
+                        self._spawn(lambda i=m.get("data_id"): self._data(i))
                 else:
                     self.replies.put(m)
         except (EOFError, OSError, ValueError) as e:
@@ -816,6 +850,8 @@ class PyClient:
         return r
 
     def _data(self, data_id):
+        if self.closed.is_set():
+            return
         try:
             s = connect(self.server_port, timeout=10)
         except OSError as e:
@@ -846,13 +882,18 @@ class PyClient:
             except OSError:
                 pass
 
-    def close(self):
+    def close(self, timeout=3.0):
+        """Wakes every thread (shutdown), waits for them, then closes the sockets."""
         self.closed.set()
-        for s in [self.sock] + self.data_socks:
-            try:
-                s.close()
-            except OSError:
-                pass
+        socks = [self.sock] + list(self.data_socks)
+        for s in socks:
+            quiet_shutdown(s)
+        deadline = time.monotonic() + timeout
+        for t in list(self.threads):
+            if t is not threading.current_thread():
+                t.join(max(0.05, deadline - time.monotonic()))
+        for s in socks:
+            quiet_close(s)
 
 
 def relay(a, b):
@@ -933,11 +974,14 @@ class Env:
     def close(self):
         for c in self.pyclients:
             c.close()
+        # Wake threads that use the test's sockets (e.g. a forwarder) before the
+        # descriptors are freed for reuse.
         for s in self.socks:
-            try:
-                s.close()
-            except OSError:
-                pass
+            quiet_shutdown(s)
+        if self.socks:
+            time.sleep(0.1)
+        for s in self.socks:
+            quiet_close(s)
         # Clients first, then masters, so the masters see clean disconnects.
         procs = sorted(self.procs, key=lambda p: 0 if p.argv[0] == CLIENT else 1)
         for p in procs:

@@ -316,8 +316,12 @@ def test_history_records_content(env):
         s.sendall(b"x" * n)
         s.shutdown(so.SHUT_WR)
         data, closed, _ = read_until_close(s, 10)
-        check(data == b"y" * (2 * n) and closed == "eof", "conn %d (%s): got %d bytes back %r, want %d 'y', then %s"
-              % (i, "127.0.0.1:%d" % s.getsockname()[1], len(data), data[:120], 2 * n, closed))
+        if not (data == b"y" * (2 * n) and closed == "eof"):
+            import subprocess
+            ls = subprocess.run(["ss", "-tlnpH", "sport = :%d" % svc.port], capture_output=True, text=True).stdout
+            fail("conn %d (%s): got %d bytes back %r, want %d 'y', then %s; local service accepted %d; "
+                 "listeners on its port %d: %s" % (i, "127.0.0.1:%d" % s.getsockname()[1], len(data), data[:120],
+                                                  2 * n, closed, svc.accepted, svc.port, ls.strip()))
         sent["127.0.0.1:%d" % s.getsockname()[1]] = n
         s.close()
     cid = c.client_ids()[0]
