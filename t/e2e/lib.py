@@ -431,17 +431,6 @@ def pid_alive(pid):
         return False
 
 
-def children_of(pid):
-    out = []
-    try:
-        for t in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                out += [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    return out
-
-
 # ---------------------------------------------------------------- configs
 
 def write_ini(path, sections):
