@@ -95,8 +95,10 @@ claim_client(struct db *db, MDB_txn *txn, struct db_claim *c)
 	return 0;
 }
 
+enum port_state { PORT_FREE, PORT_TAKEN, PORT_HANDOVER };
+
 /* Tells whether the table entry of a port blocks this claim. */
-static int
+static enum port_state
 port_taken(struct db *db, MDB_txn *txn, struct db_claim *c, uint16_t port)
 {
 	struct db_mapping	cur;
@@ -104,11 +106,11 @@ port_taken(struct db *db, MDB_txn *txn, struct db_claim *c, uint16_t port)
 	MDB_val			k = port_key(port, &store);
 
 	if (db_get_rec(txn, db->dbi[DB_MAPPINGS], &k, &cur, sizeof(cur)) == -1)
-		return 0;
+		return PORT_FREE;
 	/* The client's own previous session hands its ports over. */
 	if (c->takeover_id != NULL && strcmp(cur.client_id, c->takeover_id) == 0)
-		return 0;
-	return 1;
+		return PORT_HANDOVER;
+	return PORT_TAKEN;
 }
 
 /* Chooses and binds the port for the claim; -1 with c->error set. */
@@ -118,8 +120,10 @@ claim_port(struct db *db, MDB_txn *txn, struct db_claim *c)
 	uint32_t n, start;
 
 	if (c->map.remote_port != 0) {
-		if (port_taken(db, txn, c, c->map.remote_port) ||
-		    c->bind(c->map.remote_port, c->bind_arg) == -1) {
+		enum port_state st = port_taken(db, txn, c, c->map.remote_port);
+
+		if (st == PORT_TAKEN || c->bind(c->map.remote_port,
+		    st == PORT_FREE, c->bind_arg) == -1) {
 			snprintf(c->error, sizeof(c->error), "port in use");
 			return -1;
 		}
@@ -131,9 +135,9 @@ claim_port(struct db *db, MDB_txn *txn, struct db_claim *c)
 	for (uint32_t i = 0; i < n && i < 4096; i++) {
 		uint16_t port = portrange_nth(c->allow, (start + i) % n);
 
-		if (port_taken(db, txn, c, port))
+		if (port_taken(db, txn, c, port) != PORT_FREE)
 			continue;
-		if (c->bind(port, c->bind_arg) == 0) {
+		if (c->bind(port, 1, c->bind_arg) == 0) {
 			c->map.remote_port = port;
 			return 0;
 		}

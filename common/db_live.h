@@ -12,7 +12,9 @@ struct db_claim {
 	long			 max_clients;
 	const struct portrange	*allow;
 	struct db_mapping	 map;		/* remote_port 0: pick one (out: the port) */
-	int			(*bind)(uint16_t port, void *arg); /* 0 bound, -1 busy */
+	/* Binds the public port: 0 bound, -1 busy.  probe is 0 only when the
+	 * client's own previous session holds the port (our listener). */
+	int			(*bind)(uint16_t port, int probe, void *arg);
 	void			*bind_arg;
 	/* results */
 	uint64_t		 hist_seq;	/* the session's history record */

@@ -88,6 +88,30 @@ net_listen(const char *addr, uint16_t port, int reuseport, int backlog)
 	return fd;
 }
 
+/*
+ * Tells whether addr:port is free for us, by binding it once without
+ * SO_REUSEPORT: our listeners use SO_REUSEPORT, which would let them join
+ * another process's group silently (a second master, an unrelated program
+ * of the same user) and share its connections.  0 free, -1 in use.
+ */
+int
+net_port_free(const char *addr, uint16_t port)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			fd, one = 1, rc;
+
+	if (net_sockaddr(addr, port, &ss, &len) == -1)
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	rc = bind(fd, (struct sockaddr *)&ss, len);
+	close(fd);
+	return rc == 0 ? 0 : -1;
+}
+
 /* Starts a non-blocking connect to host (literal or name); -1 on failure. */
 int
 net_connect_nb(const char *host, uint16_t port, int *inprogress)

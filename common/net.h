@@ -19,6 +19,7 @@ enum hs_result { HS_AGAIN, HS_OK, HS_BAD, HS_EOF };
 
 int		net_listen(const char *addr, uint16_t port, int reuseport,
 		    int backlog);
+int		net_port_free(const char *addr, uint16_t port);
 int		net_connect_nb(const char *host, uint16_t port, int *inprogress);
 int		net_set_nonblock(int);
 void		net_set_nodelay(int);

@@ -92,12 +92,18 @@ register_fail(struct session *s, const struct msg *req, const char *reason)
 	control_send(s, &m);
 }
 
-/* Claim callback: binds the public port (SO_REUSEPORT: the table decides). */
+/*
+ * Claim callback: binds the public port.  SO_REUSEPORT lets a reconnecting
+ * client's new listener overlap its old one; the probe makes sure nobody
+ * else (another master, another program) holds the port.
+ */
 static int
-bind_public(uint16_t port, void *arg)
+bind_public(uint16_t port, int probe, void *arg)
 {
 	int *fd = arg;
 
+	if (probe && net_port_free(W->conf.proxy_bind_addr, port) == -1)
+		return -1;
 	*fd = net_listen(W->conf.proxy_bind_addr, port, 1, 1024);
 	return *fd == -1 ? -1 : 0;
 }

@@ -356,6 +356,12 @@ master_open_slots(void)
 		M->nslots = 8;
 	if (M->nslots > MAX_WORKERS)
 		M->nslots = MAX_WORKERS;
+	/* Our shares use SO_REUSEPORT; refuse to join someone else's group. */
+	if (net_port_free(M->conf.bind_addr, (uint16_t)M->conf.bind_port) == -1) {
+		log_errorx("cannot listen on %s:%ld: address in use (another "
+		    "gotunnel-master?)", M->conf.bind_addr, M->conf.bind_port);
+		exit(1);
+	}
 	for (int i = 0; i < M->nslots; i++) {
 		struct worker_slot *w = &M->slots[i];
 		int sndbuf = 1 << 20;

@@ -59,7 +59,7 @@ struct binds {
 
 /* Stands in for binding a public listener: -1 for "busy" ports. */
 static int
-fake_bind(uint16_t port, void *arg)
+fake_bind(uint16_t port, int probe, void *arg)
 {
 	struct binds *b = arg;
 
