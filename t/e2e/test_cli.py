@@ -4,7 +4,7 @@ import os
 import re
 
 from lib import (check_tunnel, CLIENT, CTL, MASTER, ROOT, Client, Master, check, echo_handler, run_cmd,
-                 test, tunnel_works)
+                 test)
 
 
 def set_line(path, section, key, value):
@@ -181,7 +181,34 @@ def test_ctl_json_output(env):
     check(mode == 0o600, "control_socket mode %o, want 600" % mode)
     check(st["pid"] == m.proc.pid, "status pid %r, master pid %d" % (st["pid"], m.proc.pid))
     check(len(st["workers"]) == int(m.cfg["workers"]), "status workers: %r" % st["workers"])
+    for cmd in ("status", "mappings"):
+        rc, out, err = m.ctl("--json", cmd)
+        check(rc == 0 and out.strip().startswith(("{", "[")), "gotunnelctl --json %s: exit %d, out %r" % (cmd, rc, out[:100]))
     for args in (["status"], ["clients"], ["mappings"]):
         rc, out, err = m.ctl(*args)
         check(rc == 0 and out.strip(), "gotunnelctl %s (text): exit %d, out %r" % (args[0], rc, out[:200]))
     check(str(p) in m.ctl("mappings")[1], "gotunnelctl mappings (text) does not show port %d" % p)
+
+
+@test(timeout=60)
+def test_log_level_and_verbose(env):
+    """log_level = warn hides info lines; -v turns on debug lines."""
+    import time
+    from lib import Proc, connect, wait_until, port_accepts
+    for name, level, args, want_debug, want_info in (("warn", "warn", [], False, False),
+                                                     ("verbose", "info", ["-v"], True, True)):
+        m = Master(env, name="lvl-" + name, log_level=level)
+        m.write()
+        p = Proc(m.name, [MASTER] + args + ["-c", m.conf], m.log_path)
+        env.procs.append(p)
+        wait_until(lambda: port_accepts(m.port), 15, "master %s to listen" % name)
+        s = connect(m.port, timeout=5)     # "closed before its first message" is a debug line
+        s.close()
+        time.sleep(0.5)
+        rc = p.stop()
+        log = [l for l in p.log().splitlines() if not l.startswith("===")]
+        has_debug = any(" debug " in l for l in log)
+        has_info = any(" info " in l for l in log)
+        check(has_debug == want_debug, "%s: debug lines %s, want %s: %r" % (name, has_debug, want_debug, log[:5]))
+        check(has_info == want_info, "%s: info lines %s, want %s: %r" % (name, has_info, want_info, log[:5]))
+        check(rc == 0, "%s: exit status %r after SIGTERM" % (name, rc))
