@@ -238,6 +238,11 @@ def test_client_detects_silent_server(env):
     data, closed, dt = read_until_close(s, 10)
     check(closed, "client kept a silent server's connection for 10s (heartbeat_timeout 3s)")
     check(dt >= 1.5, "client closed after only %.1fs" % dt)
+    from lib import parse_frames
+    frames, rest = parse_frames(data)
+    beats = [f for f in frames if f.get("type") == "heartbeat"]
+    check(len(beats) >= 2, "client sent %d heartbeats in %.1fs (heartbeat_interval 1s): %r" % (len(beats), dt, frames[:5]))
+    check(all(set(f) <= {"type", "time"} for f in beats), "heartbeat with extra members: %r" % beats[:3])
     ls.settimeout(35)
     try:
         s2, _ = ls.accept()
