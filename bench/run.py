@@ -237,11 +237,21 @@ def cpu_seconds(pids):
 
 
 def system_ticks():
-    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    """(busy, total, steal) jiffies of all CPUs from /proc/stat; steal is
+    time the hypervisor gave our vCPUs to someone else."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
     idle = v[3] + (v[4] if len(v) > 4 else 0)
-    return sum(v) - idle, sum(v)
+    # guest and guest_nice (v[8:10]) are already counted in user and nice.
+    total = sum(v[:8])
+    return total - idle, total, v[7] if len(v) > 7 else 0
+
+
+def system_share(t0, t1):
+    """Machine busy and steal, % of all CPUs, between two system_ticks()."""
+    dt = max(t1[1] - t0[1], 1)
+    return {"system_busy_pct": round(100.0 * (t1[0] - t0[0]) / dt, 1),
+            "steal_pct": round(100.0 * (t1[2] - t0[2]) / dt, 1)}
 
 
 class CpuMeter:
@@ -462,10 +472,10 @@ def iperf(port, roots, streams=1, reverse=False, secs=5):
     if reverse:
         argv.append("-R")
     cpu = CpuMeter(roots)
-    b0, t0 = system_ticks()
+    s0 = system_ticks()
     r = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 30, cwd=TMP)
     c = cpu.stop()
-    b1, t1 = system_ticks()
+    s1 = system_ticks()
     try:
         j = json.loads(r.stdout)
     except ValueError:
@@ -474,9 +484,9 @@ def iperf(port, roots, streams=1, reverse=False, secs=5):
         raise RuntimeError("iperf3: %s" % j["error"])
     bps = j["end"]["sum_received"]["bits_per_second"]
     res = {"gbps": round(bps / 1e9, 3), "streams": streams, "reverse": reverse,
-           "secs": secs, "retransmits": j["end"].get("sum_sent", {}).get("retransmits"),
-           # Whole machine, all cores: near 100 means the run was CPU-bound.
-           "system_busy_pct": round(100.0 * (b1 - b0) / max(t1 - t0, 1), 1)}
+           "secs": secs, "retransmits": j["end"].get("sum_sent", {}).get("retransmits")}
+    # Whole machine, all cores: near 100 means the run was CPU-bound.
+    res.update(system_share(s0, s1))
     if c:
         res["tunnel_cpu"] = c
     return res
@@ -492,7 +502,8 @@ def measure_throughput(t, res, secs):
                 time.sleep(2)
                 res[key] = iperf(t.ports["iperf"], t.roots(), streams, rev, secs)
                 res[key]["retried_after"] = str(e)
-            log("%s %s: %.2f Gbit/s (machine busy %.0f%%)" % (t.name, key, res[key]["gbps"], res[key]["system_busy_pct"]))
+            log("%s %s: %.2f Gbit/s (machine busy %.0f%%, steal %.0f%%)" % (
+                t.name, key, res[key]["gbps"], res[key]["system_busy_pct"], res[key]["steal_pct"]))
         except Exception as e:           # report and go on with the next column
             res[key] = {"error": str(e)}
             log("%s %s failed: %s" % (t.name, key, e))
@@ -501,9 +512,11 @@ def measure_throughput(t, res, secs):
 def measure_latency(t, res, rounds):
     try:
         cpu = CpuMeter(t.roots())
+        s0 = system_ticks()
         res["latency"] = run_tool([os.path.join(TOOLS, "pingpong"), "-p", str(t.ports["echo"]),
                                    "-n", str(rounds), "-t", "60"], 90)
         c = cpu.stop()
+        res["latency"].update(system_share(s0, system_ticks()))
         if c:
             res["latency"]["tunnel_cpu"] = c
         log("%s latency p50 %.1f us p99 %.1f us" % (t.name, res["latency"]["p50_us"],
@@ -516,18 +529,17 @@ def measure_latency(t, res, rounds):
 def measure_cps(t, res, secs, threads):
     try:
         cpu = CpuMeter(t.roots())
-        b0, t0 = system_ticks()
+        s0 = system_ticks()
         res["cps"] = run_tool([os.path.join(TOOLS, "cps"), "-p", str(t.ports["echo"]),
                                "-c", str(threads), "-d", str(secs), "-a", "100"], secs + 60)
         c = cpu.stop()
-        b1, t1 = system_ticks()
-        res["cps"]["system_busy_pct"] = round(100.0 * (b1 - b0) / max(t1 - t0, 1), 1)
+        res["cps"].update(system_share(s0, system_ticks()))
         if c:
             res["cps"]["tunnel_cpu"] = c
             if res["cps"]["conns"] and c.get("cpu_s") is not None:
                 res["cps"]["tunnel_cpu_us_per_conn"] = round(c["cpu_s"] / res["cps"]["conns"] * 1e6, 1)
-        log("%s conn/s %.0f p99 %.1f us (errors %d)" % (t.name, res["cps"]["cps"],
-                                                        res["cps"]["p99_us"], res["cps"]["errors"]))
+        log("%s conn/s %.0f p99 %.1f us (errors %d, steal %.0f%%)" % (
+            t.name, res["cps"]["cps"], res["cps"]["p99_us"], res["cps"]["errors"], res["cps"]["steal_pct"]))
     except Exception as e:
         res["cps"] = {"error": str(e)}
         log("%s cps failed: %s" % (t.name, e))
@@ -855,6 +867,9 @@ def legend(results):
                 notes.append("%s conn/s: %d failed connections" % (name, v["errors"]))
         if "error" in r:
             notes.append("%s: %s" % (name, r["error"]))
+    if m.get("run_steal_pct", 0) >= 2:
+        notes.append("the hypervisor stole %.1f%% of the CPU time during the run (steal in /proc/stat): "
+                     "figures are noisy" % m["run_steal_pct"])
     if results.get("aborted"):
         notes.append(results["aborted"])
     if cp.get("error"):
@@ -972,6 +987,7 @@ def main():
         "gotunnel_build": build_info(),
     }
     t_start = time.time()
+    run_ticks0 = system_ticks()
     # An idle CPU of this VM (cpuidle haltpoll) takes ~80 us to wake up, which
     # would swamp loopback latency (direct ping p50 ~100 us idle vs ~20 us busy).
     # A PM QoS request of 0 keeps idle CPUs polling while we hold the fd; the
@@ -1021,6 +1037,7 @@ def main():
     signal.alarm(0)
 
     results["elapsed_s"] = round(time.time() - t_start, 1)
+    results["machine"].update({"run_" + k: v for k, v in system_share(run_ticks0, system_ticks()).items()})
     results["machine"]["loadavg_end"] = os.getloadavg()
     lines, notes = legend(results)
     text = "\n".join(lines) + "\n\n" + table(results) + "\n"
