@@ -61,9 +61,44 @@ flush_metrics(MDB_txn *txn)
 			TAILQ_FOREACH(pc, &map->conns, entry)
 				if (pc->relay != NULL)
 					buffered += relay_buffered(pc->relay);
-	snprintf(name, sizeof(name), "gotunnel_relay_buffer_bytes{worker=\"%d\"}",
-	    W->index);
-	metrics_gauge_set(&W->db, txn, name, buffered);
+	if (buffered != W->flushed_buffered) {
+		snprintf(name, sizeof(name),
+		    "gotunnel_relay_buffer_bytes{worker=\"%d\"}", W->index);
+		metrics_gauge_set(&W->db, txn, name, buffered);
+		W->flushed_buffered = buffered;
+	}
+}
+
+/* Tells whether anything changed since the last flush (else no txn at all). */
+static int
+flush_needed(void)
+{
+	struct session	*s;
+	struct mapping	*map;
+	struct pubconn	*pc;
+	size_t		 buffered = 0;
+
+	if (!TAILQ_EMPTY(&W->closed) || W->flush_bytes_in ||
+	    W->flush_bytes_out || W->flush_new_conns)
+		return 1;
+	for (size_t i = 0; i < sizeof(W->reg_counts) / sizeof(W->reg_counts[0]); i++)
+		if (W->reg_counts[i].n != 0)
+			return 1;
+	TAILQ_FOREACH(s, &W->sessions, entry) {
+		if (s->dirty)
+			return 1;
+		TAILQ_FOREACH(map, &s->mappings, entry)
+			TAILQ_FOREACH(pc, &map->conns, entry) {
+				if (pc->relay == NULL)
+					continue;
+				if (!pc->in_db ||
+				    relay_bytes_ab(pc->relay) != pc->flushed_in ||
+				    relay_bytes_ba(pc->relay) != pc->flushed_out)
+					return 1;
+				buffered += relay_buffered(pc->relay);
+			}
+	}
+	return buffered != W->flushed_buffered;
 }
 
 /* Queues the history record of a public connection that just ended. */
@@ -99,9 +134,12 @@ flush_conn(MDB_txn *txn, struct session *s, struct mapping *map,
 {
 	struct db_conn		c;
 	struct db_hist_conn	h;
+	uint64_t		in = pc->flushed_in, out = pc->flushed_out;
 
 	tunnel_account(pc);
-	if (pc->relay == NULL)
+	/* An idle connection already on disk costs no write. */
+	if (pc->relay == NULL || (pc->in_db && in == pc->flushed_in &&
+	    out == pc->flushed_out))
 		return;
 	memset(&c, 0, sizeof(c));
 	c.version = DB_RECORD_VERSION;
@@ -204,6 +242,8 @@ flush_once(void)
 void
 flush_now(void)
 {
+	if (!flush_needed())
+		return;
 	if (flush_once() == MDB_MAP_FULL)
 		flush_once();
 }

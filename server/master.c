@@ -204,6 +204,19 @@ master_sigchld(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* Syncs LMDB to disk when some process committed since the last sync. */
+static void
+master_sync(void)
+{
+	static size_t	synced_txn;
+	MDB_envinfo	info;
+
+	if (mdb_env_info(M->db.env, &info) != 0 || info.me_last_txnid == synced_txn)
+		return;
+	mdb_env_sync(M->db.env, 1);
+	synced_txn = info.me_last_txnid;
+}
+
 /* Every second: respawns due workers, syncs LMDB to disk. */
 static void
 master_tick(evutil_socket_t fd, short what, void *arg)
@@ -216,7 +229,7 @@ master_tick(evutil_socket_t fd, short what, void *arg)
 		if (w->pid == 0 && w->respawn_at != 0 && w->respawn_at <= now)
 			spawn_worker(i);
 	}
-	mdb_env_sync(M->db.env, 1);
+	master_sync();
 	/* systemd's WatchdogSec: the master's loop is alive (no-op elsewhere). */
 	sd_notify(0, "WATCHDOG=1");
 }
@@ -442,6 +455,7 @@ master_cleanup(void)
 		}
 	}
 	db_clear_live(&M->db, "master stopped");
+	mdb_env_sync(M->db.env, 1);	/* NOSYNC environment: the last word on disk */
 	db_close(&M->db);
 	event_base_free(M->base);
 	free(M);

@@ -198,6 +198,7 @@ struct worker {
 	uint64_t		 conn_seq;
 	uint64_t		 flush_bytes_in, flush_bytes_out;
 	uint32_t		 flush_new_conns;
+	size_t			 flushed_buffered;	/* relay buffer gauge on disk */
 	struct {
 		char		 result[64];
 		uint64_t	 n;

@@ -563,6 +563,7 @@ worker_main(const char *conf_path, int index, int nworkers, const char *fds,
 	strmap_init(&W->sessions_by_id);
 	strmap_init(&W->tickets_by_id);
 	W->conn_seq = (uint64_t)getpid() << 32;
+	W->flushed_buffered = SIZE_MAX;		/* the first flush writes the gauge */
 	if ((W->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	event_assign(&W->ev_listen, W->base, W->listen_fd, EV_READ | EV_PERSIST,
