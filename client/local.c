@@ -120,7 +120,7 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 		msg_init(&m, MSG_DATA);
 		msg_set_str(&m, F_DATA_ID, d->data_id);
 		if (proto_encode(&m, json, &len) == -1 ||
-		    net_send_frame_fd(d->fd, json, len) == -1) {
+		    frame_send_fd(d->fd, json, len) != (ssize_t)(FRAME_HDR + len)) {
 			dconn_free(d);
 			return;
 		}

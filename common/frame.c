@@ -85,6 +85,29 @@ frame_push(struct evbuffer *out, const char *json, size_t len)
 }
 
 /*
+ * Sends one frame in a single send() on a non-blocking socket; returns
+ * the bytes the socket took (header included), or -1 on an error other
+ * than EAGAIN.  A small frame on a fresh socket always fits.
+ */
+ssize_t
+frame_send_fd(int fd, const char *json, size_t len)
+{
+	unsigned char	buf[FRAME_HDR + FRAME_MAX];
+	ssize_t		n;
+
+	if (len == 0 || len > FRAME_MAX)
+		return -1;
+	frame_put_header(buf, len);
+	memcpy(buf + FRAME_HDR, json, len);
+	do
+		n = send(fd, buf, FRAME_HDR + len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		n = 0;
+	return n;
+}
+
+/*
  * Sends a frame on a bufferevent's socket at once when nothing is queued
  * before it; only what the socket does not take is queued.  This spares
  * the EPOLLOUT on/off pair (two epoll_ctl and a wakeup) per message.
@@ -93,22 +116,25 @@ int
 frame_send(struct bufferevent *bev, const char *json, size_t len)
 {
 	struct evbuffer	*out = bufferevent_get_output(bev);
-	unsigned char	 buf[FRAME_HDR + FRAME_MAX];
-	ssize_t		 n = 0;
+	unsigned char	 hdr[FRAME_HDR];
+	ssize_t		 n;
 	int		 fd = bufferevent_getfd(bev);
 
 	if (len == 0 || len > FRAME_MAX)
 		return -1;
 	if (evbuffer_get_length(out) > 0 || fd == -1)
 		return frame_push(out, json, len);
-	frame_put_header(buf, len);
-	memcpy(buf + FRAME_HDR, json, len);
-	n = send(fd, buf, FRAME_HDR + len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (n < 0)
-		n = 0;		/* EAGAIN or an error the bufferevent will report */
+	if ((n = frame_send_fd(fd, json, len)) < 0)
+		n = 0;		/* an error the bufferevent will report */
 	if ((size_t)n == FRAME_HDR + len)
 		return 0;
-	return evbuffer_add(out, buf + n, FRAME_HDR + len - (size_t)n);
+	if (n < FRAME_HDR) {
+		frame_put_header(hdr, len);
+		if (evbuffer_add(out, hdr + n, FRAME_HDR - (size_t)n) == -1)
+			return -1;
+		n = FRAME_HDR;
+	}
+	return evbuffer_add(out, json + (n - FRAME_HDR), len - (size_t)(n - FRAME_HDR));
 }
 
 /* Writes all of buf to a blocking fd. */

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct evbuffer;
 
@@ -24,6 +25,7 @@ uint32_t frame_get_header(const unsigned char hdr[FRAME_HDR]);
 int	frame_push(struct evbuffer *, const char *json, size_t len);
 struct bufferevent;
 int	frame_send(struct bufferevent *, const char *json, size_t len);
+ssize_t	frame_send_fd(int fd, const char *json, size_t len);
 int	frame_write_fd(int fd, const char *json, size_t len);
 int	frame_read_fd(int fd, char *buf, size_t *len, int timeout_ms);
 

@@ -294,20 +294,3 @@ hsread_step(struct hsread *hs, int fd, const char **err)
 	hs->buf[hs->len] = '\0';
 	return HS_OK;
 }
-
-/* Sends one small frame on a fresh non-blocking socket (fits its buffer). */
-int
-net_send_frame_fd(int fd, const char *json, size_t len)
-{
-	unsigned char	buf[FRAME_HDR + FRAME_MAX];
-	ssize_t		n;
-
-	if (len == 0 || len > FRAME_MAX)
-		return -1;
-	frame_put_header(buf, len);
-	memcpy(buf + FRAME_HDR, json, len);
-	do
-		n = send(fd, buf, FRAME_HDR + len, MSG_NOSIGNAL);
-	while (n == -1 && errno == EINTR);
-	return n == (ssize_t)(FRAME_HDR + len) ? 0 : -1;
-}

@@ -30,6 +30,5 @@ void		net_random_hex(char *out, size_t nbytes);
 void		net_linger_close(struct event_base *, int fd);
 enum hs_result	hsread_step(struct hsread *, int fd, const char **err);
 void		hsread_reset(struct hsread *);
-int		net_send_frame_fd(int fd, const char *json, size_t len);
 
 #endif

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "log.h"
 #include "proto.h"
 #include "relay.h"
@@ -60,7 +61,7 @@ tunnel_pair(struct pubconn *pc, int dfd)
 	msg_set_int(&m, F_REMOTE_PORT, pc->mapping->remote_port);
 	msg_set_str(&m, F_PEER, pc->peer);
 	if (proto_encode(&m, json, &len) == -1 ||
-	    net_send_frame_fd(dfd, json, len) == -1) {
+	    frame_send_fd(dfd, json, len) != (ssize_t)(FRAME_HDR + len)) {
 		close(dfd);
 		pubconn_close(pc, "data connection failed");
 		return;

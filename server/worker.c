@@ -37,7 +37,7 @@ worker_reject(int fd, const char *addr, const char *reason)
 	msg_init(&m, MSG_ERROR);
 	msg_set_str(&m, F_ERROR, reason);
 	if (proto_encode(&m, json, &len) == 0)
-		net_send_frame_fd(fd, json, len);
+		(void)frame_send_fd(fd, json, len);	/* best effort: we close next */
 	net_linger_close(W->base, fd);
 }
 
