@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # gotunnel top-level Makefile.
 #   make            build bin/gotunnel-master bin/gotunnel-client bin/gotunnelctl (+ admin, console)
 #   make check      install what is missing, build, run every test suite

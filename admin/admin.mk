@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # admin/admin.mk: gotunnel-admin (included by the top Makefile).
 #   make admin        bin/gotunnel-admin (launcher) + bin/gotunnel-admin.so (Kore module)
 #   make check-admin  end-to-end tests of the admin (t/admin/run.py)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # bench/bench.mk: `make bench` (included by the top Makefile).
 # Installs iperf3 and OpenSSH if missing, builds the C tools below and the
 # gotunnel binaries, and runs bench/run.py, which prints one table and

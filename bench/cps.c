@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cps: new-connection rate. Several threads each loop: connect, write one
  * byte, read the echo, close; for a fixed time. Reports connections per

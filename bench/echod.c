@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * echod: a single-threaded epoll echo server on 127.0.0.1, the "local
  * service" behind every tunnel in the benchmark (latency, connection rate,

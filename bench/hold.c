@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hold: open N connections to an echo service (through a tunnel), prove
  * each one is relayed end to end with a one-byte echo, then keep them all

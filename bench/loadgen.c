@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loadgen: control-plane load for gotunnel-master. Opens N control
  * connections, registers one mapping on each (as fast as the master

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pingpong: latency of 64-byte round trips over one TCP connection to an
  * echo service (directly or through a tunnel).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """gotunnel benchmark driver (`make bench`).
 
 Starts everything on 127.0.0.1 with free ports under one temporary

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* util.c: small helpers shared by the benchmark tools in bench/. */
 #include <arpa/inet.h>
 #include <errno.h>

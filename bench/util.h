@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* util.h: small helpers shared by the benchmark tools in bench/. */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H

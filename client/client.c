@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* client.c: gotunnel-client's main(): options, config, signals, the loop. */
 #include <getopt.h>
 #include <signal.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* client.h: gotunnel-client's private header. */
 #ifndef GOTUNNEL_CLIENT_H
 #define GOTUNNEL_CLIENT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* client_config.c: reads gotunnel-client.ini ([common] + one section per mapping). */
 #include <stddef.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * local.c: data connections of the client.  Each dials the server with a
  * one-time id, waits in the server's pool for "start", then dials the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * session.c: the client's control session: connect, register every
  * mapping, heartbeat, react to the server, reconnect with back-off.

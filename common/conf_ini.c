@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* conf_ini.c: a line-counting libinih front end shared by every config file. */
 #include <arpa/inet.h>
 #include <errno.h>

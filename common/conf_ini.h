@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* conf_ini.h: INI parsing (libinih) with "FILE:LINE: message" errors, and value helpers. */
 #ifndef GOTUNNEL_CONF_INI_H
 #define GOTUNNEL_CONF_INI_H

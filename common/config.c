@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* config.c: reads and checks gotunnel.ini; every key is in one table. */
 #include <stddef.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* config.h: the server configuration file (gotunnel.ini(5)), shared by
  * gotunnel-master, gotunnelctl and gotunnel-admin. */
 #ifndef GOTUNNEL_CONFIG_H

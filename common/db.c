@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* db.c: the LMDB environment shared by every gotunnel process. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * db.h: gotunnel's shared state in LMDB.
  *

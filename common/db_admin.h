@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * db_admin.h: the console's tables in LMDB: users (argon2id password
  * hashes), web sessions (stored by sha256 of the session id, with expiry)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* db_audit.c: the audit log of console and user-management actions. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * db_live.c: claims of public ports and the live tables.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* db_live.h: the live tables (mappings, clients, conns) and the master's housekeeping. */
 #ifndef GOTUNNEL_DB_LIVE_H
 #define GOTUNNEL_DB_LIVE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* db_user.c: console users with argon2id password hashes (table "users"). */
 #include <string.h>
 

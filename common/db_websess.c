@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * db_websess.c: console login sessions (table "websess").  The random
  * session id only lives in the browser's cookie; the table is keyed by its

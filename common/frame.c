@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* frame.c: the length-prefix codec; lengths are checked before any payload is read. */
 #include <errno.h>
 #include <poll.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* frame.h: 4-byte big-endian length prefix + one JSON object per message. */
 #ifndef GOTUNNEL_FRAME_H
 #define GOTUNNEL_FRAME_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log.c: timestamped log lines on stderr: "TIME LEVEL PROC[PID]: message". */
 #include <errno.h>
 #include <fcntl.h>

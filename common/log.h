@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log.h: one log API for every gotunnel process (stderr lines for journald). */
 #ifndef GOTUNNEL_LOG_H
 #define GOTUNNEL_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.c: gotunnel's metrics.  Workers and the master add to counters
  * in the meta table ("c:NAME{labels}" -> uint64) within the transactions

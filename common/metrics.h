@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* metrics.h: counters kept in LMDB's meta table and the Prometheus text exposition. */
 #ifndef GOTUNNEL_METRICS_H
 #define GOTUNNEL_METRICS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* net.c: socket helpers shared by the master, the client and the tools. */
 #include <arpa/inet.h>
 #include <errno.h>

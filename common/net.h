@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* net.h: thin socket helpers (addresses, options, listeners, handshake reads). */
 #ifndef GOTUNNEL_NET_H
 #define GOTUNNEL_NET_H

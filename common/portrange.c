@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* portrange.c: parses and queries allow_ports. */
 #include <ctype.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* portrange.h: allow_ports lists such as "10000-20000,30000". */
 #ifndef GOTUNNEL_PORTRANGE_H
 #define GOTUNNEL_PORTRANGE_H

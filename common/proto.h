@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* proto.h: control messages <-> struct msg (strict yajl callback parser). */
 #ifndef GOTUNNEL_PROTO_H
 #define GOTUNNEL_PROTO_H

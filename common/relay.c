@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * relay.c: moves bytes between two sockets with splice(2) through a pipe per
  * direction (zero copy; measured 3-4x faster than a bufferevent copy loop),

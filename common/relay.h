@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* relay.h: a bounded, full-duplex, half-close-aware byte relay between two sockets. */
 #ifndef GOTUNNEL_RELAY_H
 #define GOTUNNEL_RELAY_H

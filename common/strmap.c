@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* strmap.c: chained hash map with FNV-1a, grown at load factor 1. */
 #include <stdint.h>
 #include <stdlib.h>

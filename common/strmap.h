@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* strmap.h: a small string-keyed hash map (client ids, data ids). */
 #ifndef GOTUNNEL_STRMAP_H
 #define GOTUNNEL_STRMAP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* xmalloc.c: allocation wrappers that end the process on out-of-memory. */
 #include <stdarg.h>
 #include <stdio.h>

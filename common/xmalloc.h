@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* xmalloc.h: allocation that dies on out-of-memory instead of NULL checks everywhere. */
 #ifndef GOTUNNEL_XMALLOC_H
 #define GOTUNNEL_XMALLOC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctl_user.c: `gotunnelctl user add|del|passwd|list NAME`, the console's
  * user management.  Passwords come from the terminal (no echo, asked twice)

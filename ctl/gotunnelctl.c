@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gotunnelctl.c: daily operations against a running master through its
  * control socket (status, clients, mappings, kick, reload) and user

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # etc/install.mk: install, uninstall, ops tests (included by the top Makefile).
 #   make install   [PREFIX=/usr/local] [DESTDIR=]   binaries, admin module,
 #                  console, man pages, sample configs, systemd units, sysusers

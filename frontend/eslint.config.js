@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 import js from '@eslint/js';
 import globals from 'globals';
 import reactHooks from 'eslint-plugin-react-hooks';

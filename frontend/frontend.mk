@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # The web console (frontend/): build it into frontend/dist, check it, test it in a browser.
 #   make frontend        npm ci (when node_modules is missing or stale) + npm run build
 #   make check-frontend  ESLint + tsc --noEmit + Vitest; ends with "N passed, N failed"

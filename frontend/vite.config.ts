@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 /// <reference types="vitest/config" />
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * control.c: client control sessions: the first message of a connection,
  * registration of mappings, heartbeats, kicks and the end of a session.

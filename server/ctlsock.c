@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctlsock.c: the master's control socket (control_socket, mode 0600) for
  * gotunnelctl and gotunnel-admin: status, clients, mappings, kick, reload.

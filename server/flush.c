@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * flush.c: writes a worker's live counters and finished connections to
  * LMDB in one transaction a second, never one commit per connection.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * master.c: gotunnel-master's parent process and main().  It parses the
  * config, binds the listening sockets, forks and execs one worker per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * server.h: gotunnel-master's private header.  Sections list each file's
  * public functions, relayd-style.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tunnel.c: public listeners, public connections, the pool of ready data
  * connections, and pairing the two into relays.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * worker.c: a worker process's event loop.  It accepts control and data
  * connections on its share of bind_port, holds them as "pending" until the

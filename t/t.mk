@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # Test targets.  `make check` installs what is missing, builds the plain and the
 # sanitizer binaries, and runs every suite; t/run-suites prints one summary.
 .PHONY: check check-unit check-e2e san

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * admin.h: gotunnel-admin, the console's HTTP server (a Kore 4.1 module)
  * and its launcher.  Sections list each file's public functions.

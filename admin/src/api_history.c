@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api_history.c: the history of client sessions and public connections
  * (tables hist_sess and hist_conn, newest first), its streamed export,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api_live.c: what is connected now (tables clients, mappings, conns) and
  * the disconnect action, which asks the master over its control socket.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api_metrics.c: GET /metrics, the Prometheus text exposition of the
  * master's metrics (common/metrics.c renders them from LMDB).  A scraper

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api_stats.c: time series for the charts (table stats, one record per
  * minute) and the live event stream (Server-Sent Events).  Each worker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * auth.c: console logins.  Sessions live in LMDB (db_websess.c) under the
  * sha256 of the cookie value; failed logins are throttled per user name

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf.c: reads gotunnel-admin's settings from the shared gotunnel.ini:
  * the [admin] section and data_dir / control_socket from [common].  The

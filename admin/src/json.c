@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * json.c: a small JSON writer into Kore buffers (every value is followed
  * by ',' which the closing bracket takes back), CSV fields, and strict

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * launcher.c: bin/gotunnel-admin.  Checks the [admin] settings, writes a
  * Kore configuration into a private runtime directory and runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * module.c: the Kore side of gotunnel-admin: hooks (configuration in the
  * parent, LMDB in each worker after fork), the seccomp additions, and the

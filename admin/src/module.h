@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * module.h: the Kore module's private interfaces.  Only files built into
  * gotunnel-admin.so include it (it pulls in Kore's headers).

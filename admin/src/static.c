@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * static.c: the console's files from [admin] assets.  Kore's filemap is
  * not used: its root check compares string prefixes (a sibling directory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls.c: the launcher's TLS front end.  Debian's Kore 4.1.0 cannot serve
  * HTTPS with OpenSSL 3, so when [admin] tls_cert and tls_key are set the

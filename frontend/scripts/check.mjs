@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: ISC
 // Runs the console's static checks and unit tests: ESLint, tsc --noEmit, Vitest.
 // Prints each step and ends with a plain "N passed, N failed" line (the CI reads it);
 // exits non-zero when anything failed. Every step has a time limit.

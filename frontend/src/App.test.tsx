@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 import { describe, expect, it, vi } from 'vitest';
 import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The console's root: router, language, session.
 import { BrowserRouter } from 'react-router';
 import { App as AntApp } from 'antd';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Entry point of the gotunnel console.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';

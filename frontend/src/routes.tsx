@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The console's routes; everything but /login needs a session.
 import { lazy, Suspense, type ReactNode } from 'react';
 import { Route, Routes } from 'react-router';

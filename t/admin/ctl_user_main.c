@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ctl_user_main.c: a stand-in gotunnelctl main for testing ctl_user alone:
  * ctl-user-test DATA_DIR user add|del|passwd|list [NAME] */
 #include <stdio.h>

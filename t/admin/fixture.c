@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fixture.c: writes LMDB records the way the master does, for the admin's
  * tests (and for trying the console without a running tunnel).

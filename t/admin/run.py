@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """End-to-end tests of gotunnel-admin on 127.0.0.1 (python3 stdlib only).
 
 Starts the real bin/gotunnel-admin (Kore) on a free port with a temporary

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Harness of the browser tests: temp dirs, free ports, real gotunnel processes on
 // 127.0.0.1, bounded waits, and clean shutdown of everything started here.
 import { spawn } from 'node:child_process';

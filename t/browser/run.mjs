@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: ISC
 // Browser end-to-end tests of the web console: Debian's chromium driven by
 // playwright-core against the real gotunnel-master, gotunnel-client and
 // gotunnel-admin on 127.0.0.1 (free ports, temp dirs). Screenshots of every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Harness for gotunnel's end-to-end tests: real binaries on 127.0.0.1.
 
 Every test gets an Env: its own temp dir, free ports, data_dir and control

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Run gotunnel's end-to-end tests against the real binaries.
 
 usage: python3 t/e2e/run.py [-k] [NAME-FILTER ...]

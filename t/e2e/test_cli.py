@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Command lines: -t config checks, -V, unknown options, gotunnelctl JSON output."""
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Failures and operations: client/worker/master killed or restarted, kick, history."""
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The control protocol spoken from python: register failures, bad frames, caps, takeover."""
 
 import json

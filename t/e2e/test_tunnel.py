@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Data path: integrity, concurrency, half-close, ssh, port assignment, back-pressure."""
 
 import hashlib

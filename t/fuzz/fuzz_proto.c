@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_proto.c: libFuzzer harness for the wire format.  The input is fed
  * both as one message body to proto_parse() and as a byte stream to

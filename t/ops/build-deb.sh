@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Builds the Debian packages from a copy of the committed tree (HEAD), so
 # that `dh clean` never touches the shared tree's bin/ and build/ and others'
 # uncommitted work does not get in, and runs lintian on them.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Operations tests of gotunnel: install tree, systemd units, a start with
 the unit's hardening, reload under traffic, metrics.
 

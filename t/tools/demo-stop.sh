@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # demo-stop.sh: stops what demo.sh started.
 cd "$(dirname "$0")/../.." || exit 1
 dir=run/demo

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # demo.sh: starts gotunnel-master, gotunnel-admin and a demo client on
 # 127.0.0.1 (state under run/demo/), creates the console user "admin" with a
 # fresh random password, and prints where to look.  `make demo-stop` ends it.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # valgrind.sh: runs master (with its workers) and a client under valgrind,
 # relays traffic, stops them cleanly, and checks each process for leaks and
 # memory errors.  Ends with "N passed, N failed".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_config.c: gotunnel.ini (common/config.c) and gotunnel-client.ini
  * (client/client_config.c): defaults, samples, and every bad key or value

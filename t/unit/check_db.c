@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_db.c: the LMDB tables (db.c, db_live.c): port claims, release,
  * takeover, limits, claims racing from two processes, history and stats,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_frame.c: the length-prefix codec (frame.c): split, coalesced, bad lengths. */
 #include <errno.h>
 #include <signal.h>

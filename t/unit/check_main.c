@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_main.c: runs every linked Check suite; exit status is the failure count. */
 #include <stdlib.h>
 #include "suites.h"

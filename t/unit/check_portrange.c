@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_portrange.c: allow_ports lists (portrange.c). */
 #include <stdio.h>
 #include <string.h>

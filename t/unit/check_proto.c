@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_proto.c: the strict message parser and the encoder (proto.c). */
 #include <stdio.h>
 #include <stdlib.h>

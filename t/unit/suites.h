@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* suites.h: every Check suite of the unit test binary.  A suite that is not
  * linked in (weak symbol left NULL) is skipped, so parts can land separately. */
 #ifndef GOTUNNEL_SUITES_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Audit log: logins, logouts, disconnects, user changes.
 import type { AuditItem, Page } from '../types/api';
 import { get } from './http';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Session API: login, logout, who am I.
 import type { LoginReply, Me } from '../types/api';
 import { get, post, setCsrfToken } from './http';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Online clients and their mappings.
 import type { Client, ClientDetail, MappingRow } from '../types/api';
 import { get, post } from './http';

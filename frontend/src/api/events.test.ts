@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openEventStream, type StreamState } from './events';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The live event stream (/api/events, Server-Sent Events).
 import type { Client, ClientOffline, ConnEvent, StatsTick } from '../types/api';
 

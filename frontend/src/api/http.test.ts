@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError, apiUrl, get, loginPath, post, setCsrfToken, setUnauthorizedHandler } from './http';
 import { mockFetch } from '../test/fakes';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The one fetch wrapper of the console: same-origin cookie session, the CSRF
 // header on state-changing requests, JSON in and out, 401 -> /login.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // History of client sessions and public connections.
 import type { ConnItem, HistoryFilter, HistoryPage, SessionItem } from '../types/api';
 import { apiUrl, get } from './http';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Time series for the overview charts.
 import type { Stats, StatsRange } from '../types/api';
 import { get } from './http';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Loads the session once, offers login/logout, and turns API 401s into the login page.
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { Navigate, useLocation, useNavigate } from 'react-router';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Authentication state, loaded once at start-up from /api/me.
 import { createContext, useContext } from 'react';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The console frame: navigation, live badge, language switch, user menu.
 import { useState } from 'react';
 import { Link, Outlet, useLocation, useNavigate } from 'react-router';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The English / Chinese switch (header and login page).
 import { Segmented } from 'antd';
 import { useI18n, type Lang } from '../i18n/context';

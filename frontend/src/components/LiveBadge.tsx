@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Shows whether the live event stream is connected.
 import { Badge, Button, Tooltip } from 'antd';
 import { useEventsHub } from '../hooks/events';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Loading, error and empty states shared by every page (no blank screens).
 import type { ReactNode } from 'react';
 import { Alert, Button, Empty, Result, Skeleton } from 'antd';

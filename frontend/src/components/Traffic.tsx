@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Bytes in (public -> client) and out (client -> public) with arrows.
 import { ArrowDownOutlined, ArrowUpOutlined } from '@ant-design/icons';
 import { formatBytes } from './format';

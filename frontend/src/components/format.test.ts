@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 import { describe, expect, it } from 'vitest';
 import { formatAgoShort, formatBytes, formatDuration, formatStep, formatTime, shortId } from './format';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Formatting of bytes, times and durations for tables and cards.
 import dayjs from 'dayjs';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Opens one event stream for the logged-in console and fans events out.
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { me } from '../api/auth';

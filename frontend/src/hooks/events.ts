@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Subscriptions to the shared live event stream.
 import { createContext, useContext, useEffect, useRef } from 'react';
 import type { EventMap, EventName, StreamState } from '../api/events';

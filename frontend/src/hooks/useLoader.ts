@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Loads data with loading/error state; reload(true) refreshes without a spinner.
 import { useCallback, useEffect, useRef, useState } from 'react';
 

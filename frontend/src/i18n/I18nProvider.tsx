@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Provides the language to the app, Ant Design's locale and dayjs's locale.
 import { useCallback, useMemo, useState, type ReactNode } from 'react';
 import { ConfigProvider, theme as antdTheme } from 'antd';

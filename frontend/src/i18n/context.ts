@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Language state shared by the whole console (English / Chinese).
 import { createContext, useContext } from 'react';
 import en, { type MessageKey } from './en';

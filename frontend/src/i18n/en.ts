@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // English strings of the console. Keys are grouped by page.
 const en = {
   'app.title': 'gotunnel',

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // 控制台的中文文案（键与 en.ts 相同）。
 import type { MessageKey } from './en';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Test doubles: a routed fetch, a controllable EventSource, providers around a page.
 import type { ReactNode } from 'react';
 import { MemoryRouter, Route, Routes, useLocation } from 'react-router';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // jsdom set-up for Ant Design and recharts: matchMedia, ResizeObserver, getComputedStyle.
 import '@testing-library/jest-dom/vitest';
 import { cleanup, configure } from '@testing-library/react';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Types of the gotunnel-admin REST API (docs/api.md). Times are unix seconds.
 
 export interface ApiErrorBody {

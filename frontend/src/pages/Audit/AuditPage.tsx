@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Audit log: logins (ok and failed), logouts, disconnects, user changes.
 import { useMemo, useState } from 'react';
 import { Button, Card, Select, Space, Table, Tag, Typography } from 'antd';

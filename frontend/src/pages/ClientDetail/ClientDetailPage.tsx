@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // One client: its mappings and its live public connections, updated live.
 import { useEffect, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';

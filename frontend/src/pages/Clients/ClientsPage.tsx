@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Online clients: search, filter, sort, live updates, refresh, disconnect.
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link } from 'react-router';

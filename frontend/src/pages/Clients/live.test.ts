@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 import { describe, expect, it } from 'vitest';
 import { countConn, matchClient, removeClient, upsertClient } from './live';
 import { sampleClient } from '../../test/fakes';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Pure helpers of the clients table: live events applied to the list, search.
 import type { Client, ClientOffline, ConnEvent } from '../../types/api';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The login page: the only page reachable without a session.
 import { useState } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router';

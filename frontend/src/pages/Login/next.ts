@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Where to go after login.
 
 /** Only same-site paths are followed after login (no open redirect). */

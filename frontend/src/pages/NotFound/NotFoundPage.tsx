@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Any unknown console path.
 import { Link } from 'react-router';
 import { Button, Result } from 'antd';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The overview's charts (recharts, SVG) in Ant Design cards.
 import {
   Area,

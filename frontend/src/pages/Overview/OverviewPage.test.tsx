@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 import { cloneElement, type ReactElement } from 'react';
 import { describe, expect, it, vi } from 'vitest';
 import { act, screen, waitFor } from '@testing-library/react';

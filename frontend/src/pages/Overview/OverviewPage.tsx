@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Overview: counts, charts over 1h/24h/7d, and the online clients at a glance.
 import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 import { describe, expect, it } from 'vitest';
 import { applyTick } from './stats';
 import type { Stats } from '../../types/api';

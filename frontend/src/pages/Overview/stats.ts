@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Pure helpers of the overview: applying a live stats tick to a series.
 import type { Stats, StatsRange, StatsTick } from '../../types/api';
 

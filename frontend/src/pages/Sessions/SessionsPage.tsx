@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // History of client sessions and public connections: filters, paging, export.
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';

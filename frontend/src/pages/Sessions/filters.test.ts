@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 import { describe, expect, it } from 'vitest';
 import { parseView, viewParams } from './filters';
 import { exportUrl } from '../../api/sessions';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The history filter <-> the page URL (so a filtered view can be shared and reloaded).
 import type { HistoryFilter, HistoryKind } from '../../types/api';
 
