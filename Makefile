@@ -14,7 +14,7 @@ PKGS	:= libevent yajl inih libsodium libsystemd lmdb
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wno-unused-parameter \
 	   -D_GNU_SOURCE -DGOTUNNEL_VERSION='"$(VERSION)"' -Icommon -Iserver -Iclient
-LDLIBS	:= -levent -lyajl -linih -lsodium -lsystemd -llmdb
+LDLIBS	:= -levent -levent_openssl -lssl -lcrypto -lyajl -linih -lsodium -lsystemd -llmdb
 
 ifeq ($(SANITIZE),1)
 BUILD	:= build-san
@@ -62,7 +62,7 @@ $(BINDIR)/gotunnelctl: $(CTL_OBJ) $(BUILD)/libgotunnel.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Debian packages the build and the tests need; installed only when missing.
-DEB_PKGS := build-essential pkg-config libevent-dev libyajl-dev liblmdb-dev lmdb-utils check \
+DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev openssl libyajl-dev liblmdb-dev lmdb-utils check \
 	    libsubunit-dev kore libinih-dev libsodium-dev libsystemd-dev mandoc python3 \
 	    openssh-server openssh-client iperf3 socat curl chromium fonts-wqy-microhei valgrind
 deps:

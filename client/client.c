@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 #include <sodium.h>
+#include <openssl/ssl.h>
 
 #include "client.h"
 #include "relay.h"
@@ -50,6 +51,7 @@ client_cleanup(void)
 	evsignal_del(&C->ev_sigint);
 	evsignal_del(&C->ev_sighup);
 	relay_pipes_release_all();
+	SSL_CTX_free(C->tls_ctx);
 	event_base_free(C->base);
 	free(C);
 }
@@ -93,6 +95,12 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (check) {
+		if (client_tls_init(err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", conf, err);
+			free(C);
+			return 1;
+		}
+		SSL_CTX_free(C->tls_ctx);
 		printf("%s: configuration OK\n", conf);
 		free(C);
 		return 0;
@@ -108,6 +116,9 @@ main(int argc, char *argv[])
 	evsignal_add(&C->ev_sigterm, NULL);
 	evsignal_add(&C->ev_sigint, NULL);
 	evsignal_add(&C->ev_sighup, NULL);
+	C->tcp_fd = -1;
+	if (client_tls_init(err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	session_init_events();
 	log_info("gotunnel-client %s: %zu mapping(s), server %s:%ld, name %s",
 	    GOTUNNEL_VERSION, C->conf.nmaps, C->conf.server_addr,

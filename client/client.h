@@ -41,18 +41,26 @@ struct client_config {
 	long			heartbeat_timeout;
 	long			pool_count;
 	enum log_level		log_level;
+	int			tls_enable;	/* also set by a CA file or pin */
+	char			tls_trusted_ca_file[PATH_MAX];
+	char			server_fingerprint[80];
+	char			tls_cert_file[PATH_MAX];	/* mutual TLS */
+	char			tls_key_file[PATH_MAX];
+	char			tls_server_name[256];	/* default: server_addr */
 	struct client_mapping	maps[CLIENT_MAX_MAPPINGS];
 	size_t			nmaps;
 };
 
 /* A data connection: dialing the server, pooled, dialing local, relaying. */
-enum dconn_state { DC_SERVER_CONNECT, DC_WAIT_START, DC_LOCAL_CONNECT, DC_RELAY };
+enum dconn_state { DC_SERVER_CONNECT, DC_TLS_HANDSHAKE, DC_WAIT_START,
+	DC_LOCAL_CONNECT, DC_RELAY };
 
 struct dconn {
 	TAILQ_ENTRY(dconn)	 entry;
 	enum dconn_state	 state;
 	int			 fd;		/* to the server */
 	int			 local_fd;
+	struct ssl_st		*ssl;		/* TLS to the server, or NULL */
 	struct event		 ev;
 	struct hsread		 hs;
 	struct relay		*relay;
@@ -66,6 +74,9 @@ struct client {
 	struct event_base	*base;
 	struct client_config	 conf;
 	struct bufferevent	*bev;		/* control connection, NULL if down */
+	struct ssl_ctx_st	*tls_ctx;	/* NULL: clear text */
+	int			 tcp_fd;	/* TLS: TCP connect under way, or -1 */
+	struct event		 ev_tcp;
 	int			 connected;
 	struct event		 ev_reconnect, ev_heartbeat, ev_connect_timeout,
 				 ev_sigterm, ev_sigint, ev_sighup;
@@ -82,6 +93,12 @@ extern struct client *C;
 /* client_config.c */
 int	client_config_load(const char *path, struct client_config *, char *err,
 	    size_t errlen);
+
+/* client_tls.c */
+int	client_tls_init(char *err, size_t errlen);
+struct ssl_st *client_tls_new(const char *alpn);
+void	client_tls_log_failure(struct ssl_st *, unsigned long ossl_err,
+	    const char *what);
 
 /* session.c */
 void	session_init_events(void);

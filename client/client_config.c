@@ -7,6 +7,7 @@
 
 #include "client.h"
 #include "conf_ini.h"
+#include "tls.h"
 
 /* Finds or adds the mapping of a section. */
 static struct client_mapping *
@@ -61,6 +62,33 @@ common_key(struct conf_ctx *ctx, struct client_config *c, const char *name,
 		if (conf_parse_int(value, 0, 1000, &v) == -1)
 			return "pool_count must be a number from 0 to 1000";
 		c->pool_count = v;
+	} else if (strcmp(name, "tls_enable") == 0) {
+		if (conf_parse_bool(value, &c->tls_enable) == -1)
+			return "tls_enable must be true or false";
+	} else if (strcmp(name, "tls_trusted_ca_file") == 0) {
+		if (strlen(value) >= sizeof(c->tls_trusted_ca_file))
+			return "tls_trusted_ca_file too long";
+		snprintf(c->tls_trusted_ca_file, sizeof(c->tls_trusted_ca_file),
+		    "%s", value);
+	} else if (strcmp(name, "server_fingerprint") == 0) {
+		if (value[0] != '\0' && !tls_fingerprint_valid(value))
+			return "server_fingerprint must be sha256: followed by 64 "
+			    "lowercase hex digits (gotunnelctl fingerprint prints it)";
+		snprintf(c->server_fingerprint, sizeof(c->server_fingerprint),
+		    "%s", value);
+	} else if (strcmp(name, "tls_cert_file") == 0) {
+		if (strlen(value) >= sizeof(c->tls_cert_file))
+			return "tls_cert_file too long";
+		snprintf(c->tls_cert_file, sizeof(c->tls_cert_file), "%s", value);
+	} else if (strcmp(name, "tls_key_file") == 0) {
+		if (strlen(value) >= sizeof(c->tls_key_file))
+			return "tls_key_file too long";
+		snprintf(c->tls_key_file, sizeof(c->tls_key_file), "%s", value);
+	} else if (strcmp(name, "tls_server_name") == 0) {
+		if (value[0] == '\0' || strlen(value) >= sizeof(c->tls_server_name))
+			return "tls_server_name must be a host name";
+		snprintf(c->tls_server_name, sizeof(c->tls_server_name), "%s",
+		    value);
 	} else if (strcmp(name, "log_level") == 0) {
 		if (log_level_parse(value, &c->log_level) == -1)
 			return "log_level must be debug, info, warn or error";
@@ -151,6 +179,16 @@ client_config_load(const char *path, struct client_config *c, char *err,
 			return -1;
 		}
 	}
+	if (c->server_fingerprint[0] != '\0' || c->tls_trusted_ca_file[0] != '\0')
+		c->tls_enable = 1;
+	if ((c->tls_cert_file[0] != '\0') != (c->tls_key_file[0] != '\0')) {
+		snprintf(err, errlen, "%s: tls_cert_file and tls_key_file go "
+		    "together", path);
+		return -1;
+	}
+	if (c->tls_server_name[0] == '\0')
+		snprintf(c->tls_server_name, sizeof(c->tls_server_name), "%s",
+		    c->server_addr);
 	if (c->heartbeat_timeout <= c->heartbeat_interval) {
 		snprintf(err, errlen, "%s: heartbeat_timeout must be longer than "
 		    "heartbeat_interval", path);

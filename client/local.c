@@ -12,10 +12,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "client.h"
 #include "frame.h"
 #include "proto.h"
 #include "relay.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 static void dconn_step(evutil_socket_t, short, void *);
@@ -31,6 +34,7 @@ dconn_free(struct dconn *d)
 	if (d->relay != NULL)
 		relay_free(d->relay);	/* closes both sockets */
 	else {
+		SSL_free(d->ssl);
 		if (d->fd != -1)
 			close(d->fd);
 		if (d->local_fd != -1)
@@ -99,6 +103,48 @@ dconn_start(struct dconn *d, const struct msg *m)
 	dconn_wait(d, d->local_fd, EV_WRITE);
 }
 
+/*
+ * Starts TLS on a data connection.  Its ALPN names the worker that issued
+ * the data id ("<worker>.<hex>"), so the server can hand the socket to
+ * that worker before the handshake (TLS state cannot move afterwards).
+ */
+static int
+dconn_tls_start(struct dconn *d)
+{
+	char	alpn[40];
+	long	owner = strtol(d->data_id, NULL, 10);
+
+	snprintf(alpn, sizeof(alpn), "%s%ld", TLS_ALPN_DATA,
+	    owner >= 0 && owner < 1024 ? owner : 0);
+	if ((d->ssl = client_tls_new(alpn)) == NULL ||
+	    SSL_set_fd(d->ssl, d->fd) != 1) {
+		log_warnx("data connection: cannot start TLS");
+		return -1;
+	}
+	return 0;
+}
+
+/* One handshake step: 1 done, 0 waiting (event armed), -1 failed. */
+static int
+dconn_tls_step(struct dconn *d)
+{
+	int r = SSL_do_handshake(d->ssl);
+
+	if (r == 1)
+		return 1;
+	switch (tls_result(d->ssl, r)) {
+	case TLS_IO_WANT_READ:
+		dconn_wait(d, d->fd, EV_READ);
+		return 0;
+	case TLS_IO_WANT_WRITE:
+		dconn_wait(d, d->fd, EV_WRITE);
+		return 0;
+	default:
+		client_tls_log_failure(d->ssl, 0, "data connection");
+		return -1;
+	}
+}
+
 /* Advances a data connection through its states. */
 static void
 dconn_step(evutil_socket_t fd, short what, void *arg)
@@ -118,10 +164,38 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 			dconn_free(d);
 			return;
 		}
+		if (C->tls_ctx != NULL) {
+			if (dconn_tls_start(d) == -1) {
+				dconn_free(d);
+				return;
+			}
+			d->state = DC_TLS_HANDSHAKE;
+		} else {
+			msg_init(&m, MSG_DATA);
+			msg_set_str(&m, F_DATA_ID, d->data_id);
+			if (proto_encode(&m, json, &len) == -1 ||
+			    frame_send_fd(d->fd, json, len) !=
+			    (ssize_t)(FRAME_HDR + len)) {
+				dconn_free(d);
+				return;
+			}
+			d->state = DC_WAIT_START;
+			dconn_wait(d, d->fd, EV_READ | EV_PERSIST);
+			return;
+		}
+		/* FALLTHROUGH */
+	case DC_TLS_HANDSHAKE:
+		switch (dconn_tls_step(d)) {
+		case -1:
+			dconn_free(d);
+			return;
+		case 0:
+			return;		/* waiting for the socket */
+		}
 		msg_init(&m, MSG_DATA);
 		msg_set_str(&m, F_DATA_ID, d->data_id);
 		if (proto_encode(&m, json, &len) == -1 ||
-		    frame_send_fd(d->fd, json, len) != (ssize_t)(FRAME_HDR + len)) {
+		    tls_send_frame(d->ssl, json, len) == -1) {
 			dconn_free(d);
 			return;
 		}
@@ -129,7 +203,9 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 		dconn_wait(d, d->fd, EV_READ | EV_PERSIST);
 		return;
 	case DC_WAIT_START:
-		switch (hsread_step(&d->hs, d->fd, &ferr)) {
+		switch (d->ssl != NULL ?
+		    hsread_step_io(&d->hs, tls_read_fn, d->ssl, &ferr) :
+		    hsread_step(&d->hs, d->fd, &ferr)) {
 		case HS_AGAIN:
 			return;
 		case HS_EOF:
@@ -164,8 +240,11 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 		}
 		event_del(&d->ev);
 		d->state = DC_RELAY;
-		d->relay = relay_new(C->base, d->local_fd, d->fd,
-		    dconn_relay_done, d);
+		d->relay = d->ssl != NULL ?
+		    relay_new_tls(C->base, d->local_fd, d->fd, d->ssl,
+		    dconn_relay_done, d) :
+		    relay_new(C->base, d->local_fd, d->fd, dconn_relay_done, d);
+		d->ssl = NULL;		/* the relay owns it now */
 		log_debug("mapping %s: relaying %s", d->map->name, d->peer);
 		return;
 	case DC_RELAY:

@@ -10,11 +10,15 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sodium.h>
 
 #include "client.h"
 #include "frame.h"
 #include "proto.h"
+#include "tls.h"
 
 static void session_reconnect_cb(evutil_socket_t, short, void *);
 
@@ -28,7 +32,8 @@ session_send(const struct msg *m)
 	/* Not before the connect completed: the socket cannot take bytes yet. */
 	if (C->bev == NULL || proto_encode(m, json, &len) == -1)
 		return;
-	if (C->connected)
+	/* The direct write is for clear text only: TLS goes through OpenSSL. */
+	if (C->connected && C->tls_ctx == NULL)
 		frame_send(C->bev, json, len);
 	else
 		frame_push(bufferevent_get_output(C->bev), json, len);
@@ -152,18 +157,36 @@ session_read(struct bufferevent *bev, void *arg)
 static void
 session_event(struct bufferevent *bev, short what, void *arg)
 {
+	unsigned long	e;
+	char		buf[256];
+
 	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = C->tls_ctx ? bufferevent_openssl_get_ssl(bev) : NULL;
+
 		event_del(&C->ev_connect_timeout);
 		C->connected = 1;
 		C->last_rx = time(NULL);
-		log_info("connected to %s:%ld", C->conf.server_addr,
-		    C->conf.server_port);
+		log_info("connected to %s:%ld%s%s", C->conf.server_addr,
+		    C->conf.server_port, ssl ? " with " : "",
+		    ssl ? SSL_get_version(ssl) : "");
 		session_register_all();
 		event_add(&C->ev_heartbeat,
 		    &(struct timeval){ C->conf.heartbeat_interval, 0 });
 		return;
 	}
-	if (what & BEV_EVENT_EOF)
+	if (C->tls_ctx != NULL && !C->connected && (what & BEV_EVENT_ERROR)) {
+		client_tls_log_failure(bufferevent_openssl_get_ssl(bev),
+		    bufferevent_get_openssl_error(bev), "control connection");
+		session_schedule_reconnect("TLS handshake failed");
+	} else if (C->tls_ctx != NULL && (what & BEV_EVENT_ERROR) &&
+	    (e = bufferevent_get_openssl_error(bev)) != 0) {
+		/* e.g. the server wants a client certificate (TLS 1.3 says so
+		 * only after the client's side of the handshake is done). */
+		ERR_error_string_n(e, buf, sizeof(buf));
+		log_errorx("control connection to %s:%ld: TLS error: %s",
+		    C->conf.server_addr, C->conf.server_port, buf);
+		session_schedule_reconnect("TLS error");
+	} else if (what & BEV_EVENT_EOF)
 		session_schedule_reconnect("server closed the connection");
 	else if (what & BEV_EVENT_ERROR)
 		session_schedule_reconnect(evutil_socket_error_to_string(
@@ -197,6 +220,11 @@ session_close(void)
 {
 	event_del(&C->ev_heartbeat);
 	event_del(&C->ev_connect_timeout);
+	if (C->tcp_fd != -1) {
+		event_del(&C->ev_tcp);
+		close(C->tcp_fd);
+		C->tcp_fd = -1;
+	}
 	if (C->bev != NULL) {
 		bufferevent_free(C->bev);
 		C->bev = NULL;
@@ -205,30 +233,77 @@ session_close(void)
 	C->responses_due = 0;
 }
 
+/* Sets up the control bufferevent on a connected (or connecting) socket. */
+static void
+session_bev_setup(void)
+{
+	bufferevent_setwatermark(C->bev, EV_READ, 0, 4 * (FRAME_MAX + FRAME_HDR));
+	bufferevent_setcb(C->bev, session_read, NULL, session_event, NULL);
+	bufferevent_enable(C->bev, EV_READ | EV_WRITE);
+}
+
+/* TLS: the TCP connect finished; start the handshake over it. */
+static void
+session_tcp_connected(evutil_socket_t fd, short what, void *arg)
+{
+	SSL		*ssl;
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	C->tcp_fd = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err != 0) {
+		close(fd);
+		session_schedule_reconnect(strerror(err ? err : errno));
+		return;
+	}
+	if ((ssl = client_tls_new(TLS_ALPN_CONTROL)) == NULL) {
+		close(fd);
+		session_schedule_reconnect("cannot start TLS");
+		return;
+	}
+	C->bev = bufferevent_openssl_socket_new(C->base, fd, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (C->bev == NULL) {
+		SSL_free(ssl);
+		close(fd);
+		session_schedule_reconnect("cannot start TLS");
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(C->bev, 1);
+	session_bev_setup();	/* BEV_EVENT_CONNECTED once the handshake is done */
+}
+
 /* Opens the control connection. */
 void
 session_connect(void)
 {
 	int fd, inprogress;
 
-	log_info("connecting to %s:%ld", C->conf.server_addr, C->conf.server_port);
+	log_info("connecting to %s:%ld%s", C->conf.server_addr,
+	    C->conf.server_port, C->tls_ctx ? " (TLS)" : "");
 	fd = net_connect_nb(C->conf.server_addr, (uint16_t)C->conf.server_port,
 	    &inprogress);
 	if (fd == -1) {
 		session_schedule_reconnect(strerror(errno));
 		return;
 	}
+	event_add(&C->ev_connect_timeout, &(struct timeval){ CONNECT_TIMEOUT, 0 });
+	if (C->tls_ctx != NULL) {
+		/* TLS starts once TCP is up (the timeout covers both). */
+		C->tcp_fd = fd;
+		event_assign(&C->ev_tcp, C->base, fd, EV_WRITE,
+		    session_tcp_connected, NULL);
+		event_add(&C->ev_tcp, NULL);
+		return;
+	}
 	C->bev = bufferevent_socket_new(C->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setwatermark(C->bev, EV_READ, 0, 4 * (FRAME_MAX + FRAME_HDR));
-	bufferevent_setcb(C->bev, session_read, NULL, session_event, NULL);
-	bufferevent_enable(C->bev, EV_READ | EV_WRITE);
+	session_bev_setup();
 	if (!inprogress) {
 		session_event(C->bev, BEV_EVENT_CONNECTED, NULL);
 		return;
 	}
 	/* NULL address: libevent watches the connect already under way. */
 	bufferevent_socket_connect(C->bev, NULL, 0);
-	event_add(&C->ev_connect_timeout, &(struct timeval){ CONNECT_TIMEOUT, 0 });
 }
 
 /* Prepares the session's timers (once, at start). */

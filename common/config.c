@@ -8,7 +8,8 @@
 #include "conf_ini.h"
 #include "config.h"
 
-enum key_kind { KEY_STR, KEY_INT, KEY_IP, KEY_DURATION, KEY_LOGLEVEL, KEY_PORTS };
+enum key_kind { KEY_STR, KEY_INT, KEY_IP, KEY_DURATION, KEY_LOGLEVEL, KEY_PORTS,
+	KEY_BOOL };
 
 struct key_def {
 	const char	*section;
@@ -25,6 +26,7 @@ struct key_def {
 	sizeof(((struct server_config *)0)->f), 0, 0 }
 #define I(sec, k, f, lo, hi) { sec, k, KEY_INT, offsetof(struct server_config, f), \
 	0, lo, hi }
+#define B(sec, k, f) { sec, k, KEY_BOOL, offsetof(struct server_config, f), 0, 0, 0 }
 #define D(sec, k, f) { sec, k, KEY_DURATION, offsetof(struct server_config, f), 0, 0, 0 }
 
 static const struct key_def server_keys[] = {
@@ -44,6 +46,10 @@ static const struct key_def server_keys[] = {
 	I("common", "max_pool_count", max_pool_count, 0, 1000),
 	D("common", "drain_timeout", drain_timeout),
 	S("common", "log_file", log_file),
+	S("common", "tls_cert_file", tls_cert_file),
+	S("common", "tls_key_file", tls_key_file),
+	S("common", "tls_client_ca_file", tls_client_ca_file),
+	B("common", "allow_plaintext", allow_plaintext),
 	IP("admin", "bind_addr", admin_bind_addr),
 	I("admin", "bind_port", admin_bind_port, 1, 65535),
 	D("admin", "session_ttl", admin_session_ttl),
@@ -95,6 +101,10 @@ server_key(struct conf_ctx *ctx, const char *section, const char *name,
 			if (conf_parse_duration(value, &v) == -1)
 				return "expected a duration such as 90, 30s, 5m or 12h";
 			*(long *)(void *)field = v;
+			return NULL;
+		case KEY_BOOL:
+			if (conf_parse_bool(value, (int *)(void *)field) == -1)
+				return "expected true or false";
 			return NULL;
 		case KEY_LOGLEVEL:
 			if (log_level_parse(value, &c->log_level) == -1)
@@ -166,6 +176,17 @@ server_config_load(const char *path, struct server_config *c, char *err,
 	    "%s/control.sock", c->data_dir) >= (int)sizeof(c->control_socket)) {
 		snprintf(err, errlen, "%s: data_dir too long for the default "
 		    "control_socket; set control_socket", path);
+		return -1;
+	}
+	if ((c->tls_cert_file[0] != '\0') != (c->tls_key_file[0] != '\0')) {
+		snprintf(err, errlen, "%s: tls_cert_file and tls_key_file go "
+		    "together", path);
+		return -1;
+	}
+	if (c->tls_cert_file[0] == '\0' && (c->tls_client_ca_file[0] != '\0' ||
+	    c->allow_plaintext)) {
+		snprintf(err, errlen, "%s: tls_client_ca_file and allow_plaintext "
+		    "need tls_cert_file and tls_key_file", path);
 		return -1;
 	}
 	if (c->heartbeat_timeout < 2) {

@@ -29,6 +29,10 @@ struct server_config {
 	long		 max_pool_count;
 	long		 drain_timeout;
 	char		 log_file[PATH_MAX];
+	char		 tls_cert_file[PATH_MAX];	/* set: TLS on bind_port */
+	char		 tls_key_file[PATH_MAX];
+	char		 tls_client_ca_file[PATH_MAX];	/* set: mutual TLS */
+	int		 allow_plaintext;	/* with TLS: accept clear text too */
 	/* [admin] */
 	char		 admin_bind_addr[64];
 	long		 admin_bind_port;

@@ -112,6 +112,7 @@ frame_send_fd(int fd, const char *json, size_t len)
  * Sends a frame on a bufferevent's socket at once when nothing is queued
  * before it; only what the socket does not take is queued.  This spares
  * the EPOLLOUT on/off pair (two epoll_ctl and a wakeup) per message.
+ * Plain socket bufferevents only: a TLS one must get frame_push().
  */
 int
 frame_send(struct bufferevent *bev, const char *json, size_t len)

@@ -259,6 +259,13 @@ hsread_reset(struct hsread *hs)
 	memset(hs, 0, sizeof(*hs));
 }
 
+/* read(2) on the descriptor ctx points to (hsread_step's reader). */
+static ssize_t
+fd_read_fn(void *ctx, void *buf, size_t len)
+{
+	return read(*(int *)ctx, buf, len);
+}
+
 /*
  * Reads exactly one frame from a non-blocking fd, never more: the bytes
  * after it belong to whoever takes the connection next (e.g. a relay).
@@ -266,10 +273,17 @@ hsread_reset(struct hsread *hs)
 enum hs_result
 hsread_step(struct hsread *hs, int fd, const char **err)
 {
+	return hsread_step_io(hs, fd_read_fn, &fd, err);
+}
+
+/* hsread_step() through any reader with read(2) semantics (e.g. TLS). */
+enum hs_result
+hsread_step_io(struct hsread *hs, hs_read_fn rd, void *ctx, const char **err)
+{
 	ssize_t n;
 
 	while (hs->got < FRAME_HDR) {
-		n = read(fd, hs->hdr + hs->got, FRAME_HDR - hs->got);
+		n = rd(ctx, hs->hdr + hs->got, FRAME_HDR - hs->got);
 		if (n == 0)
 			return HS_EOF;
 		if (n < 0)
@@ -285,7 +299,7 @@ hsread_step(struct hsread *hs, int fd, const char **err)
 	while (hs->got < FRAME_HDR + hs->len) {
 		size_t off = hs->got - FRAME_HDR;
 
-		n = read(fd, hs->buf + off, hs->len - off);
+		n = rd(ctx, hs->buf + off, hs->len - off);
 		if (n == 0)
 			return HS_EOF;
 		if (n < 0)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 struct event_base;
 
@@ -29,7 +30,10 @@ void		net_peer_str(int fd, char *, size_t);
 uint16_t	net_local_port(int fd);
 void		net_random_hex(char *out, size_t nbytes);
 void		net_linger_close(struct event_base *, int fd);
+typedef ssize_t (*hs_read_fn)(void *ctx, void *buf, size_t len);
 enum hs_result	hsread_step(struct hsread *, int fd, const char **err);
+enum hs_result	hsread_step_io(struct hsread *, hs_read_fn, void *ctx,
+		    const char **err);
 void		hsread_reset(struct hsread *);
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "relay.h"
+#include "relay_tls.h"
 #include "xmalloc.h"
 
 #define RELAY_PIPE_SIZE		(256 * 1024)
@@ -51,6 +52,7 @@ struct relay {
 	relay_done_fn	 done_fn;
 	void		*arg;
 	int		 finished;
+	struct relay_tls *tls;		/* set: b is TLS, see relay_tls.c */
 };
 
 static int	free_pipes[RELAY_FREE_PIPES][2];
@@ -98,10 +100,12 @@ pipe_put(int p[2])
 	p[0] = p[1] = -1;
 }
 
-/* Closes every cached pipe (process exit, for leak checkers). */
+/* Closes every cached pipe and frees idle TLS buffers (process exit,
+ * for leak checkers). */
 void
 relay_pipes_release_all(void)
 {
+	relay_tls_release_all();
 	while (nfree_pipes > 0) {
 		nfree_pipes--;
 		close(free_pipes[nfree_pipes][0]);
@@ -281,6 +285,35 @@ relay_new(struct event_base *base, int fd_a, int fd_b, relay_done_fn fn,
 	return r;
 }
 
+/* The TLS relay ended: tell the owner as a plain relay would. */
+static void
+relay_tls_done(void *owner, const char *reason)
+{
+	struct relay *r = owner;
+
+	r->finished = 1;
+	r->done_fn(r, r->arg, reason);
+}
+
+/*
+ * Starts relaying between plain socket fd_a and TLS connection ssl on
+ * fd_b (takes both sockets and the SSL).  Counters and relay_free() work
+ * as for relay_new(); a <-> b directions keep their meaning.
+ */
+struct relay *
+relay_new_tls(struct event_base *base, int fd_a, int fd_b, SSL *ssl,
+    relay_done_fn fn, void *arg)
+{
+	struct relay *r = xcalloc(1, sizeof(*r));
+
+	r->fd_a = fd_a;
+	r->fd_b = fd_b;
+	r->done_fn = fn;
+	r->arg = arg;
+	r->tls = relay_tls_new(base, fd_a, fd_b, ssl, relay_tls_done, r);
+	return r;
+}
+
 /* Releases one direction's pipe and buffer. */
 static void
 dir_free(struct relay_dir *d)
@@ -299,6 +332,11 @@ relay_free(struct relay *r)
 {
 	if (r == NULL)
 		return;
+	if (r->tls != NULL) {
+		relay_tls_free(r->tls);	/* closes both sockets */
+		free(r);
+		return;
+	}
 	event_del(&r->ev_read_a);
 	event_del(&r->ev_read_b);
 	event_del(&r->ev_write_a);
@@ -314,6 +352,8 @@ relay_free(struct relay *r)
 uint64_t
 relay_bytes_ab(const struct relay *r)
 {
+	if (r->tls != NULL)
+		return relay_tls_bytes_up(r->tls);
 	return r->ab.bytes;
 }
 
@@ -321,6 +361,8 @@ relay_bytes_ab(const struct relay *r)
 uint64_t
 relay_bytes_ba(const struct relay *r)
 {
+	if (r->tls != NULL)
+		return relay_tls_bytes_down(r->tls);
 	return r->ba.bytes;
 }
 
@@ -328,5 +370,7 @@ relay_bytes_ba(const struct relay *r)
 size_t
 relay_buffered(const struct relay *r)
 {
+	if (r->tls != NULL)
+		return relay_tls_buffered(r->tls);
 	return r->ab.inflight + r->ba.inflight;
 }

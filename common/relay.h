@@ -15,6 +15,9 @@ typedef void (*relay_done_fn)(struct relay *, void *arg, const char *reason);
 
 struct relay	*relay_new(struct event_base *, int fd_a, int fd_b,
 		    relay_done_fn, void *arg);
+struct ssl_st;
+struct relay	*relay_new_tls(struct event_base *, int fd_a, int fd_b,
+		    struct ssl_st *ssl_b, relay_done_fn, void *arg);
 void		 relay_free(struct relay *);
 uint64_t	 relay_bytes_ab(const struct relay *);
 uint64_t	 relay_bytes_ba(const struct relay *);

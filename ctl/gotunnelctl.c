@@ -27,6 +27,8 @@
 #define CTL_TIMEOUT_MS	10000
 
 int	ctl_user(const char *data_dir, int argc, char **argv) __attribute__((weak));
+int	ctl_cert(const struct server_config *, int argc, char **argv);
+int	ctl_fingerprint(const struct server_config *, int argc, char **argv);
 
 /* Prints usage. */
 static void
@@ -40,7 +42,9 @@ usage(FILE *fp)
 	    "  kick CLIENT_ID    close a client's session and connections\n"
 	    "  reload            re-read the configuration (like SIGHUP)\n"
 	    "  stats             metrics in Prometheus text format\n"
-	    "  user add|del|passwd|list [NAME]   console users\n");
+	    "  user add|del|passwd|list [NAME]   console users\n"
+	    "  cert init [--cn NAME] [--days N] [--force]   self-signed TLS key\n"
+	    "  fingerprint [CERT]  sha256 fingerprint clients pin\n");
 }
 
 /* Reads exactly len bytes within the timeout. */
@@ -316,6 +320,13 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", err);
 		free(c);
 		return 1;
+	}
+	if (strcmp(cmd, "cert") == 0 || strcmp(cmd, "fingerprint") == 0) {
+		rc = strcmp(cmd, "cert") == 0 ?
+		    ctl_cert(c, nargs - optind, args + optind) :
+		    ctl_fingerprint(c, nargs - optind, args + optind);
+		free(c);
+		return rc;
 	}
 	if (strcmp(cmd, "user") == 0) {
 		if (ctl_user == NULL) {

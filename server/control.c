@@ -62,7 +62,10 @@ control_send(struct session *s, const struct msg *m)
 		    s->name, s->id);
 		return;
 	}
-	frame_send(s->bev, json, len);
+	if (s->ssl != NULL)	/* TLS bytes go through OpenSSL, never the fd */
+		frame_push(bufferevent_get_output(s->bev), json, len);
+	else
+		frame_send(s->bev, json, len);
 }
 
 /* Sends {"type":"error"} and ends the session. */
@@ -379,7 +382,13 @@ session_new(struct pending *p)
 	TAILQ_INIT(&s->pool);
 	TAILQ_INIT(&s->tickets);
 	TAILQ_INIT(&s->waiting);
-	s->bev = bufferevent_socket_new(W->base, p->fd, 0);
+	s->ssl = p->ssl;
+	s->bev = p->ssl != NULL ? tlsaccept_session_bev(p) :
+	    bufferevent_socket_new(W->base, p->fd, 0);
+	if (s->bev == NULL) {
+		free(s);
+		return NULL;
+	}
 	/* Bound the input: at most two full frames wait in memory. */
 	bufferevent_setwatermark(s->bev, EV_READ, 0, 2 * (FRAME_MAX + FRAME_HDR));
 	bufferevent_setcb(s->bev, control_read, NULL, control_event, s);
@@ -406,15 +415,22 @@ control_first_message(struct pending *p, const char *json, size_t len)
 	char		 err[160];
 
 	if (proto_parse(json, len, &m, err, sizeof(err)) == -1) {
-		worker_reject(p->fd, p->addr, err);
+		worker_reject_tls(p->fd, p->ssl, p->addr, err);
 	} else if (m.type == MSG_DATA && MSG_HAS(&m, F_DATA_ID)) {
-		tunnel_data_conn(p->fd, m.data_id, p->addr);
+		tunnel_data_conn(p->fd, p->ssl, m.data_id, p->addr);
 	} else if (m.type != MSG_REGISTER) {
-		worker_reject(p->fd, p->addr, "first message must be register");
+		worker_reject_tls(p->fd, p->ssl, p->addr,
+		    "first message must be register");
+	} else if ((s = session_new(p)) == NULL) {
+		worker_reject_tls(p->fd, p->ssl, p->addr, "out of memory");
 	} else {
-		log_info("control connection from %s", p->addr);
-		s = session_new(p);
+		log_info("control connection from %s%s", p->addr,
+		    p->ssl ? " (TLS)" : "");
 		control_register(s, &m);
+		/* Frames that came with the first (TLS) are read now. */
+		if (!s->closing &&
+		    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+			event_active(&s->hb_timer, EV_READ, 0);
 	}
 	hsread_reset(&p->hs);
 	free(p);
@@ -458,11 +474,16 @@ control_session_close(struct session *s, const char *reason)
 	/* Push our last words out, then close without losing them to a RST. */
 	fd = bufferevent_getfd(s->bev);
 	out = bufferevent_get_output(s->bev);
-	/* The bufferevent owns draining (its buffer is frozen): write a copy. */
-	if ((len = evbuffer_get_length(out)) > 0)
-		(void)!send(fd, evbuffer_pullup(out, -1), len, MSG_DONTWAIT |
-		    MSG_NOSIGNAL);
-	bufferevent_free(s->bev);
+	if (s->ssl != NULL) {
+		tlsaccept_session_close(s->bev, s->ssl);
+		s->ssl = NULL;
+	} else {
+		/* The bufferevent owns draining (its buffer is frozen): write a copy. */
+		if ((len = evbuffer_get_length(out)) > 0)
+			(void)!send(fd, evbuffer_pullup(out, -1), len,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+		bufferevent_free(s->bev);
+	}
 	s->bev = NULL;
 	net_linger_close(W->base, fd);
 	/* Freed from the loop: callers up the stack may still look at s. */

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define RESPAWN_BACKOFF_MAX	30
@@ -281,6 +282,20 @@ master_sigterm(evutil_socket_t sig, short what, void *arg)
 	event_add(&M->ev_kill, &(struct timeval){ M->conf.drain_timeout + STOP_GRACE, 0 });
 }
 
+/* Loads the TLS certificate and key once to refuse a bad config early. */
+static int
+master_tls_check(const struct server_config *c, char *err, size_t errlen)
+{
+	SSL_CTX *ctx;
+
+	if (c->tls_cert_file[0] == '\0')
+		return 0;
+	if ((ctx = tlsaccept_ctx_load(c, err, errlen)) == NULL)
+		return -1;
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
 /* Re-reads the config; the old one stays if the new one is bad. */
 int
 master_reload(char *err, size_t errlen)
@@ -288,7 +303,8 @@ master_reload(char *err, size_t errlen)
 	struct server_config	nc;
 	struct ipc_msg		m;
 
-	if (server_config_load(M->conf_path, &nc, err, errlen) == -1) {
+	if (server_config_load(M->conf_path, &nc, err, errlen) == -1 ||
+	    master_tls_check(&nc, err, errlen) == -1) {
 		log_errorx("reload refused, keeping the old config: %s", err);
 		return -1;
 	}
@@ -478,6 +494,12 @@ master_main(const char *conf_path, int verbose)
 	if (server_config_load(conf_path, &M->conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	log_set_level(verbose ? LOG_LVL_DEBUG : M->conf.log_level);
+	if (M->conf.tls_cert_file[0] == '\0')
+		log_warnx("TLS is off (no tls_cert_file): tokens and traffic "
+		    "cross the network in clear text");
+	else if (M->conf.allow_plaintext)
+		log_warnx("allow_plaintext = true: clients without TLS are "
+		    "accepted too (tokens in clear text); for migration only");
 	/* Workers inherit stderr, so they write to the same file. */
 	if (M->conf.log_file[0] != '\0' && log_open_file(M->conf.log_file) == -1)
 		fatal("cannot open log_file %s", M->conf.log_file);
@@ -562,7 +584,8 @@ main(int argc, char *argv[])
 	if (worker >= 0 && fds != NULL)
 		return worker_main(conf, worker, nworkers, fds, verbose);
 	c = xmalloc(sizeof(*c));
-	if (server_config_load(conf, c, err, sizeof(err)) == -1) {
+	if (server_config_load(conf, c, err, sizeof(err)) == -1 ||
+	    master_tls_check(c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		free(c);
 		return 1;

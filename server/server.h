@@ -49,6 +49,8 @@ struct ipc_msg {
 enum mesh_type {
 	MESH_DATA_CONN = 1,	/* a data connection for the owner of data_id (fd attached) */
 	MESH_KILL,		/* close client_id: its client has reconnected */
+	MESH_TLS_CONN,		/* a TLS connection steered here before its
+				 * handshake (fd attached, id = peer address) */
 };
 
 struct mesh_msg {
@@ -69,10 +71,17 @@ TAILQ_HEAD(mesh_out_list, mesh_out);
 
 #define MESH_QUEUE_MAX	4096	/* per peer; beyond, the connection is dropped */
 
+/* How far a pending connection's TLS start has come (tlsaccept.c). */
+enum tls_stage { TS_PEEK, TS_HANDSHAKE, TS_READY, TS_PLAIN };
+
 /* A connection that has not sent its first message yet. */
 struct pending {
 	TAILQ_ENTRY(pending)	 entry;
 	int			 fd;
+	struct ssl_st		*ssl;		/* once the TLS handshake began */
+	enum tls_stage		 tls_stage;
+	int			 steered;	/* came from another worker */
+	short			 waiting_for;	/* the event p->ev waits for */
 	char			 addr[DB_ADDR_LEN];
 	char			 ip[DB_ADDR_LEN];	/* address without port */
 	struct event		 ev;
@@ -86,6 +95,7 @@ struct dataconn {
 	TAILQ_ENTRY(dataconn)	 entry;
 	struct session		*session;
 	int			 fd;
+	struct ssl_st		*ssl;		/* NULL for clear text */
 	struct event		 ev;		/* EOF while idle */
 };
 TAILQ_HEAD(dataconn_list, dataconn);
@@ -142,6 +152,7 @@ struct session {
 	char			 name[DB_NAME_LEN];
 	char			 addr[DB_ADDR_LEN];
 	struct bufferevent	*bev;
+	struct ssl_st		*ssl;		/* the control connection's, or NULL */
 	struct event		 hb_timer;
 	time_t			 last_rx;
 	int64_t			 connected_since;
@@ -205,6 +216,7 @@ struct worker {
 		uint64_t	 n;
 	}			 reg_counts[16];	/* registrations by result, unflushed */
 	unsigned char		 token_hash[32];
+	struct ssl_ctx_st	*tls_ctx;	/* NULL: clear text only */
 	int			 stopping;
 	time_t			 drain_deadline;
 	struct event		 ev_drain;
@@ -217,7 +229,18 @@ int	worker_main(const char *conf_path, int index, int nworkers,
 	    const char *fds, int verbose);
 void	worker_send_mesh(int target, const struct mesh_msg *, int fd);
 void	worker_reject(int fd, const char *addr, const char *reason);
+void	worker_reject_tls(int fd, struct ssl_st *, const char *addr,
+	    const char *reason);
 void	pending_free(struct pending *, int close_fd);
+void	pending_adopt(int fd, const char *addr, int steered);
+
+/* tlsaccept.c */
+enum ta_result { TA_AGAIN, TA_READY, TA_GONE };
+enum ta_result tlsaccept_step(struct pending *, short *wait);
+struct ssl_ctx_st *tlsaccept_ctx_load(const struct server_config *, char *err,
+	    size_t errlen);
+struct bufferevent *tlsaccept_session_bev(struct pending *);
+void	tlsaccept_session_close(struct bufferevent *, struct ssl_st *);
 
 /* control.c */
 void	control_first_message(struct pending *, const char *json, size_t len);
@@ -231,7 +254,8 @@ void	control_send(struct session *, const struct msg *);
 int	tunnel_mapping_listen(struct session *, struct mapping *, int fd);
 void	tunnel_mapping_free(struct mapping *);
 void	tunnel_pool_refill(struct session *);
-void	tunnel_data_conn(int fd, const char *data_id, const char *addr);
+void	tunnel_data_conn(int fd, struct ssl_st *, const char *data_id,
+	    const char *addr);
 void	tunnel_session_drop_data(struct session *);
 void	tunnel_ticket_free(struct data_ticket *);
 void	tunnel_account(struct pubconn *);

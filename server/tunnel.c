@@ -10,11 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "frame.h"
 #include "log.h"
 #include "proto.h"
 #include "relay.h"
 #include "server.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 static void pubconn_close(struct pubconn *, const char *reason);
@@ -50,19 +53,26 @@ relay_done(struct relay *r, void *arg, const char *reason)
 	pubconn_close(arg, reason);
 }
 
-/* Sends "start" on a pooled data connection and relays it with pc. */
+/* Sends "start" on a pooled data connection (TLS if ssl) and relays it with pc. */
 static void
-tunnel_pair(struct pubconn *pc, int dfd)
+tunnel_pair(struct pubconn *pc, int dfd, SSL *ssl)
 {
 	struct msg	m;
 	char		json[512];
 	size_t		len;
+	int		sent;
 
 	msg_init(&m, MSG_START);
 	msg_set_int(&m, F_REMOTE_PORT, pc->mapping->remote_port);
 	msg_set_str(&m, F_PEER, pc->peer);
-	if (proto_encode(&m, json, &len) == -1 ||
-	    frame_send_fd(dfd, json, len) != (ssize_t)(FRAME_HDR + len)) {
+	if (proto_encode(&m, json, &len) == -1)
+		sent = 0;
+	else if (ssl != NULL)
+		sent = tls_send_frame(ssl, json, len) == 0;
+	else
+		sent = frame_send_fd(dfd, json, len) == (ssize_t)(FRAME_HDR + len);
+	if (!sent) {
+		SSL_free(ssl);
 		close(dfd);
 		pubconn_close(pc, "data connection failed");
 		return;
@@ -73,7 +83,9 @@ tunnel_pair(struct pubconn *pc, int dfd)
 		pc->waiting = 0;
 		event_del(&pc->wait_timer);
 	}
-	pc->relay = relay_new(W->base, pc->fd, dfd, relay_done, pc);
+	pc->relay = ssl != NULL ?
+	    relay_new_tls(W->base, pc->fd, dfd, ssl, relay_done, pc) :
+	    relay_new(W->base, pc->fd, dfd, relay_done, pc);
 	log_debug("port %u: %s relayed for client %s",
 	    pc->mapping->remote_port, pc->peer, pc->mapping->session->name);
 }
@@ -167,6 +179,7 @@ dataconn_free(struct dataconn *dc)
 	TAILQ_REMOVE(&dc->session->pool, dc, entry);
 	dc->session->pool_size--;
 	event_del(&dc->ev);
+	SSL_free(dc->ssl);
 	close(dc->fd);
 	free(dc);
 }
@@ -242,13 +255,14 @@ mapping_accept(evutil_socket_t lfd, short what, void *arg)
 		s->dirty = 1;
 		W->flush_new_conns++;
 		if ((dc = TAILQ_FIRST(&s->pool)) != NULL) {
-			int dfd = dc->fd;
+			int	 dfd = dc->fd;
+			SSL	*dssl = dc->ssl;
 
 			TAILQ_REMOVE(&s->pool, dc, entry);
 			s->pool_size--;
 			event_del(&dc->ev);
 			free(dc);
-			tunnel_pair(pc, dfd);
+			tunnel_pair(pc, dfd, dssl);
 		} else {
 			pc->waiting = 1;
 			TAILQ_INSERT_TAIL(&s->waiting, pc, wait_entry);
@@ -340,7 +354,7 @@ tunnel_session_drop_data(struct session *s)
  * worker that issued it; another worker's connection is passed on.
  */
 void
-tunnel_data_conn(int fd, const char *data_id, const char *addr)
+tunnel_data_conn(int fd, SSL *ssl, const char *data_id, const char *addr)
 {
 	struct data_ticket	*t;
 	struct session		*s;
@@ -354,6 +368,13 @@ tunnel_data_conn(int fd, const char *data_id, const char *addr)
 	    owner < W->nworkers && owner != W->index) {
 		struct mesh_msg mm;
 
+		if (ssl != NULL) {
+			/* TLS state cannot move; the client's ALPN should have
+			 * steered it before the handshake (tlsaccept.c). */
+			worker_reject_tls(fd, ssl, addr,
+			    "data connection reached the wrong worker");
+			return;
+		}
 		memset(&mm, 0, sizeof(mm));
 		mm.type = MESH_DATA_CONN;
 		snprintf(mm.id, sizeof(mm.id), "%s", data_id);
@@ -362,18 +383,19 @@ tunnel_data_conn(int fd, const char *data_id, const char *addr)
 	}
 	if ((t = strmap_get(&W->tickets_by_id, data_id)) == NULL ||
 	    t->expires < time(NULL)) {
-		worker_reject(fd, addr, "unknown data id");
+		worker_reject_tls(fd, ssl, addr, "unknown data id");
 		return;
 	}
 	s = t->session;
 	tunnel_ticket_free(t);	/* one use only */
 	if ((pc = TAILQ_FIRST(&s->waiting)) != NULL) {
-		tunnel_pair(pc, fd);
+		tunnel_pair(pc, fd, ssl);
 		return;
 	}
 	dc = xcalloc(1, sizeof(*dc));
 	dc->session = s;
 	dc->fd = fd;
+	dc->ssl = ssl;
 	event_assign(&dc->ev, W->base, fd, EV_READ, dataconn_idle_read, dc);
 	event_add(&dc->ev, NULL);
 	TAILQ_INSERT_TAIL(&s->pool, dc, entry);

@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 #include <sodium.h>
+#include <openssl/ssl.h>
 
 #include "db_live.h"
 #include "frame.h"
@@ -22,6 +23,7 @@
 #include "proto.h"
 #include "relay.h"
 #include "server.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 struct worker *W;
@@ -42,7 +44,29 @@ worker_reject(int fd, const char *addr, const char *reason)
 	net_linger_close(W->base, fd);
 }
 
-/* Frees a pending connection; closes its fd unless ownership moved. */
+/* worker_reject() for a connection that may speak TLS (frees ssl). */
+void
+worker_reject_tls(int fd, SSL *ssl, const char *addr, const char *reason)
+{
+	struct msg	m;
+	char		json[512];
+	size_t		len;
+
+	if (ssl == NULL) {
+		worker_reject(fd, addr, reason);
+		return;
+	}
+	log_info("connection from %s refused: %s", addr, reason);
+	msg_init(&m, MSG_ERROR);
+	msg_set_str(&m, F_ERROR, reason);
+	if (proto_encode(&m, json, &len) == 0 &&
+	    tls_send_frame(ssl, json, len) == 0)
+		(void)SSL_shutdown(ssl);
+	SSL_free(ssl);
+	net_linger_close(W->base, fd);
+}
+
+/* Frees a pending connection; closes its fd (and TLS) unless ownership moved. */
 void
 pending_free(struct pending *p, int close_fd)
 {
@@ -50,9 +74,26 @@ pending_free(struct pending *p, int close_fd)
 	W->npending--;
 	event_del(&p->ev);
 	hsread_reset(&p->hs);
-	if (close_fd)
+	if (close_fd) {
+		SSL_free(p->ssl);
 		close(p->fd);
+	}
 	free(p);
+}
+
+static void pending_read(evutil_socket_t, short, void *);
+
+/* Makes p wait for its socket: EV_READ, EV_WRITE, or EV_READ|EV_ET for more
+ * bytes than the ones already there (a ClientHello that came in pieces). */
+static void
+pending_wait(struct pending *p, short what)
+{
+	if (p->waiting_for == what)
+		return;
+	event_del(&p->ev);
+	p->waiting_for = what;
+	event_assign(&p->ev, W->base, p->fd, what | EV_PERSIST, pending_read, p);
+	event_add(&p->ev, NULL);
 }
 
 /* Reads the first frame of a pending connection. */
@@ -63,8 +104,28 @@ pending_read(evutil_socket_t fd, short what, void *arg)
 	const char	*err = NULL;
 	char		*buf;
 	size_t		 len;
+	enum hs_result	 r;
 
-	switch (hsread_step(&p->hs, fd, &err)) {
+	if (W->tls_ctx != NULL && p->tls_stage != TS_READY &&
+	    p->tls_stage != TS_PLAIN) {
+		short wait = EV_READ;
+
+		switch (tlsaccept_step(p, &wait)) {
+		case TA_GONE:
+			return;
+		case TA_AGAIN:
+			pending_wait(p, wait);
+			return;
+		case TA_READY:
+			pending_wait(p, EV_READ);
+			break;
+		}
+	}
+	if (p->ssl != NULL)
+		r = hsread_step_io(&p->hs, tls_read_fn, p->ssl, &err);
+	else
+		r = hsread_step(&p->hs, p->fd, &err);
+	switch (r) {
 	case HS_AGAIN:
 		return;
 	case HS_EOF:
@@ -73,7 +134,11 @@ pending_read(evutil_socket_t fd, short what, void *arg)
 		pending_free(p, 1);
 		return;
 	case HS_BAD:
-		worker_reject(p->fd, p->addr, err);
+		/* A TLS record header read as a frame length: say so. */
+		if (p->ssl == NULL && p->hs.hdr[0] == 0x16 && p->hs.hdr[1] == 0x03)
+			err = "TLS client, but this server has no tls_cert_file "
+			    "(TLS is off)";
+		worker_reject_tls(p->fd, p->ssl, p->addr, err);
 		pending_free(p, 0);
 		return;
 	case HS_OK:
@@ -143,7 +208,7 @@ worker_accept(evutil_socket_t lfd, short what, void *arg)
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage	 ss;
 		socklen_t		 sl = sizeof(ss);
-		struct pending		*p;
+		char			 addr[DB_ADDR_LEN];
 		int			 fd;
 
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
@@ -164,18 +229,30 @@ worker_accept(evutil_socket_t lfd, short what, void *arg)
 			continue;
 		}
 		net_set_nodelay(fd);
-		p = xcalloc(1, sizeof(*p));
-		p->fd = fd;
-		p->since = time(NULL);
-		net_addr_str((struct sockaddr *)&ss, p->addr, sizeof(p->addr));
-		addr_ip(p->addr, p->ip, sizeof(p->ip));
-		pending_make_room(p->ip);
-		TAILQ_INSERT_TAIL(&W->pending, p, entry);
-		W->npending++;
-		event_assign(&p->ev, W->base, fd, EV_READ | EV_PERSIST,
-		    pending_read, p);
-		event_add(&p->ev, NULL);
+		net_addr_str((struct sockaddr *)&ss, addr, sizeof(addr));
+		pending_adopt(fd, addr, 0);
 	}
+}
+
+/* Holds a new connection (accepted here or steered from another worker)
+ * until its first message. */
+void
+pending_adopt(int fd, const char *addr, int steered)
+{
+	struct pending *p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->fd = fd;
+	p->since = time(NULL);
+	p->steered = steered;
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	addr_ip(p->addr, p->ip, sizeof(p->ip));
+	pending_make_room(p->ip);
+	TAILQ_INSERT_TAIL(&W->pending, p, entry);
+	W->npending++;
+	p->waiting_for = EV_READ;
+	event_assign(&p->ev, W->base, fd, EV_READ | EV_PERSIST, pending_read, p);
+	event_add(&p->ev, NULL);
 }
 
 /* Re-arms the bind_port listener after a pause for descriptors. */
@@ -197,7 +274,14 @@ pending_expire(evutil_socket_t fd, short what, void *arg)
 
 		if (now - p->since < REGISTER_TIMEOUT)
 			break;
-		worker_reject(p->fd, p->addr, "registration timeout");
+		if (p->tls_stage == TS_HANDSHAKE) {
+			/* Mid-handshake: no frame can be sent, just close. */
+			log_info("connection from %s closed: TLS handshake "
+			    "timeout", p->addr);
+			pending_free(p, 1);
+			continue;
+		}
+		worker_reject_tls(p->fd, p->ssl, p->addr, "registration timeout");
 		pending_free(p, 0);
 	}
 }
@@ -327,7 +411,9 @@ worker_mesh_read(evutil_socket_t mfd, short what, void *arg)
 			char addr[DB_ADDR_LEN];
 
 			net_peer_str(fd, addr, sizeof(addr));
-			tunnel_data_conn(fd, mm.id, addr);
+			tunnel_data_conn(fd, NULL, mm.id, addr);
+		} else if (mm.type == MESH_TLS_CONN && fd != -1 && !W->stopping) {
+			pending_adopt(fd, mm.id, 1);
 		} else if (mm.type == MESH_KILL) {
 			control_kick(mm.id, "replaced by a new session");
 			if (fd != -1)
@@ -347,6 +433,20 @@ worker_reload(void)
 	if (server_config_load(W->conf.path, &nc, err, sizeof(err)) == -1) {
 		log_warnx("reload refused, keeping the old config: %s", err);
 		return;
+	}
+	if (nc.tls_cert_file[0] != '\0') {
+		SSL_CTX *ctx = tlsaccept_ctx_load(&nc, err, sizeof(err));
+
+		if (ctx == NULL) {
+			log_warnx("reload refused, keeping the old config: %s", err);
+			return;
+		}
+		/* Live connections keep a reference to the old context. */
+		SSL_CTX_free(W->tls_ctx);
+		W->tls_ctx = ctx;
+	} else {
+		SSL_CTX_free(W->tls_ctx);
+		W->tls_ctx = NULL;
 	}
 	W->conf = nc;
 	log_set_level(nc.log_level);
@@ -521,6 +621,7 @@ worker_cleanup(void)
 		}
 	}
 	relay_pipes_release_all();
+	SSL_CTX_free(W->tls_ctx);
 	event_base_free(W->base);
 	db_close(&W->db);
 	if (W->listen_fd != -1)
@@ -554,6 +655,9 @@ worker_main(const char *conf_path, int index, int nworkers, const char *fds,
 	log_set_level(verbose ? LOG_LVL_DEBUG : W->conf.log_level);
 	crypto_generichash(W->token_hash, sizeof(W->token_hash),
 	    (const unsigned char *)W->conf.token, strlen(W->conf.token), NULL, 0);
+	if (W->conf.tls_cert_file[0] != '\0' &&
+	    (W->tls_ctx = tlsaccept_ctx_load(&W->conf, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	/* LMDB is opened here, in the worker, after fork and exec. */
 	if (db_open(&W->db, W->conf.data_dir, 0) == -1)
 		fatalx("cannot open the database in %s", W->conf.data_dir);

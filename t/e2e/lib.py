@@ -469,6 +469,7 @@ class Master:
             "max_clients": 100,
             "max_conns_per_mapping": 1000,
         }
+        self.cfg.update(env.master_defaults)
         self.cfg.update(overrides)
         self.proc = None
 
@@ -584,6 +585,7 @@ class Client:
             "pool_count": 8,
             "log_level": "debug",
         }
+        self.cfg.update(env.client_defaults)
         self.cfg.update(overrides)
         self.maps = mappings
         self.proc = None
@@ -930,6 +932,18 @@ class Env:
         self.masters = []
         self.nclients = 0
         self.notes = []
+        self.master_defaults = {}
+        self.client_defaults = {}
+
+    def enable_tls(self):
+        """Makes masters TLS-only and clients pin them, from here on.
+
+        The certificate comes from the openssl command line and the pin is
+        computed here from its DER, independently of gotunnel's own code."""
+        cert, key, fp = make_cert(self.dir, "tls", "127.0.0.1")
+        self.master_defaults.update({"tls_cert_file": cert, "tls_key_file": key})
+        self.client_defaults.update({"server_fingerprint": fp})
+        return cert, key, fp
 
     def master(self, start=True, **kw):
         m = Master(self, name="master%d" % len(self.masters) if self.masters else "master", **kw)
@@ -1039,6 +1053,44 @@ def test(timeout=120):
 
 def sha256(b):
     return hashlib.sha256(b).hexdigest()
+
+
+def openssl(*args):
+    rc, out, err = run_cmd(["openssl"] + list(args), timeout=60)
+    check(rc == 0, "openssl %s: exit %d: %s" % (args[0], rc, err.strip()[-300:]))
+    return out
+
+
+def make_cert(d, name, cn, ca=None):
+    """A P-256 key and certificate for cn (IP SAN for an address), signed by
+    ca=(cert, key) or self-signed; returns (cert, key, 'sha256:<hex of DER>')."""
+    cert, key = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+    san = ("IP:" if re.match(r"^[0-9.]+$", cn) else "DNS:") + cn
+    if ca is None:
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + cn,
+                "-addext", "subjectAltName=" + san)
+    else:
+        csr = os.path.join(d, name + ".csr")
+        ext = os.path.join(d, name + ".ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=%s\n" % san)
+        openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + cn)
+        openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial",
+                "-out", cert, "-days", "2", "-extfile", ext)
+    der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "der"],
+                         capture_output=True, check=True).stdout
+    return cert, key, "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def make_ca(d, name):
+    """A self-signed CA (cert, key)."""
+    cert, key = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + name,
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign")
+    return cert, key
 
 
 def rnd_bytes(n, seed):

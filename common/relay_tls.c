@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * relay_tls.c: the relay between a plain socket and a TLS connection
+ * (a tunnel's data connection when TLS is on).  The kernel cannot splice
+ * through OpenSSL, so each direction has one buffer: plain bytes are read
+ * straight into the buffer SSL_write encrypts from, and SSL_read decrypts
+ * straight into the buffer write(2) sends from: one copy each way, the
+ * one encryption needs.  64 KiB per direction lets SSL_write emit four
+ * full 16 KiB records per call.
+ *
+ * Bounded like the splice relay: while a direction's buffer is full its
+ * source is not read.  Buffers exist only while bytes are in flight, so an
+ * idle connection holds none (and OpenSSL releases its record buffers,
+ * SSL_MODE_RELEASE_BUFFERS).  Half-close: plain EOF sends close_notify
+ * and keeps reading (TLS 1.3 allows it); close_notify from the peer
+ * becomes shutdown(SHUT_WR) on the plain side.  A TLS connection that ends
+ * without close_notify is an error (a truncation), not an EOF.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <openssl/err.h>
+
+#include "log.h"
+#include "relay_tls.h"
+#include "tls.h"
+#include "xmalloc.h"
+
+#define RT_BUF		(64 * 1024)
+#define RT_ROUNDS	16	/* bound on work per wakeup, for fairness */
+#define RT_FREE_BUFS	64	/* idle buffers kept for reuse (4 MiB) */
+
+struct rt_buf {
+	char	*data;		/* NULL while empty */
+	size_t	 off, len;
+};
+
+struct relay_tls {
+	int		 pfd, tfd;
+	SSL		*ssl;
+	struct rt_buf	 up;		/* plain -> TLS */
+	struct rt_buf	 down;		/* TLS -> plain */
+	int		 p_eof, t_eof, up_done, down_done;
+	int		 want_write;	/* an SSL call waits for tfd writable */
+	int		 want_read;	/* SSL_write/shutdown waits for tfd readable */
+	uint64_t	 bytes_up, bytes_down;
+	struct event	 ev_pr, ev_pw, ev_tr, ev_tw;
+	struct event	 ev_more;	/* out of rounds with work left */
+	relay_tls_done_fn done;
+	void		*owner;
+	int		 finished;
+};
+
+/*
+ * Buffers of relays that went idle, for the next burst: a malloc/free pair
+ * per burst would churn the allocator (and fill ASan's quarantine).
+ */
+static char	*free_bufs[RT_FREE_BUFS];
+static int	 nfree_bufs;
+
+/* Room at the tail of a buffer (taking one on first use). */
+static size_t
+buf_room(struct rt_buf *b)
+{
+	if (b->data == NULL)
+		b->data = nfree_bufs > 0 ? free_bufs[--nfree_bufs] : xmalloc(RT_BUF);
+	if (b->len == 0)
+		b->off = 0;
+	else if (b->off + b->len == RT_BUF && b->off > 0 && b->len < RT_BUF / 2) {
+		/* SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows moving pending bytes. */
+		memmove(b->data, b->data + b->off, b->len);
+		b->off = 0;
+	}
+	return RT_BUF - b->off - b->len;
+}
+
+/* Gives an empty buffer back (to the free list, or to malloc). */
+static void
+buf_release(struct rt_buf *b)
+{
+	if (b->len == 0 && b->data != NULL) {
+		if (nfree_bufs < RT_FREE_BUFS)
+			free_bufs[nfree_bufs++] = b->data;
+		else
+			free(b->data);
+		b->data = NULL;
+		b->off = 0;
+	}
+}
+
+/* Frees the idle buffers (process exit, for leak checkers). */
+void
+relay_tls_release_all(void)
+{
+	while (nfree_bufs > 0)
+		free(free_bufs[--nfree_bufs]);
+}
+
+/* Ends the relay once and tells the owner. */
+static void
+rt_finish(struct relay_tls *rt, const char *reason)
+{
+	if (rt->finished)
+		return;
+	rt->finished = 1;
+	event_del(&rt->ev_pr);
+	event_del(&rt->ev_pw);
+	event_del(&rt->ev_tr);
+	event_del(&rt->ev_tw);
+	event_del(&rt->ev_more);
+	ERR_clear_error();
+	rt->done(rt->owner, reason);
+}
+
+/* Plain socket -> up buffer -> SSL_write; -1 on a fatal error. */
+static int
+rt_up(struct relay_tls *rt, int *progress)
+{
+	ssize_t	n;
+	size_t	room;
+
+	if (!rt->p_eof && (room = buf_room(&rt->up)) > 0) {
+		n = read(rt->pfd, rt->up.data + rt->up.off + rt->up.len, room);
+		if (n > 0) {
+			rt->up.len += (size_t)n;
+			*progress = 1;
+		} else if (n == 0) {
+			rt->p_eof = 1;
+			*progress = 1;
+		} else if (errno != EAGAIN && errno != EINTR)
+			return -1;
+	}
+	if (rt->up.len > 0) {
+		int w;
+
+		ERR_clear_error();	/* SSL_get_error() reads the queue */
+		w = SSL_write(rt->ssl, rt->up.data + rt->up.off,
+		    (int)rt->up.len);
+
+		if (w > 0) {
+			rt->up.off += (size_t)w;
+			rt->up.len -= (size_t)w;
+			rt->bytes_up += (uint64_t)w;
+			*progress = 1;
+		} else switch (tls_result(rt->ssl, w)) {
+		case TLS_IO_WANT_WRITE:
+			rt->want_write = 1;
+			break;
+		case TLS_IO_WANT_READ:
+			rt->want_read = 1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (rt->p_eof && rt->up.len == 0 && !rt->up_done) {
+		int s;
+
+		ERR_clear_error();
+		s = SSL_shutdown(rt->ssl);	/* sends close_notify */
+
+		if (s >= 0) {
+			rt->up_done = 1;
+			*progress = 1;
+		} else if (tls_result(rt->ssl, s) == TLS_IO_WANT_WRITE)
+			rt->want_write = 1;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* SSL_read -> down buffer -> plain socket; -1 on a fatal error. */
+static int
+rt_down(struct relay_tls *rt, int *progress)
+{
+	ssize_t	n;
+	size_t	room;
+
+	if (!rt->t_eof && (room = buf_room(&rt->down)) > 0) {
+		int r;
+
+		ERR_clear_error();
+		r = SSL_read(rt->ssl, rt->down.data + rt->down.off +
+		    rt->down.len, (int)room);
+
+		if (r > 0) {
+			rt->down.len += (size_t)r;
+			*progress = 1;
+		} else switch (tls_result(rt->ssl, r)) {
+		case TLS_IO_WANT_READ:
+			break;
+		case TLS_IO_WANT_WRITE:
+			rt->want_write = 1;
+			break;
+		case TLS_IO_EOF:
+			rt->t_eof = 1;
+			*progress = 1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (rt->down.len > 0) {
+		n = write(rt->pfd, rt->down.data + rt->down.off, rt->down.len);
+		if (n > 0) {
+			rt->down.off += (size_t)n;
+			rt->down.len -= (size_t)n;
+			rt->bytes_down += (uint64_t)n;
+			*progress = 1;
+		} else if (n == -1 && errno != EAGAIN && errno != EINTR)
+			return -1;
+	}
+	if (rt->t_eof && rt->down.len == 0 && !rt->down_done) {
+		rt->down_done = 1;
+		shutdown(rt->pfd, SHUT_WR);
+	}
+	return 0;
+}
+
+/* Sets an event on or off. */
+static void
+ev_set(struct event *ev, int on)
+{
+	if (on)
+		event_add(ev, NULL);
+	else
+		event_del(ev);
+}
+
+/* Moves what it can both ways, then re-arms the events it needs. */
+static void
+rt_pump(struct relay_tls *rt)
+{
+	int progress = 1;
+
+	for (int round = 0; progress && round < RT_ROUNDS; round++) {
+		progress = 0;
+		rt->want_write = rt->want_read = 0;
+		if (rt_up(rt, &progress) == -1 || rt_down(rt, &progress) == -1) {
+			char e[256];
+
+			log_debug("TLS relay: %s (errno %d)",
+			    tls_error_string(e, sizeof(e)), errno);
+			rt_finish(rt, errno == ECONNRESET || errno == EPIPE ?
+			    "reset by peer" : "relay error");
+			return;
+		}
+	}
+	if (rt->up_done && rt->down_done) {
+		rt_finish(rt, "closed");
+		return;
+	}
+	buf_release(&rt->up);
+	buf_release(&rt->down);
+	ev_set(&rt->ev_pr, !rt->p_eof && rt->up.off + rt->up.len < RT_BUF);
+	ev_set(&rt->ev_pw, rt->down.len > 0);
+	ev_set(&rt->ev_tr, rt->want_read ||
+	    (!rt->t_eof && rt->down.off + rt->down.len < RT_BUF));
+	ev_set(&rt->ev_tw, rt->want_write);
+	/*
+	 * Out of rounds with work left: continue after other events.  Its own
+	 * event, since bytes OpenSSL already decrypted or a full buffer may
+	 * leave no socket event that would wake us.
+	 */
+	if (progress)
+		event_active(&rt->ev_more, EV_TIMEOUT, 0);
+}
+
+/* Libevent callback for any of the four events. */
+static void
+rt_event(evutil_socket_t fd, short what, void *arg)
+{
+	rt_pump(arg);
+}
+
+/* Starts relaying pfd <-> ssl (on tfd); takes both sockets and the SSL. */
+struct relay_tls *
+relay_tls_new(struct event_base *base, int pfd, int tfd, SSL *ssl,
+    relay_tls_done_fn done, void *owner)
+{
+	struct relay_tls *rt = xcalloc(1, sizeof(*rt));
+
+	rt->pfd = pfd;
+	rt->tfd = tfd;
+	rt->ssl = ssl;
+	rt->done = done;
+	rt->owner = owner;
+	event_assign(&rt->ev_pr, base, pfd, EV_READ | EV_PERSIST, rt_event, rt);
+	event_assign(&rt->ev_pw, base, pfd, EV_WRITE | EV_PERSIST, rt_event, rt);
+	event_assign(&rt->ev_tr, base, tfd, EV_READ | EV_PERSIST, rt_event, rt);
+	event_assign(&rt->ev_tw, base, tfd, EV_WRITE | EV_PERSIST, rt_event, rt);
+	evtimer_assign(&rt->ev_more, base, rt_event, rt);
+	/* Bytes may already wait inside OpenSSL: pump once from the loop. */
+	event_active(&rt->ev_more, EV_TIMEOUT, 0);
+	return rt;
+}
+
+/* Stops the relay, closes both sockets and frees the SSL. */
+void
+relay_tls_free(struct relay_tls *rt)
+{
+	if (rt == NULL)
+		return;
+	event_del(&rt->ev_pr);
+	event_del(&rt->ev_pw);
+	event_del(&rt->ev_tr);
+	event_del(&rt->ev_tw);
+	event_del(&rt->ev_more);
+	SSL_free(rt->ssl);
+	close(rt->pfd);
+	close(rt->tfd);
+	free(rt->up.data);
+	free(rt->down.data);
+	free(rt);
+}
+
+/* Bytes delivered plain -> TLS. */
+uint64_t
+relay_tls_bytes_up(const struct relay_tls *rt)
+{
+	return rt->bytes_up;
+}
+
+/* Bytes delivered TLS -> plain. */
+uint64_t
+relay_tls_bytes_down(const struct relay_tls *rt)
+{
+	return rt->bytes_down;
+}
+
+/* Bytes held in the two buffers. */
+size_t
+relay_tls_buffered(const struct relay_tls *rt)
+{
+	return rt->up.len + rt->down.len;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: ISC */
+/* tls.h: OpenSSL contexts for control and data connections, certificate
+ * fingerprints, non-blocking I/O results, and the ClientHello peek. */
+#ifndef GOTUNNEL_TLS_H
+#define GOTUNNEL_TLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#define TLS_FP_LEN	72	/* "sha256:" + 64 hex + NUL */
+#define TLS_ALPN_CONTROL "gotunnel"
+#define TLS_ALPN_DATA	"gotunnel-data/"	/* + the owning worker's index */
+
+/* What a client context checks about the server. */
+struct tls_client_opts {
+	const char	*ca_file;	/* tls_trusted_ca_file, or NULL */
+	const char	*fingerprint;	/* "sha256:<hex>", or NULL */
+	const char	*cert_file;	/* client certificate (mutual TLS), or NULL */
+	const char	*key_file;
+};
+
+/* Result of one non-blocking TLS step, in errno style. */
+enum tls_io { TLS_IO_OK, TLS_IO_WANT_READ, TLS_IO_WANT_WRITE, TLS_IO_EOF,
+	TLS_IO_ERROR };
+
+SSL_CTX		*tls_server_ctx_new(const char *cert, const char *key,
+		    const char *client_ca, char *err, size_t errlen);
+SSL_CTX		*tls_client_ctx_new(const struct tls_client_opts *,
+		    char *err, size_t errlen);
+int		 tls_fingerprint_x509(X509 *, char out[TLS_FP_LEN]);
+int		 tls_fingerprint_file(const char *path, char out[TLS_FP_LEN],
+		    char *err, size_t errlen);
+int		 tls_fingerprint_valid(const char *);
+int		 tls_client_prepare(SSL *, const char *server_name,
+		    const char *alpn);
+int		 tls_fp_mismatch(SSL *, char presented[TLS_FP_LEN]);
+enum tls_io	 tls_result(SSL *, int ret);
+ssize_t		 tls_read_fn(void *ssl, void *buf, size_t len);
+int		 tls_send_frame(SSL *, const char *json, size_t len);
+const char	*tls_error_string(char *buf, size_t len);
+int		 tls_cert_create(const char *cert_path, const char *key_path,
+		    const char *common_name, int days, char *err, size_t errlen);
+
+/* tls_hello.c */
+enum tls_peek { TLS_PEEK_NOT_TLS, TLS_PEEK_MORE, TLS_PEEK_OK, TLS_PEEK_BAD };
+struct tls_hello {
+	char	sni[256];	/* server_name, "" if none */
+	char	alpn[64];	/* the first ALPN protocol, "" if none */
+};
+enum tls_peek	 tls_hello_parse(const unsigned char *, size_t,
+		    struct tls_hello *);
+
+#endif
