@@ -18,7 +18,8 @@ ADMIN_MOD_SRC	:= admin/src/module.c admin/src/json.c admin/src/auth.c \
 		   admin/src/api_live.c admin/src/api_history.c admin/src/api_stats.c \
 		   admin/src/static.c admin/src/conf.c admin/src/api_metrics.c
 ADMIN_COMMON	:= common/db.c common/log.c common/xmalloc.c common/db_user.c \
-		   common/db_websess.c common/db_audit.c common/metrics.c
+		   common/db_websess.c common/db_audit.c common/metrics.c \
+		   common/db_mapstate.c
 ADMIN_MOD_OBJ	:= $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_MOD_SRC) $(ADMIN_COMMON))
 ADMIN_HDRS	:= $(wildcard admin/src/*.h common/*.h)
 

@@ -8,7 +8,8 @@
 #include "conf_ini.h"
 #include "config.h"
 
-enum key_kind { KEY_STR, KEY_INT, KEY_IP, KEY_DURATION, KEY_LOGLEVEL, KEY_PORTS };
+enum key_kind { KEY_STR, KEY_INT, KEY_IP, KEY_DURATION, KEY_LOGLEVEL, KEY_PORTS,
+	KEY_BANDWIDTH };
 
 struct key_def {
 	const char	*section;
@@ -26,6 +27,7 @@ struct key_def {
 #define I(sec, k, f, lo, hi) { sec, k, KEY_INT, offsetof(struct server_config, f), \
 	0, lo, hi }
 #define D(sec, k, f) { sec, k, KEY_DURATION, offsetof(struct server_config, f), 0, 0, 0 }
+#define BW(sec, k, f) { sec, k, KEY_BANDWIDTH, offsetof(struct server_config, f), 0, 0, 0 }
 
 static const struct key_def server_keys[] = {
 	IP("common", "bind_addr", bind_addr),
@@ -41,6 +43,8 @@ static const struct key_def server_keys[] = {
 	S("common", "control_socket", control_socket),
 	I("common", "max_clients", max_clients, 1, 1000000),
 	I("common", "max_conns_per_mapping", max_conns_per_mapping, 1, 1000000),
+	I("common", "max_conns_per_client", max_conns_per_client, 0, 1000000),
+	BW("common", "max_bandwidth_per_mapping", max_bandwidth_per_mapping),
 	I("common", "max_pool_count", max_pool_count, 0, 1000),
 	D("common", "drain_timeout", drain_timeout),
 	S("common", "log_file", log_file),
@@ -95,6 +99,12 @@ server_key(struct conf_ctx *ctx, const char *section, const char *name,
 			if (conf_parse_duration(value, &v) == -1)
 				return "expected a duration such as 90, 30s, 5m or 12h";
 			*(long *)(void *)field = v;
+			return NULL;
+		case KEY_BANDWIDTH:
+			if (conf_parse_bandwidth(value,
+			    (int64_t *)(void *)field) == -1)
+				return "expected a bandwidth such as 512KB or 2MB "
+				    "(a second), or 0";
 			return NULL;
 		case KEY_LOGLEVEL:
 			if (log_level_parse(value, &c->log_level) == -1)
