@@ -48,6 +48,7 @@ static const struct key_def server_keys[] = {
 	I("common", "max_pool_count", max_pool_count, 0, 1000),
 	D("common", "drain_timeout", drain_timeout),
 	S("common", "log_file", log_file),
+	S("common", "tls_cert_file", tls_cert_file),
 	IP("admin", "bind_addr", admin_bind_addr),
 	I("admin", "bind_port", admin_bind_port, 1, 65535),
 	D("admin", "session_ttl", admin_session_ttl),

@@ -31,6 +31,7 @@ struct server_config {
 	long		 max_pool_count;
 	long		 drain_timeout;
 	char		 log_file[PATH_MAX];
+	char		 tls_cert_file[PATH_MAX];
 	/* [admin] */
 	char		 admin_bind_addr[64];
 	long		 admin_bind_port;
