@@ -180,12 +180,17 @@ limit_relay(struct mapping *map, struct relay *r)
 		relay_set_limit(r, &l->bw_in, &l->bw_out);
 }
 
-/* Worker: an operator disabled or enabled the mapping on port; 1 if here. */
+/*
+ * Worker: an operator disabled or enabled the mapping on port; returns how
+ * many of this worker's mappings it touched (two while a reconnecting
+ * client's old and new sessions overlap).
+ */
 int
 limit_mapping_set(uint16_t port, int disabled)
 {
 	struct session	*s;
 	struct mapping	*map;
+	int		 n = 0;
 
 	TAILQ_FOREACH(s, &W->sessions, entry)
 		TAILQ_FOREACH(map, &s->mappings, entry)
@@ -194,9 +199,9 @@ limit_mapping_set(uint16_t port, int disabled)
 				map->limit->disabled = disabled;
 				log_info("port %u of client %s: %s by an operator",
 				    port, s->name, disabled ? "disabled" : "enabled");
-				return 1;
+				n++;
 			}
-	return 0;
+	return n;
 }
 
 /* Tells whether refusals wait to be written. */
