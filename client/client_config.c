@@ -104,6 +104,11 @@ mapping_key(struct conf_ctx *ctx, struct client_mapping *m, const char *name,
 		if (conf_parse_bandwidth(value, &m->bandwidth_limit) == -1)
 			return "bandwidth_limit must be like 512KB or 2MB (a "
 			    "second), or 0";
+	} else if (strcmp(name, "bandwidth_limit_mode") == 0) {
+		/* frp's key; here the master always enforces the limit. */
+		if (strcmp(value, "server") != 0)
+			return "bandwidth_limit_mode must be server (the master "
+			    "enforces bandwidth_limit)";
 	} else {
 		snprintf(ctx->msg, sizeof(ctx->msg), "unknown key '%s' in [%s]",
 		    name, m->name);

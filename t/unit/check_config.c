@@ -451,7 +451,8 @@ START_TEST(test_client_all_keys)
 	    "max_conns = 200\n"
 	    "conn_rate = 50\n"
 	    "conn_burst = 100\n"
-	    "bandwidth_limit = 2mb\n");
+	    "bandwidth_limit = 2mb\n"
+	    "bandwidth_limit_mode = server\n");
 	ck_assert_msg(client_config_load(path, &c, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(c.maps[0].max_conns, 0);
 	ck_assert_int_eq(c.maps[0].bandwidth_limit, 0);
@@ -547,6 +548,7 @@ static const struct {
 	{ CLI_OK "bandwidth_limit = 1000\n", 6, "bandwidth_limit must be like 512KB or 2MB" },
 	{ CLI_OK "bandwidth_limit = 1.5MB\n", 6, "bandwidth_limit must be" },
 	{ CLI_OK "bandwidth_limit = MB\n", 6, "bandwidth_limit must be" },
+	{ CLI_OK "bandwidth_limit_mode = client\n", 6, "bandwidth_limit_mode must be server" },
 	{ CLI_OK "bogus = 1\n", 6, "unknown key 'bogus' in [ssh]" },
 	{ CLI_OK "server_port = 7000\n", 6, "unknown key 'server_port' in [ssh]" },
 	{ CLI_OK "[web]\nlocal_port = 80\nhost = x\n", 8, "unknown key 'host' in [web]" },
