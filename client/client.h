@@ -28,6 +28,10 @@ struct client_mapping {
 	long		local_port;
 	long		remote_port;		/* 0: the server picks */
 	long		assigned_port;		/* from register_response, 0 if none */
+	long		max_conns;		/* limits, 0: none (see limit.c) */
+	long		conn_rate;
+	long		conn_burst;
+	int64_t		bandwidth_limit;	/* bytes a second */
 	int		line;			/* where the section starts */
 };
 

@@ -119,6 +119,24 @@ mapping_key(struct conf_ctx *ctx, struct client_mapping *m, const char *name,
 		if (conf_parse_int(value, 0, 65535, &m->remote_port) == -1)
 			return "remote_port must be a number from 0 to 65535 "
 			    "(0: the server picks)";
+	} else if (strcmp(name, "max_conns") == 0) {
+		if (conf_parse_int(value, 0, 1000000, &m->max_conns) == -1)
+			return "max_conns must be a number from 0 to 1000000";
+	} else if (strcmp(name, "conn_rate") == 0) {
+		if (conf_parse_int(value, 0, 1000000, &m->conn_rate) == -1)
+			return "conn_rate must be a number from 0 to 1000000";
+	} else if (strcmp(name, "conn_burst") == 0) {
+		if (conf_parse_int(value, 0, 1000000, &m->conn_burst) == -1)
+			return "conn_burst must be a number from 0 to 1000000";
+	} else if (strcmp(name, "bandwidth_limit") == 0) {
+		if (conf_parse_bandwidth(value, &m->bandwidth_limit) == -1)
+			return "bandwidth_limit must be like 512KB or 2MB (a "
+			    "second), or 0";
+	} else if (strcmp(name, "bandwidth_limit_mode") == 0) {
+		/* frp's key; here the master always enforces the limit. */
+		if (strcmp(value, "server") != 0)
+			return "bandwidth_limit_mode must be server (the master "
+			    "enforces bandwidth_limit)";
 	} else {
 		snprintf(ctx->msg, sizeof(ctx->msg), "unknown key '%s' in [%s]",
 		    name, m->name);

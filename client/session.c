@@ -56,6 +56,14 @@ session_register_all(void)
 		msg_set_str(&m, F_MAPPING, map->name);
 		msg_set_str(&m, F_LOCAL_IP, map->local_ip);
 		msg_set_int(&m, F_POOL_COUNT, C->conf.pool_count);
+		if (map->max_conns > 0)
+			msg_set_int(&m, F_MAX_CONNS, map->max_conns);
+		if (map->conn_rate > 0)
+			msg_set_int(&m, F_CONN_RATE, map->conn_rate);
+		if (map->conn_burst > 0)
+			msg_set_int(&m, F_CONN_BURST, map->conn_burst);
+		if (map->bandwidth_limit > 0)
+			msg_set_int(&m, F_BANDWIDTH_LIMIT, map->bandwidth_limit);
 		/* Our previous session's id lets the server hand its ports over now. */
 		if (C->client_id[0] != '\0')
 			msg_set_str(&m, F_CLIENT_ID, C->client_id);

@@ -168,6 +168,36 @@ conf_parse_duration(const char *s, long *seconds)
 	return 0;
 }
 
+/*
+ * Parses a bandwidth like frp's bandwidth_limit: "512KB" or "2MB" (1 KB =
+ * 1024 bytes) a second, or "0" for none, into bytes a second (<= 2^33).
+ */
+int
+conf_parse_bandwidth(const char *s, int64_t *bytes)
+{
+	char		*end;
+	long long	 v, mult;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || v < 0)
+		return -1;
+	if (v == 0 && *end == '\0') {
+		*bytes = 0;
+		return 0;
+	}
+	if (strcasecmp(end, "KB") == 0)
+		mult = 1024;
+	else if (strcasecmp(end, "MB") == 0)
+		mult = 1024 * 1024;
+	else
+		return -1;
+	if (v > (1LL << 33) / mult)
+		return -1;
+	*bytes = v * mult;
+	return 0;
+}
+
 /* Tells whether s is a literal IPv4 or IPv6 address. */
 int
 conf_parse_ip(const char *s)

@@ -29,5 +29,6 @@ int	conf_parse_int(const char *, long min, long max, long *out);
 int	conf_parse_bool(const char *, int *out);
 int	conf_parse_duration(const char *, long *seconds);
 int	conf_parse_ip(const char *);
+int	conf_parse_bandwidth(const char *, int64_t *bytes);
 
 #endif

@@ -9,7 +9,7 @@
 #include "config.h"
 
 enum key_kind { KEY_STR, KEY_INT, KEY_IP, KEY_DURATION, KEY_LOGLEVEL, KEY_PORTS,
-	KEY_BOOL };
+	KEY_BOOL, KEY_BANDWIDTH };
 
 struct key_def {
 	const char	*section;
@@ -28,6 +28,7 @@ struct key_def {
 	0, lo, hi }
 #define B(sec, k, f) { sec, k, KEY_BOOL, offsetof(struct server_config, f), 0, 0, 0 }
 #define D(sec, k, f) { sec, k, KEY_DURATION, offsetof(struct server_config, f), 0, 0, 0 }
+#define BW(sec, k, f) { sec, k, KEY_BANDWIDTH, offsetof(struct server_config, f), 0, 0, 0 }
 
 static const struct key_def server_keys[] = {
 	IP("common", "bind_addr", bind_addr),
@@ -43,6 +44,8 @@ static const struct key_def server_keys[] = {
 	S("common", "control_socket", control_socket),
 	I("common", "max_clients", max_clients, 1, 1000000),
 	I("common", "max_conns_per_mapping", max_conns_per_mapping, 1, 1000000),
+	I("common", "max_conns_per_client", max_conns_per_client, 0, 1000000),
+	BW("common", "max_bandwidth_per_mapping", max_bandwidth_per_mapping),
 	I("common", "max_pool_count", max_pool_count, 0, 1000),
 	D("common", "drain_timeout", drain_timeout),
 	S("common", "log_file", log_file),
@@ -105,6 +108,12 @@ server_key(struct conf_ctx *ctx, const char *section, const char *name,
 		case KEY_BOOL:
 			if (conf_parse_bool(value, (int *)(void *)field) == -1)
 				return "expected true or false";
+			return NULL;
+		case KEY_BANDWIDTH:
+			if (conf_parse_bandwidth(value,
+			    (int64_t *)(void *)field) == -1)
+				return "expected a bandwidth such as 512KB or 2MB "
+				    "(a second), or 0";
 			return NULL;
 		case KEY_LOGLEVEL:
 			if (log_level_parse(value, &c->log_level) == -1)

@@ -26,6 +26,8 @@ struct server_config {
 	char		 control_socket[108];
 	long		 max_clients;
 	long		 max_conns_per_mapping;
+	long		 max_conns_per_client;		/* 0: no limit */
+	int64_t		 max_bandwidth_per_mapping;	/* bytes/s, 0: no cap */
 	long		 max_pool_count;
 	long		 drain_timeout;
 	char		 log_file[PATH_MAX];

@@ -22,6 +22,7 @@ static const char *const db_names[DB_NTABLES] = {
 	[DB_WEBSESS] = "websess",
 	[DB_AUDIT] = "audit",
 	[DB_META] = "meta",
+	[DB_MAPSTATE] = "mapstate",
 };
 
 /* Returns the LMDB name of a table. */

@@ -22,6 +22,7 @@
  *   websess     32-byte sha256 of session id  -> struct db_websession
  *   audit       uint64 seq                    -> struct db_audit
  *   meta        string                        -> anything (schema version)
+ *   mapstate    uint16 port (big endian)      -> struct db_mapstate (db_mapstate.h)
  */
 #ifndef GOTUNNEL_DB_H
 #define GOTUNNEL_DB_H
@@ -50,6 +51,7 @@ enum db_table {
 	DB_WEBSESS,
 	DB_AUDIT,
 	DB_META,
+	DB_MAPSTATE,
 	DB_NTABLES
 };
 

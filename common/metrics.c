@@ -230,6 +230,8 @@ metrics_render(struct db *db)
 	    "Register requests by result (ok, or the failure reason).");
 	stored_family(&o, txn, db, "c:", "gotunnel_connections_total", "counter",
 	    "Public connections accepted.");
+	stored_family(&o, txn, db, "c:", "gotunnel_connections_refused_total",
+	    "counter", "Public connections refused, by reason.");
 	stored_family(&o, txn, db, "c:", "gotunnel_bytes_in_total", "counter",
 	    "Bytes relayed from public peers to clients.");
 	stored_family(&o, txn, db, "c:", "gotunnel_bytes_out_total", "counter",

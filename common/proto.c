@@ -46,6 +46,10 @@ static const struct field_def fields[F_NFIELDS] = {
 	[F_DATA_ID] = STR(data_id, "data_id"),
 	[F_PEER] = STR(peer, "peer"),
 	[F_CMD] = STR(cmd, "cmd"),
+	[F_MAX_CONNS] = INT(max_conns, "max_conns", 0, 1000000),
+	[F_CONN_RATE] = INT(conn_rate, "conn_rate", 0, 1000000),
+	[F_CONN_BURST] = INT(conn_burst, "conn_burst", 0, 1000000),
+	[F_BANDWIDTH_LIMIT] = INT(bandwidth_limit, "bandwidth_limit", 0, 1LL << 33),
 };
 
 static const char *const type_names[MSG_NTYPES] = {

@@ -28,7 +28,9 @@ enum msg_type {
 enum msg_field {
 	F_TYPE, F_STATUS, F_ERROR, F_NAME, F_MAPPING, F_CLIENT_ID, F_TOKEN,
 	F_PROTOCOL, F_LOCAL_IP, F_LOCAL_PORT, F_REMOTE_PORT, F_POOL_COUNT,
-	F_DATA_ID, F_PEER, F_CMD, F_NFIELDS
+	F_DATA_ID, F_PEER, F_CMD,
+	F_MAX_CONNS, F_CONN_RATE, F_CONN_BURST, F_BANDWIDTH_LIMIT,	/* limits */
+	F_NFIELDS
 };
 
 struct msg {
@@ -49,6 +51,10 @@ struct msg {
 	char		data_id[80];
 	char		peer[DB_ADDR_LEN];
 	char		cmd[32];
+	int64_t		max_conns;		/* per mapping, 0: server default */
+	int64_t		conn_rate;		/* new connections a second, 0: none */
+	int64_t		conn_burst;		/* 0: conn_rate */
+	int64_t		bandwidth_limit;	/* bytes a second each way, 0: none */
 };
 
 #define MSG_HAS(m, f)	(((m)->present >> (f)) & 1)

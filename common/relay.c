@@ -10,6 +10,9 @@
  * once the pipe is drained, and the other direction keeps flowing.
  * Pipes are taken only while bytes are in flight and returned to a small
  * free list, so an idle relayed connection holds no pipe.
+ * Bandwidth: an optional token bucket per direction caps what is read from
+ * the source; while it is empty the source is not read and a timer, not a
+ * loop, resumes the direction.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,12 +27,14 @@
 #include "log.h"
 #include "relay.h"
 #include "relay_tls.h"
+#include "tbucket.h"
 #include "xmalloc.h"
 
 #define RELAY_PIPE_SIZE		(256 * 1024)
 #define RELAY_COPY_SIZE		(16 * 1024)
 #define RELAY_FREE_PIPES	64
 #define RELAY_PUMP_ROUNDS	8	/* bound on work per wakeup, for fairness */
+#define RELAY_LIMIT_CHUNK	(16 * 1024)	/* a limited direction waits for this much */
 
 struct relay_dir {
 	int		 src, dst;
@@ -43,6 +48,9 @@ struct relay_dir {
 	uint64_t	 bytes;		/* delivered to dst */
 	struct event	*rev;		/* src readable */
 	struct event	*wev;		/* dst writable */
+	struct tbucket	*limit;		/* NULL: unlimited */
+	struct event	 limit_timer;	/* resumes reading once tokens are back */
+	int		 throttled;	/* the bucket was empty on the last fill */
 };
 
 struct relay {
@@ -124,7 +132,27 @@ relay_finish(struct relay *r, const char *reason)
 	event_del(&r->ev_read_b);
 	event_del(&r->ev_write_a);
 	event_del(&r->ev_write_b);
+	event_del(&r->ab.limit_timer);
+	event_del(&r->ba.limit_timer);
 	r->done_fn(r, r->arg, reason);
+}
+
+/* Libevent callback: a throttled direction (a to b) may read again. */
+static void
+relay_limit_ab(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *r = arg;
+
+	relay_pump(r, &r->ab);
+}
+
+/* Libevent callback: a throttled direction (b to a) may read again. */
+static void
+relay_limit_ba(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *r = arg;
+
+	relay_pump(r, &r->ba);
 }
 
 /* Libevent callback: a socket became readable or writable. */
@@ -148,14 +176,26 @@ relay_event(evutil_socket_t fd, short what, void *arg)
 static int
 dir_fill(struct relay_dir *d, int *progress, int *dry)
 {
-	ssize_t n;
-	size_t	room = (d->copy_mode ? RELAY_COPY_SIZE : pipe_capacity) - d->inflight;
+	ssize_t	 n;
+	size_t	 room = (d->copy_mode ? RELAY_COPY_SIZE : pipe_capacity) - d->inflight;
+	uint64_t granted = 0;
 
 	if (d->eof || room == 0)
 		return 0;
+	if (d->limit != NULL) {
+		granted = tbucket_take(d->limit, tbucket_now(), room);
+		if (granted == 0) {
+			d->throttled = 1;
+			*dry = 1;
+			return 0;
+		}
+		room = (size_t)granted;
+	}
 	if (!d->copy_mode) {
 		if (d->pipe[0] == -1 && pipe_get(d->pipe) == -1) {
 			log_warn("relay: pipe");
+			if (d->limit != NULL)
+				tbucket_give(d->limit, granted);
 			return -1;
 		}
 		n = splice(d->src, NULL, d->pipe[1], NULL, room,
@@ -165,6 +205,8 @@ dir_fill(struct relay_dir *d, int *progress, int *dry)
 			pipe_put(d->pipe);
 			d->copy_mode = 1;
 			d->copybuf = xmalloc(RELAY_COPY_SIZE);
+			if (d->limit != NULL)
+				tbucket_give(d->limit, granted);
 			return dir_fill(d, progress, dry);
 		}
 	} else {
@@ -172,9 +214,11 @@ dir_fill(struct relay_dir *d, int *progress, int *dry)
 			memmove(d->copybuf, d->copybuf + d->copyoff, d->inflight);
 			d->copyoff = 0;
 		}
-		n = read(d->src, d->copybuf + d->inflight,
-		    RELAY_COPY_SIZE - d->inflight);
+		n = read(d->src, d->copybuf + d->inflight, room);
 	}
+	/* Unused tokens go back: the grant was only an upper bound. */
+	if (d->limit != NULL && (n < 0 || (uint64_t)n < granted))
+		tbucket_give(d->limit, granted - (n > 0 ? (uint64_t)n : 0));
 	if (n > 0) {
 		d->inflight += (size_t)n;
 		*progress = 1;
@@ -214,12 +258,31 @@ dir_drain(struct relay_dir *d, int *progress)
 	return 0;
 }
 
+/* Stops reading a direction until its bucket has a chunk of tokens again. */
+static void
+dir_throttle(struct relay_dir *d)
+{
+	struct timeval	tv;
+	uint64_t	ns;
+
+	event_del(d->rev);
+	if (evtimer_pending(&d->limit_timer, NULL))
+		return;
+	ns = tbucket_wait(d->limit, tbucket_now(), RELAY_LIMIT_CHUNK);
+	if (ns < 1000000)
+		ns = 1000000;	/* at most a wakeup a millisecond per direction */
+	tv.tv_sec = (time_t)(ns / 1000000000);
+	tv.tv_usec = (suseconds_t)(ns % 1000000000 / 1000);
+	evtimer_add(&d->limit_timer, &tv);
+}
+
 /* Runs one direction as far as it goes, then re-arms its events. */
 static void
 relay_pump(struct relay *r, struct relay_dir *d)
 {
 	int progress = 1, dry = 0;
 
+	d->throttled = 0;
 	for (int round = 0; progress && round < RELAY_PUMP_ROUNDS; round++) {
 		progress = 0;
 		if ((!dry && dir_fill(d, &progress, &dry) == -1) ||
@@ -240,7 +303,9 @@ relay_pump(struct relay *r, struct relay_dir *d)
 		return;
 	}
 	/* Watermark: read only while there is room, write only while bytes wait. */
-	if (!d->eof && d->inflight < (d->copy_mode ? RELAY_COPY_SIZE : pipe_capacity))
+	if (d->throttled)
+		dir_throttle(d);
+	else if (!d->eof && d->inflight < (d->copy_mode ? RELAY_COPY_SIZE : pipe_capacity))
 		event_add(d->rev, NULL);
 	else
 		event_del(d->rev);
@@ -280,6 +345,8 @@ relay_new(struct event_base *base, int fd_a, int fd_b, relay_done_fn fn,
 	event_assign(&r->ev_write_b, base, fd_b, EV_WRITE | EV_PERSIST, relay_event, r);
 	dir_init(&r->ab, fd_a, fd_b, &r->ev_read_a, &r->ev_write_b);
 	dir_init(&r->ba, fd_b, fd_a, &r->ev_read_b, &r->ev_write_a);
+	evtimer_assign(&r->ab.limit_timer, base, relay_limit_ab, r);
+	evtimer_assign(&r->ba.limit_timer, base, relay_limit_ba, r);
 	event_add(&r->ev_read_a, NULL);
 	event_add(&r->ev_read_b, NULL);
 	return r;
@@ -341,6 +408,8 @@ relay_free(struct relay *r)
 	event_del(&r->ev_read_b);
 	event_del(&r->ev_write_a);
 	event_del(&r->ev_write_b);
+	event_del(&r->ab.limit_timer);
+	event_del(&r->ba.limit_timer);
 	dir_free(&r->ab);
 	dir_free(&r->ba);
 	close(r->fd_a);
@@ -373,4 +442,16 @@ relay_buffered(const struct relay *r)
 	if (r->tls != NULL)
 		return relay_tls_buffered(r->tls);
 	return r->ab.inflight + r->ba.inflight;
+}
+
+/* Caps each direction by a shared bucket (NULL: unlimited); see relay.h. */
+void
+relay_set_limit(struct relay *r, struct tbucket *ab, struct tbucket *ba)
+{
+	if (r->tls != NULL) {
+		relay_tls_set_limit(r->tls, ab, ba);
+		return;
+	}
+	r->ab.limit = ab;
+	r->ba.limit = ba;
 }

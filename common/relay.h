@@ -8,6 +8,7 @@
 
 struct event_base;
 struct relay;
+struct tbucket;
 
 /* Called once when both directions are finished or one failed; the owner
  * then reads the counters and calls relay_free(). */
@@ -22,6 +23,15 @@ void		 relay_free(struct relay *);
 uint64_t	 relay_bytes_ab(const struct relay *);
 uint64_t	 relay_bytes_ba(const struct relay *);
 size_t		 relay_buffered(const struct relay *);
+/*
+ * Bandwidth limit (optional): bytes read from a (towards b) are taken from
+ * ab, bytes read from b from ba; either may be NULL (unlimited, the default).
+ * A bucket is owned by the caller, may be shared by many relays (all the
+ * connections of a mapping) and must outlive them.  An empty bucket stops
+ * reading in that direction; a timer resumes it (no busy loop).
+ */
+void		 relay_set_limit(struct relay *, struct tbucket *ab,
+		    struct tbucket *ba);
 size_t		 relay_pipe_capacity(void);
 void		 relay_pipes_release_all(void);
 

@@ -28,12 +28,14 @@
 
 #include "log.h"
 #include "relay_tls.h"
+#include "tbucket.h"
 #include "tls.h"
 #include "xmalloc.h"
 
 #define RT_BUF		(64 * 1024)
 #define RT_ROUNDS	16	/* bound on work per wakeup, for fairness */
 #define RT_FREE_BUFS	64	/* idle buffers kept for reuse (4 MiB) */
+#define RT_LIMIT_CHUNK	(16 * 1024)	/* a limited direction waits for this much */
 
 struct rt_buf {
 	char	*data;		/* NULL while empty */
@@ -51,6 +53,9 @@ struct relay_tls {
 	uint64_t	 bytes_up, bytes_down;
 	struct event	 ev_pr, ev_pw, ev_tr, ev_tw;
 	struct event	 ev_more;	/* out of rounds with work left */
+	struct tbucket	*lim_up, *lim_down;	/* bandwidth limits, or NULL */
+	int		 throttled_up, throttled_down;
+	struct event	 ev_lim_up, ev_lim_down;	/* tokens are back */
 	relay_tls_done_fn done;
 	void		*owner;
 	int		 finished;
@@ -113,8 +118,48 @@ rt_finish(struct relay_tls *rt, const char *reason)
 	event_del(&rt->ev_tr);
 	event_del(&rt->ev_tw);
 	event_del(&rt->ev_more);
+	event_del(&rt->ev_lim_up);
+	event_del(&rt->ev_lim_down);
 	ERR_clear_error();
 	rt->done(rt->owner, reason);
+}
+
+/* How much of room a limited direction may read now (0: *throttled set). */
+static size_t
+rt_grant(struct tbucket *lim, size_t room, int *throttled)
+{
+	uint64_t granted;
+
+	if (lim == NULL)
+		return room;
+	if ((granted = tbucket_take(lim, tbucket_now(), room)) == 0)
+		*throttled = 1;
+	return (size_t)granted;
+}
+
+/* Returns the tokens of a grant that a read did not use. */
+static void
+rt_give_back(struct tbucket *lim, size_t granted, ssize_t used)
+{
+	if (lim != NULL && (used < 0 || (size_t)used < granted))
+		tbucket_give(lim, granted - (used > 0 ? (size_t)used : 0));
+}
+
+/* Arms a throttled direction's timer for when a chunk of tokens is back. */
+static void
+rt_throttle(struct tbucket *lim, struct event *timer)
+{
+	struct timeval	tv;
+	uint64_t	ns;
+
+	if (evtimer_pending(timer, NULL))
+		return;
+	ns = tbucket_wait(lim, tbucket_now(), RT_LIMIT_CHUNK);
+	if (ns < 1000000)
+		ns = 1000000;	/* at most a wakeup a millisecond per direction */
+	tv.tv_sec = (time_t)(ns / 1000000000);
+	tv.tv_usec = (suseconds_t)(ns % 1000000000 / 1000);
+	evtimer_add(timer, &tv);
 }
 
 /* Plain socket -> up buffer -> SSL_write; -1 on a fatal error. */
@@ -124,8 +169,10 @@ rt_up(struct relay_tls *rt, int *progress)
 	ssize_t	n;
 	size_t	room;
 
-	if (!rt->p_eof && (room = buf_room(&rt->up)) > 0) {
+	if (!rt->p_eof && !rt->throttled_up && (room = buf_room(&rt->up)) > 0 &&
+	    (room = rt_grant(rt->lim_up, room, &rt->throttled_up)) > 0) {
 		n = read(rt->pfd, rt->up.data + rt->up.off + rt->up.len, room);
+		rt_give_back(rt->lim_up, room, n);
 		if (n > 0) {
 			rt->up.len += (size_t)n;
 			*progress = 1;
@@ -182,12 +229,14 @@ rt_down(struct relay_tls *rt, int *progress)
 	ssize_t	n;
 	size_t	room;
 
-	if (!rt->t_eof && (room = buf_room(&rt->down)) > 0) {
+	if (!rt->t_eof && !rt->throttled_down && (room = buf_room(&rt->down)) > 0 &&
+	    (room = rt_grant(rt->lim_down, room, &rt->throttled_down)) > 0) {
 		int r;
 
 		ERR_clear_error();
 		r = SSL_read(rt->ssl, rt->down.data + rt->down.off +
 		    rt->down.len, (int)room);
+		rt_give_back(rt->lim_down, room, r);
 
 		if (r > 0) {
 			rt->down.len += (size_t)r;
@@ -258,10 +307,15 @@ rt_pump(struct relay_tls *rt)
 	}
 	buf_release(&rt->up);
 	buf_release(&rt->down);
-	ev_set(&rt->ev_pr, !rt->p_eof && rt->up.off + rt->up.len < RT_BUF);
+	if (rt->throttled_up)
+		rt_throttle(rt->lim_up, &rt->ev_lim_up);
+	if (rt->throttled_down)
+		rt_throttle(rt->lim_down, &rt->ev_lim_down);
+	ev_set(&rt->ev_pr, !rt->p_eof && !rt->throttled_up &&
+	    rt->up.off + rt->up.len < RT_BUF);
 	ev_set(&rt->ev_pw, rt->down.len > 0);
-	ev_set(&rt->ev_tr, rt->want_read ||
-	    (!rt->t_eof && rt->down.off + rt->down.len < RT_BUF));
+	ev_set(&rt->ev_tr, rt->want_read || (!rt->t_eof && !rt->throttled_down &&
+	    rt->down.off + rt->down.len < RT_BUF));
 	ev_set(&rt->ev_tw, rt->want_write);
 	/*
 	 * Out of rounds with work left: continue after other events.  Its own
@@ -277,6 +331,35 @@ static void
 rt_event(evutil_socket_t fd, short what, void *arg)
 {
 	rt_pump(arg);
+}
+
+/* A throttled direction's tokens are back: read again. */
+static void
+rt_unthrottle_up(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_tls *rt = arg;
+
+	rt->throttled_up = 0;
+	rt_pump(rt);
+}
+
+/* Likewise for TLS -> plain. */
+static void
+rt_unthrottle_down(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_tls *rt = arg;
+
+	rt->throttled_down = 0;
+	rt_pump(rt);
+}
+
+/* Caps plain -> TLS (up) and TLS -> plain (down) by shared buckets. */
+void
+relay_tls_set_limit(struct relay_tls *rt, struct tbucket *up,
+    struct tbucket *down)
+{
+	rt->lim_up = up;
+	rt->lim_down = down;
 }
 
 /* Starts relaying pfd <-> ssl (on tfd); takes both sockets and the SSL. */
@@ -296,6 +379,8 @@ relay_tls_new(struct event_base *base, int pfd, int tfd, SSL *ssl,
 	event_assign(&rt->ev_tr, base, tfd, EV_READ | EV_PERSIST, rt_event, rt);
 	event_assign(&rt->ev_tw, base, tfd, EV_WRITE | EV_PERSIST, rt_event, rt);
 	evtimer_assign(&rt->ev_more, base, rt_event, rt);
+	evtimer_assign(&rt->ev_lim_up, base, rt_unthrottle_up, rt);
+	evtimer_assign(&rt->ev_lim_down, base, rt_unthrottle_down, rt);
 	/* Bytes may already wait inside OpenSSL: pump once from the loop. */
 	event_active(&rt->ev_more, EV_TIMEOUT, 0);
 	return rt;
@@ -312,6 +397,8 @@ relay_tls_free(struct relay_tls *rt)
 	event_del(&rt->ev_tr);
 	event_del(&rt->ev_tw);
 	event_del(&rt->ev_more);
+	event_del(&rt->ev_lim_up);
+	event_del(&rt->ev_lim_down);
 	SSL_free(rt->ssl);
 	close(rt->pfd);
 	close(rt->tfd);

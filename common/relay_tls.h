@@ -21,5 +21,8 @@ uint64_t	 relay_tls_bytes_up(const struct relay_tls *);
 uint64_t	 relay_tls_bytes_down(const struct relay_tls *);
 size_t		 relay_tls_buffered(const struct relay_tls *);
 void		 relay_tls_release_all(void);
+struct tbucket;
+void		 relay_tls_set_limit(struct relay_tls *, struct tbucket *up,
+		    struct tbucket *down);
 
 #endif

@@ -40,6 +40,7 @@ usage(FILE *fp)
 	    "  clients           connected clients\n"
 	    "  mappings          published ports\n"
 	    "  kick CLIENT_ID    close a client's session and connections\n"
+	    "  mapping disable|enable PORT   refuse / accept public connections\n"
 	    "  reload            re-read the configuration (like SIGHUP)\n"
 	    "  stats             metrics in Prometheus text format\n"
 	    "  user add|del|passwd|list [NAME]   console users\n"
@@ -73,7 +74,8 @@ read_full(int fd, void *buf, size_t len)
 
 /* Sends one request and returns the parsed reply (NULL on failure). */
 static yajl_val
-ctl_request(const char *path, const char *cmd, const char *client_id)
+ctl_request(const char *path, const char *cmd, const char *client_id,
+    long remote_port)
 {
 	struct sockaddr_un	 sun;
 	struct msg		 m;
@@ -99,6 +101,8 @@ ctl_request(const char *path, const char *cmd, const char *client_id)
 	msg_set_str(&m, F_CMD, cmd);
 	if (client_id != NULL)
 		msg_set_str(&m, F_CLIENT_ID, client_id);
+	if (remote_port > 0)
+		msg_set_int(&m, F_REMOTE_PORT, remote_port);
 	if (proto_encode(&m, json, &len) == -1 ||
 	    frame_write_fd(fd, json, len) == -1 || read_full(fd, hdr, 4) == -1) {
 		fprintf(stderr, "gotunnelctl: no reply from the master\n");
@@ -261,17 +265,19 @@ print_clients(yajl_val r)
 static void
 print_mappings(yajl_val r)
 {
-	printf("%-6s  %-12s  %-20s  %-21s  %6s  %12s  %12s\n", "PORT", "NAME",
-	    "CLIENT", "LOCAL", "CONNS", "BYTES IN", "BYTES OUT");
+	printf("%-6s  %-12s  %-20s  %-21s  %-8s  %6s  %12s  %12s\n", "PORT",
+	    "NAME", "CLIENT", "LOCAL", "STATE", "CONNS", "BYTES IN", "BYTES OUT");
 	for (size_t i = 0; YAJL_IS_ARRAY(r) && i < r->u.array.len; i++) {
 		yajl_val	m = r->u.array.values[i];
 		char		local[96];
 
 		snprintf(local, sizeof(local), "%s:%lld", get_str(m, "local_ip"),
 		    get_int(m, "local_port"));
-		printf("%-6lld  %-12s  %-20s  %-21s  %6lld  %12lld  %12lld\n",
+		printf("%-6lld  %-12s  %-20s  %-21s  %-8s  %6lld  %12lld  %12lld\n",
 		    get_int(m, "remote_port"), get_str(m, "name"),
-		    get_str(m, "client_name"), local, get_int(m, "live_conns"),
+		    get_str(m, "client_name"), local,
+		    YAJL_IS_FALSE(get(m, "enabled")) ? "disabled" : "enabled",
+		    get_int(m, "live_conns"),
 		    get_int(m, "bytes_in"), get_int(m, "bytes_out"));
 	}
 }
@@ -289,7 +295,8 @@ main(int argc, char *argv[])
 	struct server_config	*c;
 	yajl_val		 reply, result;
 	char			 err[512];
-	char			*args[64];
+	char			*args[64], wire[32];
+	long			 port = 0;
 	int			 ch, json = 0, nargs = 0, rc = 1;
 
 	/* --json may stand before or after the command: pull it out first. */
@@ -338,6 +345,36 @@ main(int argc, char *argv[])
 		free(c);
 		return rc;
 	}
+	if (strcmp(cmd, "mapping") == 0) {
+		char *end;
+
+		/* mapping disable|enable PORT -> ctl "mapping_disable" ... */
+		if (nargs - optind != 3 || (strcmp(args[optind + 1], "disable") &&
+		    strcmp(args[optind + 1], "enable")) ||
+		    (port = strtol(args[optind + 2], &end, 10)) < 1 ||
+		    port > 65535 || *end != '\0') {
+			usage(stderr);
+			free(c);
+			return 1;
+		}
+		snprintf(wire, sizeof(wire), "mapping_%s", args[optind + 1]);
+		reply = ctl_request(c->control_socket, wire, NULL, port);
+		free(c);
+		if (reply == NULL)
+			return 1;
+		if (strcmp(get_str(reply, "status"), "ok") != 0) {
+			fprintf(stderr, "gotunnelctl: mapping %s %ld: %s\n",
+			    args[optind + 1], port, get_str(reply, "error"));
+			yajl_tree_free(reply);
+			return 1;
+		}
+		if (json)
+			printf("{\"ok\":true}\n");
+		else
+			printf("port %ld %sd\n", port, args[optind + 1]);
+		yajl_tree_free(reply);
+		return 0;
+	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "clients") &&
 	    strcmp(cmd, "mappings") && strcmp(cmd, "kick") && strcmp(cmd, "reload") &&
 	    strcmp(cmd, "stats")) {
@@ -353,7 +390,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	reply = ctl_request(c->control_socket, cmd,
-	    strcmp(cmd, "kick") == 0 ? args[optind + 1] : NULL);
+	    strcmp(cmd, "kick") == 0 ? args[optind + 1] : NULL, 0);
 	free(c);
 	if (reply == NULL)
 		return 1;

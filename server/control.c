@@ -229,6 +229,7 @@ control_register(struct session *s, const struct msg *req)
 	map->local_port = c.map.local_port;
 	snprintf(map->name, sizeof(map->name), "%s", c.map.name);
 	snprintf(map->local_ip, sizeof(map->local_ip), "%s", c.map.local_ip);
+	limit_mapping_init(map, req);
 	tunnel_mapping_listen(s, map, fd);
 	log_info("client %s (%s) from %s: registered %s remote port %u -> "
 	    "local port %u", s->name, s->id, s->addr, map->name,

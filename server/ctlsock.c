@@ -20,6 +20,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "db_live.h"
+#include "db_mapstate.h"
 #include "frame.h"
 #include "log.h"
 #include "metrics.h"
@@ -99,13 +100,16 @@ ctl_fail(struct ctl_conn *c, const char *error)
 
 /* Emits one mapping record. */
 static void
-gen_mapping(yajl_gen g, const struct db_mapping *m, int full)
+gen_mapping(yajl_gen g, MDB_txn *txn, const struct db_mapping *m, int full)
 {
 	yajl_gen_map_open(g);
 	GEN_KV_INT(g, "remote_port", m->remote_port);
 	GEN_KV_STR(g, "name", m->name);
 	GEN_KV_STR(g, "local_ip", m->local_ip);
 	GEN_KV_INT(g, "local_port", m->local_port);
+	GEN_STR(g, "enabled");
+	yajl_gen_bool(g, db_mapstate_enabled(&M->db, txn, m->remote_port,
+	    m->client_name));
 	if (full) {
 		GEN_KV_STR(g, "client_id", m->client_id);
 		GEN_KV_STR(g, "client_name", m->client_name);
@@ -136,7 +140,7 @@ gen_mappings(yajl_gen g, MDB_txn *txn)
 			if (v.mv_size != sizeof(m))
 				continue;
 			memcpy(&m, v.mv_data, sizeof(m));
-			gen_mapping(g, &m, 1);
+			gen_mapping(g, txn, &m, 1);
 		}
 		mdb_cursor_close(cur);
 	}
@@ -201,7 +205,7 @@ gen_clients(yajl_gen g, MDB_txn *txn)
 			yajl_gen_array_open(g);
 			if ((l = strmap_get(&bycl, c->id)) != NULL)
 				for (size_t i = 0; i < l->n; i++)
-					gen_mapping(g, &l->m[i], 0);
+					gen_mapping(g, txn, &l->m[i], 0);
 			yajl_gen_array_close(g);
 			yajl_gen_map_close(g);
 		}
@@ -295,6 +299,29 @@ ctl_kick(struct ctl_conn *c, const char *id)
 	event_add(&c->kick_timer, &(struct timeval){ 5, 0 });
 }
 
+/* Starts "mapping disable|enable PORT" (mapstate.c), then waits like a kick. */
+static void
+ctl_mapping(struct ctl_conn *c, const struct msg *req)
+{
+	uint64_t	cookie;
+	char		err[128];
+	yajl_gen	g;
+
+	if (mapstate_request(req, &cookie, err, sizeof(err)) == -1) {
+		ctl_fail(c, err);
+		return;
+	}
+	if (cookie == 0) {
+		g = ctl_reply_begin("ok");
+		yajl_gen_map_close(g);
+		ctl_send_gen(c, g);
+		yajl_gen_free(g);
+		return;
+	}
+	c->kick_cookie = cookie;
+	event_add(&c->kick_timer, &(struct timeval){ 5, 0 });
+}
+
 /* A worker answered a kick: reply to whoever asked. */
 void
 ctlsock_kick_result(const struct ipc_msg *m)
@@ -332,6 +359,10 @@ ctl_handle(struct ctl_conn *c, const struct msg *req)
 	}
 	if (strcmp(req->cmd, "kick") == 0) {
 		ctl_kick(c, req->client_id);
+		return;
+	}
+	if (strncmp(req->cmd, "mapping_", 8) == 0) {
+		ctl_mapping(c, req);
 		return;
 	}
 	if (strcmp(req->cmd, "reload") == 0) {

@@ -68,7 +68,8 @@ master_ipc_read(evutil_socket_t fd, short what, void *arg)
 		event_del(&((struct worker_slot *)arg)->ev_ipc);
 		return;
 	}
-	if (n == sizeof(m) && m.type == IPC_KICK_RESULT)
+	if (n == sizeof(m) && (m.type == IPC_KICK_RESULT ||
+	    m.type == IPC_MAPPING_RESULT))
 		ctlsock_kick_result(&m);
 }
 

@@ -35,6 +35,8 @@ enum ipc_type {
 	IPC_KICK_RESULT,	/* worker -> master: ok 1/0 */
 	IPC_RELOAD,		/* master -> worker: re-read the config */
 	IPC_STOP,		/* master -> worker: drain and exit */
+	IPC_MAPPING_STATE,	/* master -> worker: disable/enable remote_port */
+	IPC_MAPPING_RESULT,	/* worker -> master: applied */
 };
 
 struct ipc_msg {
@@ -43,6 +45,8 @@ struct ipc_msg {
 	uint64_t	cookie;		/* matches a result to its request */
 	char		client_id[DB_ID_LEN];
 	char		reason[64];
+	uint32_t	remote_port;	/* IPC_MAPPING_STATE */
+	uint32_t	disabled;
 };
 
 /* Messages between workers (SOCK_DGRAM, may carry a descriptor). */
@@ -133,6 +137,7 @@ struct mapping {
 	uint32_t		 live_conns;
 	uint32_t		 total_conns;
 	uint64_t		 bytes_in, bytes_out;
+	struct map_limit	*limit;		/* limit.c */
 };
 TAILQ_HEAD(mapping_list, mapping);
 
@@ -267,6 +272,19 @@ void	flush_now(void);
 void	flush_conn_closed(struct pubconn *, const char *reason);
 void	flush_count_register(const char *result);
 
+/* limit.c */
+struct map_limit;
+struct relay;
+struct sockaddr;
+void	limit_mapping_init(struct mapping *, const struct msg *);
+void	limit_mapping_free(struct mapping *);
+int	limit_refuse(struct mapping *, const struct sockaddr *);
+void	limit_relay(struct mapping *, struct relay *);
+int	limit_mapping_set(uint16_t port, int disabled);
+int	limit_flush_needed(void);
+void	limit_flush_metrics(MDB_txn *);
+void	limit_flush_done(void);
+
 /* The master's view of one worker slot. */
 struct worker_slot {
 	pid_t		 pid;		/* 0 while not running */
@@ -310,5 +328,9 @@ int	master_send_ipc(int slot, const struct ipc_msg *);
 int	ctlsock_open(struct server_config *, struct event_base *);
 void	ctlsock_close(void);
 void	ctlsock_kick_result(const struct ipc_msg *);
+
+/* mapstate.c */
+int	mapstate_request(const struct msg *, uint64_t *cookie, char *err,
+	    size_t errlen);
 
 #endif

@@ -86,6 +86,7 @@ tunnel_pair(struct pubconn *pc, int dfd, SSL *ssl)
 	pc->relay = ssl != NULL ?
 	    relay_new_tls(W->base, pc->fd, dfd, ssl, relay_done, pc) :
 	    relay_new(W->base, pc->fd, dfd, relay_done, pc);
+	limit_relay(pc->mapping, pc->relay);
 	log_debug("port %u: %s relayed for client %s",
 	    pc->mapping->remote_port, pc->peer, pc->mapping->session->name);
 }
@@ -234,11 +235,8 @@ mapping_accept(evutil_socket_t lfd, short what, void *arg)
 				log_warn("port %u: accept", map->remote_port);
 			return;
 		}
-		if (map->live_conns >= (uint32_t)W->conf.max_conns_per_mapping ||
-		    s->nwaiting >= MAX_WAITING_PER_SESSION) {
-			log_warnx("port %u: connection refused: "
-			    "max_conns_per_mapping reached", map->remote_port);
-			close(fd);
+		if (limit_refuse(map, (struct sockaddr *)&ss)) {
+			close(fd);	/* at once: counted and logged by limit.c */
 			continue;
 		}
 		net_set_nodelay(fd);
@@ -311,6 +309,7 @@ tunnel_mapping_free(struct mapping *map)
 		pubconn_close(pc, "client disconnected");
 	TAILQ_REMOVE(&map->session->mappings, map, entry);
 	map->session->nmappings--;
+	limit_mapping_free(map);
 	free(map);
 }
 

@@ -546,6 +546,13 @@ worker_ipc_read(evutil_socket_t fd, short what, void *arg)
 		m.type = IPC_KICK_RESULT;
 		send(fd, &m, sizeof(m), MSG_DONTWAIT);
 		break;
+	case IPC_MAPPING_STATE:
+		/* The state is in LMDB already: applied here or at the next register. */
+		(void)limit_mapping_set((uint16_t)m.remote_port, m.disabled != 0);
+		m.ok = 1;
+		m.type = IPC_MAPPING_RESULT;
+		send(fd, &m, sizeof(m), MSG_DONTWAIT);
+		break;
 	case IPC_RELOAD:
 		worker_reload();
 		break;

@@ -28,6 +28,7 @@ struct admin_conf {
 	char		metrics_token[256];
 	char		data_dir[PATH_MAX];
 	char		control_socket[PATH_MAX];
+	char		tls_cert_file[PATH_MAX];	/* the master's, for its fingerprint */
 };
 
 /* conf.c */

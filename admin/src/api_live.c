@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db_mapstate.h"
 #include "module.h"
 
 #define CTL_TIMEOUT_MS	3000
@@ -19,7 +20,8 @@
 
 /* Appends one mapping object. */
 static void
-live_mapping_json(struct kore_buf *b, const struct db_mapping *m, int full)
+live_mapping_json(struct kore_buf *b, MDB_txn *txn, const struct db_mapping *m,
+    int full)
 {
 	jw_open(b, '{');
 	if (full)
@@ -39,6 +41,8 @@ live_mapping_json(struct kore_buf *b, const struct db_mapping *m, int full)
 	jw_uint(b, "total_conns", m->total_conns);
 	jw_uint(b, "bytes_in", m->bytes_in);
 	jw_uint(b, "bytes_out", m->bytes_out);
+	jw_bool(b, "enabled", db_mapstate_enabled(&admin_db, txn, m->remote_port,
+	    m->client_name));
 	jw_close(b, '}');
 }
 
@@ -98,7 +102,7 @@ live_client_json(struct kore_buf *b, MDB_txn *txn, const struct db_client *c,
 				continue;
 			memcpy(&m, v.mv_data, sizeof(m));
 			if (same_id(m.client_id, sizeof(m.client_id), c->id))
-				live_mapping_json(b, &m, 0);
+				live_mapping_json(b, txn, &m, 0);
 		}
 		mdb_cursor_close(cur);
 	}
@@ -204,9 +208,8 @@ emit_mapping(struct kore_buf *b, MDB_txn *txn, const void *rec)
 {
 	struct db_mapping	m;
 
-	(void)txn;
 	memcpy(&m, rec, sizeof(m));
-	live_mapping_json(b, &m, 1);
+	live_mapping_json(b, txn, &m, 1);
 }
 
 /* GET /api/clients. */
@@ -294,7 +297,7 @@ ctl_read(int fd, void *buf, size_t len, uint64_t deadline)
  * master and reads its reply: 0 ok, 1 the master answered fail (error in
  * err), -1 the master could not be reached (reason in err).
  */
-static int
+int
 ctl_request(const char *json, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun;

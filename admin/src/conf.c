@@ -117,6 +117,10 @@ conf_handler(void *arg, const char *section, const char *name,
 			    sizeof(c->control_socket), value) ||
 			    strlen(value) >= 108)
 				bad = "invalid control_socket";
+		} else if (strcmp(name, "tls_cert_file") == 0) {
+			if (conf_path(c->tls_cert_file,
+			    sizeof(c->tls_cert_file), value))
+				bad = "invalid tls_cert_file";
 		}
 		/* The master's other keys are not ours to judge. */
 	} else if (strcmp(section, "admin") == 0) {

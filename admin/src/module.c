@@ -82,6 +82,9 @@ static const struct route routes[] = {
 	{ HTTP_METHOD_GET, "/api/clients/*", api_client, 0 },
 	{ HTTP_METHOD_POST, "/api/clients/*/disconnect", api_disconnect, 0 },
 	{ HTTP_METHOD_GET, "/api/mappings", api_mappings, 0 },
+	{ HTTP_METHOD_POST, "/api/mappings/*/disable", api_mapping_disable, 0 },
+	{ HTTP_METHOD_POST, "/api/mappings/*/enable", api_mapping_enable, 0 },
+	{ HTTP_METHOD_GET, "/api/settings", api_settings, 0 },
 	{ HTTP_METHOD_GET, "/api/sessions", api_sessions, 0 },
 	{ HTTP_METHOD_GET, "/api/sessions/export", api_export, 0 },
 	{ HTTP_METHOD_GET, "/api/stats", api_stats, 0 },
@@ -111,6 +114,7 @@ kore_parent_configure(int argc, char **argv)
 	/* The sandboxed worker may not mkdir: make data_dir here, like the master. */
 	if (mkdir(admin_conf.data_dir, 0700) == -1 && errno != EEXIST)
 		fatalx("mkdir %s: %s", admin_conf.data_dir, errno_s);
+	settings_init();	/* reads tls_cert_file before any chroot */
 	return KORE_RESULT_OK;
 }
 
@@ -508,7 +512,8 @@ admin_dispatch(struct http_request *req)
 	}
 	if (r == NULL) {
 		http_response_header(req, "allow", strstr(req->path,
-		    "disconnect") || strcmp(req->path, "/api/login") == 0 ||
+		    "disconnect") || strncmp(req->path, "/api/mappings/", 14) == 0 ||
+		    strcmp(req->path, "/api/login") == 0 ||
 		    strcmp(req->path, "/api/logout") == 0 ? "POST" :
 		    "GET, HEAD");
 		admin_error(&ctx, 405, "method not allowed");

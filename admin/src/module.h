@@ -83,6 +83,7 @@ int	 api_clients(struct admin_ctx *);
 int	 api_client(struct admin_ctx *);
 int	 api_disconnect(struct admin_ctx *);
 int	 api_mappings(struct admin_ctx *);
+int	 ctl_request(const char *json, char *err, size_t errlen);
 void	 live_client_json(struct kore_buf *, MDB_txn *,
 	    const struct db_client *, int with_conns);
 void	 live_conn_json(struct kore_buf *, uint64_t id, const struct db_conn *,
@@ -99,6 +100,14 @@ int	 api_metrics(struct admin_ctx *);
 int	 api_metrics_bearer_ok(struct admin_ctx *);
 int	 api_events(struct admin_ctx *);
 void	 events_init(void);
+
+/* api_mapping.c */
+int	 api_mapping_disable(struct admin_ctx *);
+int	 api_mapping_enable(struct admin_ctx *);
+
+/* api_settings.c */
+void	 settings_init(void);
+int	 api_settings(struct admin_ctx *);
 
 /* static.c */
 int	 static_serve(struct admin_ctx *);

@@ -8,6 +8,7 @@ when bin/gotunnel-master and bin/gotunnel-client exist (test_real_*), and
 otherwise from t/admin's fixture tool, which writes the same LMDB records.
 Ends with a line "N passed, N failed"; exits 1 on any failure.
 """
+import hashlib
 import http.client
 import json
 import os
@@ -225,7 +226,8 @@ PROTECTED = [
     ("GET", "/api/sessions"), ("GET", "/api/sessions/export?format=csv"),
     ("GET", "/api/stats?range=1h"), ("GET", "/api/events"), ("GET", "/api/audit"),
     ("POST", "/api/logout"), ("GET", "/api/nope"), ("GET", "/api"), ("GET", "/api/login"),
-    ("DELETE", "/api/clients"),
+    ("DELETE", "/api/clients"), ("POST", "/api/mappings/21022/disable"),
+    ("POST", "/api/mappings/21022/enable"), ("GET", "/api/settings"),
 ]
 
 
@@ -455,7 +457,7 @@ class FakeMaster(threading.Thread):
             n = struct.unpack(">I", c.recv(4))[0]
             msg = json.loads(c.recv(n))
             self.got.append(msg)
-            if msg.get("client_id") in self.known:
+            if msg.get("client_id", msg.get("remote_port")) in self.known:
                 rep = {"type": "ctl_response", "status": "ok"}
             else:
                 rep = {"type": "ctl_response", "status": "fail", "error": "no such client"}
@@ -483,6 +485,54 @@ def test_disconnect_fixture(a):
     assert au[1]["action"] == "disconnect" and au[1]["ok"] is True
     assert "dead0001" in au[1]["detail"] and au[1]["user"] == "admin"
     a.fixture("offline", "dead0001", "kicked")
+
+
+def test_mapping_switch_fixture(a):
+    """POST /api/mappings/PORT/disable|enable: session, CSRF, 400/404/405, audit."""
+    if os.path.exists(a.ctl):
+        os.unlink(a.ctl)
+    a.fixture("client", "5a1c0001", "switchy", "127.0.0.1:50003", "21095:web")
+    cookie, csrf = a.login(source="127.0.0.74")
+    cl = a.req("GET", "/api/clients/5a1c0001", cookie=cookie).json()
+    assert cl["mappings"][0]["enabled"] is True, cl
+    ms = [m for m in a.req("GET", "/api/mappings", cookie=cookie).json()["mappings"]
+          if m["remote_port"] == 21095]
+    assert ms and ms[0]["enabled"] is True, ms
+    assert a.req("POST", "/api/mappings/21095/disable").status == 401
+    r = a.req("POST", "/api/mappings/21095/disable", cookie=cookie)
+    assert r.status == 403 and r.json() == {"error": "csrf token mismatch"}
+    r = a.req("GET", "/api/mappings/21095/disable", cookie=cookie)
+    assert r.status == 405 and r.header("allow") == "POST", (r.status, r.headers)
+    for bad in ("abc", "0", "65536", "070000", "-1"):
+        r = a.req("POST", "/api/mappings/%s/disable" % bad, cookie=cookie, csrf=csrf)
+        assert r.status in (400, 404) and "error" in r.json(), (bad, r.status)
+    r = a.req("POST", "/api/mappings/21999/disable", cookie=cookie, csrf=csrf)
+    assert r.status == 404 and r.json() == {"error": "no such mapping"}, r.body
+    for action in ("disable", "enable"):
+        fm = FakeMaster(a.ctl, {21095})
+        fm.start()
+        r = a.req("POST", "/api/mappings/21095/%s" % action, cookie=cookie, csrf=csrf)
+        fm.join(10)
+        os.unlink(a.ctl)
+        assert r.status == 200 and r.json() == {"ok": True}, (r.status, r.body)
+        assert fm.got == [{"type": "ctl", "cmd": "mapping_" + action, "remote_port": 21095}], fm.got
+    # The master is down: an error, audited as a failure.
+    r = a.req("POST", "/api/mappings/21095/disable", cookie=cookie, csrf=csrf)
+    assert r.status == 500 and "error" in r.json()
+    au = a.req("GET", "/api/audit?per_page=5", cookie=cookie).json()["items"]
+    assert [(x["action"], x["ok"]) for x in au[:4]] == [
+        ("mapping_disable", False), ("mapping_enable", True), ("mapping_disable", True),
+        ("mapping_disable", False)], au
+    assert "port 21095 (client switchy)" in au[1]["detail"] and au[1]["user"] == "admin", au[1]
+    assert "port 21999" in au[3]["detail"]
+    a.fixture("offline", "5a1c0001", "done")
+
+
+def test_settings_no_tls(a):
+    cookie, csrf = a.login(source="127.0.0.75")
+    r = a.req("GET", "/api/settings", cookie=cookie)
+    assert r.status == 200 and r.json()["tls_fingerprint"] is None, r.body
+    assert a.req("GET", "/api/settings?x=1", cookie=cookie).status == 400
 
 
 def test_history_filters_paging(a):
@@ -965,6 +1015,24 @@ def test_real_master_client():
                        cookie=cookie).json()
             time.sleep(0.3)
         assert hc["total"] == 1 and hc["items"][0]["bytes_in"] == 24, hc
+        # Disable the mapping through the API: refused, shown, client stays; enable again.
+        r = a.req("POST", "/api/mappings/%d/disable" % pub_port, cookie=cookie, csrf=csrf)
+        assert r.status == 200, (r.status, r.body)
+        c2 = a.req("GET", "/api/clients/" + client["id"], cookie=cookie).json()
+        assert c2["mappings"][0]["enabled"] is False, c2
+        pub = socket.create_connection(("127.0.0.1", pub_port), timeout=10)
+        pub.settimeout(10)
+        try:
+            assert pub.recv(100) == b"", "a disabled mapping served a connection"
+        except ConnectionResetError:
+            pass
+        pub.close()
+        r = a.req("POST", "/api/mappings/%d/enable" % pub_port, cookie=cookie, csrf=csrf)
+        assert r.status == 200, (r.status, r.body)
+        c2 = a.req("GET", "/api/clients/" + client["id"], cookie=cookie).json()
+        assert c2["mappings"][0]["enabled"] is True, c2
+        au = a.req("GET", "/api/audit?per_page=2", cookie=cookie).json()["items"]
+        assert [x["action"] for x in au] == ["mapping_enable", "mapping_disable"], au
         r = a.req("POST", "/api/clients/%s/disconnect" % client["id"], cookie=cookie, csrf=csrf)
         assert r.status == 200, (r.status, r.body)
         gone = False
@@ -1116,6 +1184,35 @@ def make_cert(d, name):
     return cert, key
 
 
+def test_settings_fingerprint():
+    """[common] tls_cert_file: /api/settings has sha256: + hex of the certificate's DER."""
+    if shutil.which("openssl") is None:
+        return "skip: no openssl command"
+    d = tempfile.mkdtemp(prefix="gtadmin-fp.")
+    a = None
+    try:
+        cert, _ = make_cert(d, "master")
+        der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"],
+                             check=True, capture_output=True, timeout=30).stdout
+        want = "sha256:" + hashlib.sha256(der).hexdigest()
+        a = Admin(common_ini="tls_cert_file = %s\n" % cert)
+        cookie, _ = a.login(source="127.0.0.93")
+        r = a.req("GET", "/api/settings", cookie=cookie)
+        assert r.status == 200 and r.json()["tls_fingerprint"] == want, (r.body, want)
+        assert len(want) == 71 and want == want.lower()
+        a.stop()
+        a.cleanup()
+        a = Admin(common_ini="tls_cert_file = %s\n" % os.path.join(d, "missing.crt"))
+        cookie, _ = a.login(source="127.0.0.94")
+        r = a.req("GET", "/api/settings", cookie=cookie).json()
+        assert r["tls_fingerprint"] is None and "missing.crt" in r["tls_error"], r
+    finally:
+        if a is not None:
+            a.stop()
+            a.cleanup()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_tls_front_end():
     """tls_cert/tls_key: HTTPS from the launcher, real client addresses, Secure cookie."""
     if shutil.which("openssl") is None:
@@ -1171,11 +1268,13 @@ def main():
               test_wrong_password_and_unknown_user, test_throttle_per_user,
               test_throttle_per_address, test_bad_input_400, test_csrf_403,
               test_methods_and_unknown, test_session_expiry, test_clients_and_mappings,
-              test_disconnect_fixture, test_history_filters_paging, test_export_matches_records,
+              test_disconnect_fixture, test_mapping_switch_fixture, test_settings_no_tls,
+              test_history_filters_paging, test_export_matches_records,
               test_stats, test_events, test_static_and_traversal, test_ctl_user,
               test_ctl_user_tty, test_junk_requests, test_export_large_streams,
               test_no_worker_restart]
-    alone = [test_config_check, test_fresh_data_dir, test_exit_status, test_tls_front_end, test_real_master_client]
+    alone = [test_config_check, test_fresh_data_dir, test_exit_status, test_tls_front_end,
+             test_settings_fingerprint, test_real_master_client]
     passed = failed = skipped = 0
     a = None
     try:

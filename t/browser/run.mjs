@@ -375,6 +375,39 @@ async function main() {
     await page.goto(ctx.base + '/clients');
   });
 
+  await test('mapping switch: disabled refuses public connections, enabled serves again', async () => {
+    await page.locator('[data-testid=client-name]', { hasText: 'gotunnel-demo' }).click();
+    await page.waitForURL(/\/clients\/.+/);
+    const sw = page.locator(`[data-testid=mapping-switch-${ctx.demoPort}]`);
+    await sw.waitFor();
+    assert((await sw.getAttribute('aria-checked')) === 'true', 'the mapping does not start enabled');
+    await sw.click();
+    const confirm = page.locator(`[data-testid=confirm-disable-${ctx.demoPort}]`);
+    await confirm.waitFor();
+    const [off] = await Promise.all([page.waitForResponse((x) => x.url().includes(`/api/mappings/${ctx.demoPort}/disable`)), confirm.click()]);
+    assert(off.status() === 200, `disable answered ${off.status()}`);
+    await waitUntil(async () => (await sw.getAttribute('aria-checked')) === 'false', 5000, 'the switch to show off');
+    // A public connection is now closed at once, without a byte.
+    const refused = await new Promise((res) => {
+      const s = net.connect(ctx.demoPort, LOCAL);
+      env.sockets.push(s);
+      let got = 0;
+      const t = setTimeout(() => { s.destroy(); res(false); }, 5000);
+      s.on('connect', () => s.write('anyone?\n'));
+      s.on('data', (d) => { got += d.length; });
+      s.on('error', () => {});
+      s.on('close', () => { clearTimeout(t); res(got === 0); });
+    });
+    assert(refused, 'a connection to the disabled mapping was served');
+    await shot(page, 'client-detail-mapping-disabled.png');
+    const [on] = await Promise.all([page.waitForResponse((x) => x.url().includes(`/api/mappings/${ctx.demoPort}/enable`)), sw.click()]);
+    assert(on.status() === 200, `enable answered ${on.status()}`);
+    await waitUntil(async () => (await sw.getAttribute('aria-checked')) === 'true', 5000, 'the switch to show on');
+    const r = await echoThrough(env, ctx.demoPort, 'back on\n');
+    assert(r.echoed, 'the enabled mapping does not echo');
+    await page.goto(ctx.base + '/clients');
+  });
+
   await test('disconnect (with confirmation) removes the client', async () => {
     await page.locator('[data-testid=client-name]', { hasText: 'browser-second' }).waitFor();
     await page.click('[data-testid=disconnect-browser-second]');

@@ -595,6 +595,7 @@ class Client:
         for m in self.maps:
             kv = {"type": "tcp", "local_ip": m.get("local_ip", LOCAL),
                   "local_port": m["local_port"], "remote_port": m["remote_port"]}
+            kv.update(m.get("extra", {}))   # more mapping keys (limits, ...)
             secs.append((m["name"], kv))
         write_ini(self.conf, secs)
 

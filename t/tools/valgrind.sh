@@ -31,6 +31,9 @@ name = vg
 [echo]
 local_port = $svc
 remote_port = $pub
+; The limited relay path (token buckets, throttle timers) runs under valgrind too.
+bandwidth_limit = 8MB
+conn_rate = 100
 CONF
 # A local echo service (bounded: exits with the test).
 python3 - "$svc" <<'PY' &

@@ -119,6 +119,9 @@ START_TEST(test_server_all_keys)
 	    "heartbeat_timeout = 2m\n"
 	    "max_clients = 5\n"
 	    "max_conns_per_mapping = 6\n"
+	    "max_conns_per_client = 9\n"
+	    "max_bandwidth_per_mapping = 512KB\n"
+	    "tls_cert_file = /etc/gotunnel/server.crt\n"
 	    "max_pool_count = 0\n"
 	    "\n"
 	    "[admin]\n"
@@ -144,6 +147,9 @@ START_TEST(test_server_all_keys)
 	ck_assert_int_eq(c.heartbeat_timeout, 120);
 	ck_assert_int_eq(c.max_clients, 5);
 	ck_assert_int_eq(c.max_conns_per_mapping, 6);
+	ck_assert_int_eq(c.max_conns_per_client, 9);
+	ck_assert_int_eq(c.max_bandwidth_per_mapping, 512 * 1024);
+	ck_assert_str_eq(c.tls_cert_file, "/etc/gotunnel/server.crt");
 	ck_assert_int_eq(c.max_pool_count, 0);
 	ck_assert_str_eq(c.admin_bind_addr, "::");
 	ck_assert_int_eq(c.admin_bind_port, 7600);
@@ -233,6 +239,11 @@ static const struct {
 	{ "[common]\ntoken = s\nmax_conns_per_mapping = 0\n", 3, "max_conns_per_mapping must be" },
 	{ "[common]\ntoken = s\nmax_conns_per_mapping = 1000001\n", 3, "max_conns_per_mapping must be" },
 	{ "[common]\ntoken = s\nmax_pool_count = 1001\n", 3, "max_pool_count must be" },
+	{ "[common]\ntoken = s\nmax_conns_per_client = -1\n", 3, "max_conns_per_client must be" },
+	{ "[common]\ntoken = s\nmax_bandwidth_per_mapping = 2\n", 3, "expected a bandwidth" },
+	{ "[common]\ntoken = s\nmax_bandwidth_per_mapping = 2GB\n", 3, "expected a bandwidth" },
+	{ "[common]\ntoken = s\nmax_bandwidth_per_mapping = 8193MB\n", 3, "expected a bandwidth" },
+	{ "[common]\ntoken = s\nmax_bandwidth_per_mapping = -1MB\n", 3, "expected a bandwidth" },
 	{ "[common]\ntoken = s\nmax_pool_count = -1\n", 3, "max_pool_count must be" },
 	{ "[common]\ntoken = s\ncontrol_socket = /xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/s\n", 3, "too long" },
@@ -436,8 +447,19 @@ START_TEST(test_client_all_keys)
 	    "remote_port = 10022\n"
 	    "[web]\n"
 	    "local_port = 8080\n"
-	    "remote_port = 0\n");
+	    "remote_port = 0\n"
+	    "max_conns = 200\n"
+	    "conn_rate = 50\n"
+	    "conn_burst = 100\n"
+	    "bandwidth_limit = 2mb\n"
+	    "bandwidth_limit_mode = server\n");
 	ck_assert_msg(client_config_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(c.maps[0].max_conns, 0);
+	ck_assert_int_eq(c.maps[0].bandwidth_limit, 0);
+	ck_assert_int_eq(c.maps[1].max_conns, 200);
+	ck_assert_int_eq(c.maps[1].conn_rate, 50);
+	ck_assert_int_eq(c.maps[1].conn_burst, 100);
+	ck_assert_int_eq(c.maps[1].bandwidth_limit, 2 * 1024 * 1024);
 	ck_assert_str_eq(c.server_addr, "tunnel.example.org");
 	ck_assert_int_eq(c.server_port, 7443);
 	ck_assert_str_eq(c.name, "laptop");
@@ -520,6 +542,13 @@ static const struct {
 	{ CLI_OK "remote_port = 65536\n", 6, "remote_port must be" },
 	{ CLI_OK "remote_port = any\n", 6, "remote_port must be" },
 	{ CLI_OK "local_ip =\n", 6, "local_ip must be" },
+	{ CLI_OK "max_conns = -1\n", 6, "max_conns must be a number from 0 to 1000000" },
+	{ CLI_OK "conn_rate = 1000001\n", 6, "conn_rate must be" },
+	{ CLI_OK "conn_burst = x\n", 6, "conn_burst must be" },
+	{ CLI_OK "bandwidth_limit = 1000\n", 6, "bandwidth_limit must be like 512KB or 2MB" },
+	{ CLI_OK "bandwidth_limit = 1.5MB\n", 6, "bandwidth_limit must be" },
+	{ CLI_OK "bandwidth_limit = MB\n", 6, "bandwidth_limit must be" },
+	{ CLI_OK "bandwidth_limit_mode = client\n", 6, "bandwidth_limit_mode must be server" },
 	{ CLI_OK "bogus = 1\n", 6, "unknown key 'bogus' in [ssh]" },
 	{ CLI_OK "server_port = 7000\n", 6, "unknown key 'server_port' in [ssh]" },
 	{ CLI_OK "[web]\nlocal_port = 80\nhost = x\n", 8, "unknown key 'host' in [web]" },

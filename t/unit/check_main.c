@@ -29,6 +29,7 @@ main(void)
 	add_suite(&sr, suite_db_admin);
 	add_suite(&sr, suite_relay);
 	add_suite(&sr, suite_tls);
+	add_suite(&sr, suite_tbucket);
 	if (sr == NULL)
 		return 1;
 	srunner_run_all(sr, CK_NORMAL);

@@ -149,6 +149,14 @@ START_TEST(test_port_limits_ok)
 	ck_assert_int_eq(parse("{\"type\":\"register\",\"remote_port\":-0}", &m,
 	    err, sizeof(err)), 0);
 	ck_assert_int_eq(m.remote_port, 0);
+	/* Limits of a mapping at their bounds. */
+	ck_assert_msg(parse("{\"type\":\"register\",\"max_conns\":1000000,"
+	    "\"conn_rate\":0,\"conn_burst\":1000000,"
+	    "\"bandwidth_limit\":8589934592}", &m, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(m.max_conns, 1000000);
+	ck_assert(MSG_HAS(&m, F_CONN_RATE));
+	ck_assert_int_eq(m.conn_burst, 1000000);
+	ck_assert_int_eq(m.bandwidth_limit, 8589934592LL);
 }
 END_TEST
 
@@ -340,6 +348,11 @@ static const struct {
 	{ "{\"type\":\"register\",\"remote_port\":9223372036854775807}", "remote_port" },
 	{ "{\"type\":\"register\",\"remote_port\":18446744073709551616}", NULL },
 	{ "{\"type\":\"register\",\"pool_count\":-1}", "pool_count" },
+	{ "{\"type\":\"register\",\"max_conns\":1000001}", "max_conns" },
+	{ "{\"type\":\"register\",\"conn_rate\":-1}", "conn_rate" },
+	{ "{\"type\":\"register\",\"conn_burst\":\"5\"}", "conn_burst" },
+	{ "{\"type\":\"register\",\"bandwidth_limit\":8589934593}", "bandwidth_limit" },
+	{ "{\"type\":\"register\",\"bandwidth_limit\":1.5}", "bandwidth_limit" },
 	/* not an object */
 	{ "[]", "object" },
 	{ "[{\"type\":\"heartbeat\"}]", "object" },
@@ -459,6 +472,8 @@ START_TEST(test_encode_roundtrip)
 	msg_set_str(&m, F_PROTOCOL, "tcp");
 	msg_set_str(&m, F_CLIENT_ID, "0123456789abcdef0123456789abcdef");
 	msg_set_int(&m, F_POOL_COUNT, 8);
+	msg_set_int(&m, F_MAX_CONNS, 3);
+	msg_set_int(&m, F_BANDWIDTH_LIMIT, 2097152);
 	ck_assert_int_eq(proto_encode(&m, out, &len), 0);
 	ck_assert_ptr_null(memchr(out, '\0', len));
 	ck_assert_msg(proto_parse(out, len, &back, err, sizeof(err)) == 0, "%s", err);
@@ -470,6 +485,8 @@ START_TEST(test_encode_roundtrip)
 	ck_assert_str_eq(back.name, "demo");
 	ck_assert_str_eq(back.client_id, m.client_id);
 	ck_assert_int_eq(back.pool_count, 8);
+	ck_assert_int_eq(back.max_conns, 3);
+	ck_assert_int_eq(back.bandwidth_limit, 2097152);
 }
 END_TEST
 

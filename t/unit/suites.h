@@ -13,5 +13,6 @@ Suite	*suite_db(void) __attribute__((weak));
 Suite	*suite_db_admin(void) __attribute__((weak));	/* users, web sessions, audit (admin) */
 Suite	*suite_relay(void) __attribute__((weak));
 Suite	*suite_tls(void) __attribute__((weak));
+Suite	*suite_tbucket(void) __attribute__((weak));
 
 #endif

@@ -26,6 +26,8 @@ export interface Mapping {
   total_conns: number;
   bytes_in: number;
   bytes_out: number;
+  /** false while an operator has disabled it (public connections refused). */
+  enabled?: boolean;
 }
 
 export interface Client {
@@ -164,4 +166,12 @@ export interface AuditItem {
   ok: boolean;
   address: string;
   detail: string;
+}
+
+/** GET /api/settings: what an operator hands to clients. */
+export interface Settings {
+  /** "sha256:" + 64 hex digits of the master's certificate, null without tls_cert_file. */
+  tls_fingerprint: string | null;
+  tls: boolean;
+  tls_error?: string;
 }

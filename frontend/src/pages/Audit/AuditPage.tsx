@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: ISC
-// Audit log: logins (ok and failed), logouts, disconnects, user changes.
+// Audit log: logins (ok and failed), logouts, disconnects, mapping switches, user changes.
 import { useMemo, useState } from 'react';
 import { Button, Card, Select, Space, Table, Tag, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
@@ -18,6 +18,8 @@ const ACTION_COLORS: Record<string, string> = {
   user_add: 'green',
   user_del: 'red',
   user_passwd: 'gold',
+  mapping_disable: 'orange',
+  mapping_enable: 'cyan',
 };
 
 /** The /audit page. */

@@ -12,6 +12,7 @@ import { useEvents } from '../../hooks/events';
 import { useI18n } from '../../i18n/context';
 import { EmptyState, ErrorState, LoadingState, StaleBanner } from '../../components/StateView';
 import { formatAgo, formatBytes, formatTime } from '../../components/format';
+import MappingSwitch from './MappingSwitch';
 
 const QUIET_REFRESH_MS = 5000;
 
@@ -171,6 +172,7 @@ export default function ClientDetailPage() {
           data-testid="detail-mappings"
           locale={{ emptyText: <EmptyState title={t('detail.noMappings')} /> }}
           columns={[
+            { title: t('mapping.state'), key: 'enabled', render: (_: unknown, m) => <MappingSwitch mapping={m} disabled={offline} onChanged={reloadSoon} /> },
             { title: t('detail.mappingName'), dataIndex: 'name' },
             { title: t('detail.remotePort'), dataIndex: 'remote_port', render: (v: number) => <Typography.Text strong>:{v}</Typography.Text> },
             { title: t('detail.local'), key: 'local', render: (_: unknown, m) => `${m.local_ip}:${m.local_port}` },

@@ -14,6 +14,7 @@ import { ErrorState, EmptyState, LoadingState, StaleBanner } from '../../compone
 import { formatAgo, formatBytes, formatStep } from '../../components/format';
 import { ClientsChart, ConnsChart, TrafficChart } from './Charts';
 import { applyTick } from './stats';
+import Fingerprint from './Fingerprint';
 
 const REFRESH_MS: Record<StatsRange, number> = { '1h': 15000, '24h': 60000, '7d': 300000 };
 
@@ -89,6 +90,7 @@ export default function OverviewPage() {
         </Col>
       </Row>
 
+      <Fingerprint />
       {stats.data && stats.error ? <StaleBanner error={stats.error} onRetry={() => stats.reload()} /> : null}
       <Row gutter={[16, 16]}>
         <Col xs={12} lg={6}>
