@@ -122,6 +122,9 @@ START_TEST(test_server_all_keys)
 	    "max_conns_per_client = 9\n"
 	    "max_bandwidth_per_mapping = 512KB\n"
 	    "tls_cert_file = /etc/gotunnel/server.crt\n"
+	    "tls_key_file = /etc/gotunnel/server.key\n"
+	    "tls_client_ca_file = /etc/gotunnel/ca.pem\n"
+	    "allow_plaintext = yes\n"
 	    "max_pool_count = 0\n"
 	    "\n"
 	    "[admin]\n"
@@ -150,6 +153,9 @@ START_TEST(test_server_all_keys)
 	ck_assert_int_eq(c.max_conns_per_client, 9);
 	ck_assert_int_eq(c.max_bandwidth_per_mapping, 512 * 1024);
 	ck_assert_str_eq(c.tls_cert_file, "/etc/gotunnel/server.crt");
+	ck_assert_str_eq(c.tls_key_file, "/etc/gotunnel/server.key");
+	ck_assert_str_eq(c.tls_client_ca_file, "/etc/gotunnel/ca.pem");
+	ck_assert_int_eq(c.allow_plaintext, 1);
 	ck_assert_int_eq(c.max_pool_count, 0);
 	ck_assert_str_eq(c.admin_bind_addr, "::");
 	ck_assert_int_eq(c.admin_bind_port, 7600);
@@ -262,6 +268,7 @@ static const struct {
 	{ "[common]\nwords\nworkers = 0\n", 2, "syntax error" },
 	{ "[common]\nworkers = 0\nwords\n", 2, "workers must be" },
 	{ "[common]\nbogus = 1\n[nope]\n", 2, "unknown key 'bogus'" },
+	{ "[common]\ntoken = s\nallow_plaintext = maybe\n", 3, "expected true or false" },
 };
 
 START_TEST(test_server_bad)
@@ -384,6 +391,17 @@ START_TEST(test_server_file_errors)
 	put("[common]\ntoken = t\nheartbeat_timeout = 1\n");
 	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "heartbeat_timeout must be at least 2"));
+
+	/* TLS keys: the pair goes together; mTLS and clear text need TLS. */
+	put("[common]\ntoken = t\ntls_cert_file = /c.pem\n");
+	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "tls_cert_file and tls_key_file go together"));
+	put("[common]\ntoken = t\nallow_plaintext = true\n");
+	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "need tls_cert_file"));
+	put("[common]\ntoken = t\ntls_client_ca_file = /ca.pem\n");
+	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "need tls_cert_file"));
 
 	put("[common]\ntoken = t\ndata_dir = /dddddddddddddddddddddddddddddddddddddddddddddd"
 	    "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\n");
@@ -532,6 +550,11 @@ static const struct {
 	{ "[common]\ntoken = t\nlog_level = loud\n", 3, "log_level must be" },
 	{ "[common]\ntoken = t\nbogus = 1\n", 3, "unknown key 'bogus' in [common]" },
 	{ "[common]\ntoken = t\nlocal_port = 22\n", 3, "unknown key 'local_port' in [common]" },
+	{ "[common]\ntoken = t\nserver_fingerprint = sha256:ABC\n", 3, "server_fingerprint must be sha256:" },
+	{ "[common]\ntoken = t\nserver_fingerprint = 3e637aada1e4a2bf46a46c58b4bd08fd"
+	    "67d80cc5e601518d4b60292ab002f9ca\n", 3, "server_fingerprint must be sha256:" },
+	{ "[common]\ntoken = t\ntls_enable = sometimes\n", 3, "tls_enable must be true or false" },
+	{ "[common]\ntoken = t\ntls_server_name =\n", 3, "tls_server_name must be a host name" },
 	{ "token = t\n[common]\n", 1, "key outside of a section" },
 	{ CLI_OK "type = udp\n", 6, "unsupported type (only tcp)" },
 	{ CLI_OK "type =\n", 6, "unsupported type" },
