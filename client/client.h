@@ -11,7 +11,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
-#include "db.h"
+#include "db_limits.h"
 #include "log.h"
 #include "net.h"
 
@@ -82,6 +82,9 @@ extern struct client *C;
 /* client_config.c */
 int	client_config_load(const char *path, struct client_config *, char *err,
 	    size_t errlen);
+
+/* client_rand.c */
+uint32_t	client_rand_uniform(uint32_t upper);
 
 /* session.c */
 void	session_init_events(void);

@@ -10,7 +10,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <sodium.h>
 
 #include "client.h"
 #include "frame.h"
@@ -263,7 +262,7 @@ session_schedule_reconnect(const char *why)
 	C->backoff = C->backoff ? C->backoff * 2 : BACKOFF_MIN;
 	if (C->backoff > BACKOFF_MAX)
 		C->backoff = BACKOFF_MAX;
-	delay = C->backoff * (0.8 + 0.4 * randombytes_uniform(1001) / 1000.0);
+	delay = C->backoff * (0.8 + 0.4 * client_rand_uniform(1001) / 1000.0);
 	tv.tv_sec = (time_t)delay;
 	tv.tv_usec = (suseconds_t)((delay - (double)tv.tv_sec) * 1e6);
 	log_warnx("disconnected (%s); reconnecting in %.1f s", why, delay);
