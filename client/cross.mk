@@ -27,8 +27,9 @@ CROSS_DEB_LIBS	:= libevent-dev libevent-2.1-7 libevent-core-2.1-7 libevent-extra
 		   libevent-pthreads-2.1-7 libevent-openssl-2.1-7 libyajl-dev libyajl2 \
 		   libinih-dev libinih1 libssl-dev libssl3
 
-# Debian ships yajl's static library as libyajl_s.a.
-CLIENT_STATIC_LIBS = $(patsubst -lyajl,-lyajl_s,$(CLIENT_LIBS))
+# Debian ships yajl's static library as libyajl_s.a.  A group, so that the
+# order of CLIENT_LIBS (e.g. -levent_openssl after -levent) does not matter.
+CLIENT_STATIC_LIBS = -Wl,--start-group $(patsubst -lyajl,-lyajl_s,$(CLIENT_LIBS)) -Wl,--end-group
 
 # Size before speed: the client is mostly waiting on sockets and splice(2).
 XCFLAGS		= $(filter-out -O% -g -fsanitize% -fno-sanitize% -fno-omit-frame-pointer,$(CFLAGS)) \
