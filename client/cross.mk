@@ -13,8 +13,6 @@ CROSS_ARCHES	:= arm64 armhf
 TRIPLET_amd64	:= x86_64-linux-gnu
 TRIPLET_arm64	:= aarch64-linux-gnu
 TRIPLET_armhf	:= arm-linux-gnueabihf
-QEMU_arm64	:= qemu-aarch64-static
-QEMU_armhf	:= qemu-arm-static
 
 # Tools for the cross builds and their tests (dnsmasq-base: the static
 # client's DNS test in an empty root).
@@ -36,9 +34,7 @@ XCFLAGS		= $(filter-out -O% -g -fsanitize% -fno-sanitize% -fno-omit-frame-pointe
 		  -Os -ffunction-sections -fdata-sections
 XLDFLAGS	:= -Wl,--gc-sections
 
-X_TRIPLET	= $(TRIPLET_$(XARCH))
 X_DIR		= build-cross/$(XARCH)
-X_SYSROOT	= $(X_DIR)/sysroot
 X_SRC		= $(CLIENT_SRC) $(CLIENT_COMMON_SRC)
 X_OBJ		= $(X_SRC:%.c=$(X_DIR)/obj/%.o)
 
