@@ -14,7 +14,13 @@ PKGS	:= libevent yajl inih libsodium libsystemd lmdb
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wno-unused-parameter \
 	   -D_GNU_SOURCE -DGOTUNNEL_VERSION='"$(VERSION)"' -Icommon -Iserver -Iclient
-LDLIBS	:= -levent -levent_openssl -lssl -lcrypto -lyajl -linih -lsodium -lsystemd -llmdb
+# Libraries per binary: each links only what it uses.  The static and cross
+# clients (client/cross.mk) derive their link from CLIENT_LIBS, so a library
+# the client gains (e.g. -levent_openssl -lssl -lcrypto) is one edit here.
+CLIENT_LIBS	:= -levent -levent_openssl -lssl -lcrypto -lyajl -linih
+MASTER_LIBS	:= -levent -levent_openssl -lssl -lcrypto -lyajl -linih -lsodium -lsystemd -llmdb
+CTL_LIBS	:= $(MASTER_LIBS)
+LDLIBS	:= $(MASTER_LIBS)
 
 ifeq ($(SANITIZE),1)
 BUILD	:= build-san
@@ -30,11 +36,14 @@ COMMON_SRC := $(wildcard common/*.c)
 SERVER_SRC := $(wildcard server/*.c)
 CLIENT_SRC := $(wildcard client/*.c)
 CTL_SRC    := $(wildcard ctl/*.c)
+# The shared code the client may use: everything but LMDB and libsodium.
+CLIENT_COMMON_SRC := $(filter-out common/db%.c common/metrics.c common/net_random.c,$(COMMON_SRC))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 CTL_OBJ    := $(CTL_SRC:%.c=$(BUILD)/%.o)
+CLIENT_COMMON_OBJ := $(CLIENT_COMMON_SRC:%.c=$(BUILD)/%.o)
 
 BINS := $(BINDIR)/gotunnel-master $(BINDIR)/gotunnel-client $(BINDIR)/gotunnelctl
 
@@ -49,17 +58,21 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h server/*.h client/*.h ctl/*.h)
 $(BUILD)/libgotunnel.a: $(COMMON_OBJ)
 	ar rcs $@ $^
 
+# The client's archive holds no LMDB/libsodium code, so it cannot reach any.
+$(BUILD)/libgotunnel-client.a: $(CLIENT_COMMON_OBJ)
+	ar rcs $@ $^
+
 $(BINDIR)/gotunnel-master: $(SERVER_OBJ) $(BUILD)/libgotunnel.a
 	@mkdir -p $(BINDIR)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(MASTER_LIBS)
 
-$(BINDIR)/gotunnel-client: $(CLIENT_OBJ) $(BUILD)/libgotunnel.a
+$(BINDIR)/gotunnel-client: $(CLIENT_OBJ) $(BUILD)/libgotunnel-client.a
 	@mkdir -p $(BINDIR)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
 $(BINDIR)/gotunnelctl: $(CTL_OBJ) $(BUILD)/libgotunnel.a
 	@mkdir -p $(BINDIR)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CTL_LIBS)
 
 # Debian packages the build and the tests need; installed only when missing.
 DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev openssl libyajl-dev liblmdb-dev lmdb-utils check \
@@ -86,6 +99,7 @@ deps:
 -include frontend/frontend.mk
 -include bench/bench.mk
 -include etc/install.mk
+-include client/cross.mk
 
 # Starts master, admin and a demo client on 127.0.0.1 and prints how to log in.
 demo: deps
@@ -96,7 +110,7 @@ demo-stop:
 	sh t/tools/demo-stop.sh
 
 clean:
-	rm -rf build build-san bin t/out
+	rm -rf build build-san bin t/out build-cross dist
 
 lint:
 	mandoc -Tlint -Wwarning man/*.[1-8]

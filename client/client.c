@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <sodium.h>
 #include <openssl/ssl.h>
 
 #include "client.h"
@@ -82,10 +81,6 @@ main(int argc, char *argv[])
 		fprintf(stderr, "gotunnel-client: unexpected argument '%s'\n",
 		    argv[optind]);
 		usage(stderr);
-		return 1;
-	}
-	if (sodium_init() == -1) {
-		fprintf(stderr, "gotunnel-client: libsodium init failed\n");
 		return 1;
 	}
 	C = xcalloc(1, sizeof(*C));

@@ -11,7 +11,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
-#include "db.h"
+#include "db_limits.h"
 #include "log.h"
 #include "net.h"
 
@@ -103,6 +103,8 @@ int	client_tls_init(char *err, size_t errlen);
 struct ssl_st *client_tls_new(const char *alpn);
 void	client_tls_log_failure(struct ssl_st *, unsigned long ossl_err,
 	    const char *what);
+/* client_rand.c */
+uint32_t	client_rand_uniform(uint32_t upper);
 
 /* session.c */
 void	session_init_events(void);

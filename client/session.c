@@ -13,7 +13,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <sodium.h>
 
 #include "client.h"
 #include "frame.h"
@@ -346,7 +345,7 @@ session_schedule_reconnect(const char *why)
 	C->backoff = C->backoff ? C->backoff * 2 : BACKOFF_MIN;
 	if (C->backoff > BACKOFF_MAX)
 		C->backoff = BACKOFF_MAX;
-	delay = C->backoff * (0.8 + 0.4 * randombytes_uniform(1001) / 1000.0);
+	delay = C->backoff * (0.8 + 0.4 * client_rand_uniform(1001) / 1000.0);
 	tv.tv_sec = (time_t)delay;
 	tv.tv_usec = (suseconds_t)((delay - (double)tv.tv_sec) * 1e6);
 	log_warnx("disconnected (%s); reconnecting in %.1f s", why, delay);

@@ -31,13 +31,9 @@
 #include <stddef.h>
 #include <lmdb.h>
 
+#include "db_limits.h"
+
 #define DB_RECORD_VERSION	1
-#define DB_ID_LEN		40	/* client_id: 32 hex chars + NUL, padded */
-#define DB_NAME_LEN		64
-#define DB_ADDR_LEN		64	/* "[v6addr]:port" fits */
-#define DB_REASON_LEN		64
-#define DB_USER_LEN		64
-#define DB_HASH_LEN		128	/* crypto_pwhash_STRBYTES */
 #define DB_DEFAULT_MAPSIZE	(1ULL << 30)
 
 enum db_table {

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <sodium.h>
 
 #include "frame.h"
 #include "log.h"
@@ -196,18 +195,6 @@ net_local_port(int fd)
 	if (ss.ss_family == AF_INET)
 		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-}
-
-/* Writes 2 * nbytes random hex characters and a NUL. */
-void
-net_random_hex(char *out, size_t nbytes)
-{
-	unsigned char buf[64];
-
-	if (nbytes > sizeof(buf))
-		nbytes = sizeof(buf);
-	randombytes_buf(buf, nbytes);
-	sodium_bin2hex(out, nbytes * 2 + 1, buf, nbytes);
 }
 
 struct linger_state {

@@ -28,7 +28,7 @@ void		net_set_nodelay(int);
 void		net_addr_str(const struct sockaddr *, char *, size_t);
 void		net_peer_str(int fd, char *, size_t);
 uint16_t	net_local_port(int fd);
-void		net_random_hex(char *out, size_t nbytes);
+void		net_random_hex(char *out, size_t nbytes);	/* net_random.c */
 void		net_linger_close(struct event_base *, int fd);
 typedef ssize_t (*hs_read_fn)(void *ctx, void *buf, size_t len);
 enum hs_result	hsread_step(struct hsread *, int fd, const char **err);

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db.h"
+#include "db_limits.h"
 
 #define PROTO_MAX_DEPTH	16
 
