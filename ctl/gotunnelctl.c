@@ -40,7 +40,7 @@ usage(FILE *fp)
 	    "  kick CLIENT_ID    close a client's session and connections\n"
 	    "  reload            re-read the configuration (like SIGHUP)\n"
 	    "  stats             metrics in Prometheus text format\n"
-	    "  user add|del|passwd|list [NAME]   console users\n");
+	    "  user add|del|passwd|role|totp|list [NAME] ...   console users\n");
 }
 
 /* Reads exactly len bytes within the timeout. */

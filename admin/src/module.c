@@ -3,7 +3,8 @@
  * module.c: the Kore side of gotunnel-admin: hooks (configuration in the
  * parent, LMDB in each worker after fork), the seccomp additions, and the
  * one handler every request goes through: it authenticates, routes, checks
- * CSRF and adds the security headers, so that no path can forget them.
+ * CSRF and the role (access.c) and adds the security headers, so that no
+ * path can forget them.
  */
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -67,29 +68,38 @@ static int	api_health(struct admin_ctx *);
 #define R_PUBLIC	0x01	/* reachable without a session */
 #define R_BEARER	0x02	/* ... or with the metrics_token bearer token */
 
+/* A route; role: the least role a state-changing call needs (access.c). */
 struct route {
 	int		  method;
 	const char	 *path;		/* '*' matches one id segment */
 	int		(*fn)(struct admin_ctx *);
 	int		  flags;
+	enum db_role	  role;		/* DB_ROLE_NONE: access.c's default */
 };
 
 static const struct route routes[] = {
-	{ HTTP_METHOD_POST, "/api/login", api_login, R_PUBLIC },
-	{ HTTP_METHOD_POST, "/api/logout", api_logout, 0 },
-	{ HTTP_METHOD_GET, "/api/me", api_me, 0 },
-	{ HTTP_METHOD_GET, "/api/clients", api_clients, 0 },
-	{ HTTP_METHOD_GET, "/api/clients/*", api_client, 0 },
-	{ HTTP_METHOD_POST, "/api/clients/*/disconnect", api_disconnect, 0 },
-	{ HTTP_METHOD_GET, "/api/mappings", api_mappings, 0 },
-	{ HTTP_METHOD_GET, "/api/sessions", api_sessions, 0 },
-	{ HTTP_METHOD_GET, "/api/sessions/export", api_export, 0 },
-	{ HTTP_METHOD_GET, "/api/stats", api_stats, 0 },
-	{ HTTP_METHOD_GET, "/api/events", api_events, 0 },
-	{ HTTP_METHOD_GET, "/api/audit", api_audit, 0 },
-	{ HTTP_METHOD_GET, "/healthz", api_health, R_PUBLIC },
+	{ HTTP_METHOD_POST, "/api/login", api_login, R_PUBLIC, DB_ROLE_NONE },
+	{ HTTP_METHOD_POST, "/api/logout", api_logout, 0, DB_ROLE_VIEWER },
+	{ HTTP_METHOD_GET, "/api/me", api_me, 0, DB_ROLE_VIEWER },
+	{ HTTP_METHOD_GET, "/api/admin-sessions", api_websess_list, 0,
+	    DB_ROLE_VIEWER },
+	/* Anyone may end their own sessions; others' are checked inside. */
+	{ HTTP_METHOD_DELETE, "/api/admin-sessions/*", api_websess_revoke, 0,
+	    DB_ROLE_VIEWER },
+	{ HTTP_METHOD_GET, "/api/clients", api_clients, 0, DB_ROLE_VIEWER },
+	{ HTTP_METHOD_GET, "/api/clients/*", api_client, 0, DB_ROLE_VIEWER },
+	{ HTTP_METHOD_POST, "/api/clients/*/disconnect", api_disconnect, 0,
+	    DB_ROLE_OPERATOR },
+	{ HTTP_METHOD_GET, "/api/mappings", api_mappings, 0, DB_ROLE_VIEWER },
+	{ HTTP_METHOD_GET, "/api/sessions", api_sessions, 0, DB_ROLE_VIEWER },
+	{ HTTP_METHOD_GET, "/api/sessions/export", api_export, 0,
+	    DB_ROLE_VIEWER },
+	{ HTTP_METHOD_GET, "/api/stats", api_stats, 0, DB_ROLE_VIEWER },
+	{ HTTP_METHOD_GET, "/api/events", api_events, 0, DB_ROLE_VIEWER },
+	{ HTTP_METHOD_GET, "/api/audit", api_audit, 0, DB_ROLE_VIEWER },
+	{ HTTP_METHOD_GET, "/healthz", api_health, R_PUBLIC, DB_ROLE_VIEWER },
 	/* A Prometheus scraper's bearer token, or a console session. */
-	{ HTTP_METHOD_GET, "/metrics", api_metrics, R_BEARER },
+	{ HTTP_METHOD_GET, "/metrics", api_metrics, R_BEARER, DB_ROLE_VIEWER },
 };
 
 /* Parent: reads the configuration the launcher checked (path in env). */
@@ -468,7 +478,7 @@ admin_dispatch(struct http_request *req)
 {
 	struct admin_ctx	 ctx;
 	const struct route	*r = NULL;
-	char			 arg[DB_ID_LEN];
+	char			 arg[DB_ID_LEN], allow[64] = "";
 	int			 found = 0, method, api;
 	size_t			 i;
 
@@ -488,6 +498,11 @@ admin_dispatch(struct http_request *req)
 		if (!route_match(routes[i].path, req->path, arg, sizeof(arg)))
 			continue;
 		found = 1;
+		/* The Allow header of a 405: every method of this path. */
+		if (strstr(allow, http_method_text(routes[i].method)) == NULL)
+			snprintf(allow + strlen(allow), sizeof(allow) -
+			    strlen(allow), "%s%s", allow[0] ? ", " : "",
+			    http_method_text(routes[i].method));
 		if (routes[i].method == method) {
 			r = &routes[i];
 			memcpy(ctx.arg, arg, sizeof(ctx.arg));
@@ -507,10 +522,10 @@ admin_dispatch(struct http_request *req)
 		goto done;
 	}
 	if (r == NULL) {
-		http_response_header(req, "allow", strstr(req->path,
-		    "disconnect") || strcmp(req->path, "/api/login") == 0 ||
-		    strcmp(req->path, "/api/logout") == 0 ? "POST" :
-		    "GET, HEAD");
+		if (strstr(allow, "GET") != NULL)
+			snprintf(allow + strlen(allow), sizeof(allow) -
+			    strlen(allow), ", HEAD");
+		http_response_header(req, "allow", allow);
 		admin_error(&ctx, 405, "method not allowed");
 		goto done;
 	}
@@ -521,6 +536,11 @@ admin_dispatch(struct http_request *req)
 	if (r->method != HTTP_METHOD_GET && r->fn != api_login &&
 	    !auth_csrf_ok(&ctx)) {
 		admin_error(&ctx, 403, "csrf token mismatch");
+		goto done;
+	}
+	if (ctx.authed && !access_allowed(&ctx, access_required(r->method,
+	    req->path, r->role))) {
+		access_deny(&ctx, http_method_text(method));
 		goto done;
 	}
 	if (!admin_db_ok && r->fn != api_health) {

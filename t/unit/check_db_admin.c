@@ -128,9 +128,9 @@ START_TEST(test_user_lifecycle)
 	size_t		n;
 
 	ck_assert_int_eq(db_user_get(&db, "admin", &u), 1);
-	ck_assert_int_eq(db_user_add(&db, "admin", "first-password"), 0);
-	ck_assert_int_eq(db_user_add(&db, "admin", "other-password"), 1);
-	ck_assert_int_eq(db_user_add(&db, "bad name", "other-password"), -1);
+	ck_assert_int_eq(db_user_add(&db, "admin", "first-password", DB_ROLE_ADMIN), 0);
+	ck_assert_int_eq(db_user_add(&db, "admin", "other-password", DB_ROLE_ADMIN), 1);
+	ck_assert_int_eq(db_user_add(&db, "bad name", "other-password", DB_ROLE_ADMIN), -1);
 	ck_assert_int_eq(db_user_get(&db, "admin", &u), 0);
 	ck_assert_str_eq(u.name, "admin");
 	ck_assert_int_eq(u.version, DB_RECORD_VERSION);
@@ -146,7 +146,7 @@ START_TEST(test_user_lifecycle)
 	ck_assert_int_eq(db_user_check(&db, "admin", "first-password"), -1);
 	ck_assert_int_eq(db_user_check(&db, "admin", "second-password"), 0);
 
-	ck_assert_int_eq(db_user_add(&db, "bob", "bobs-password"), 0);
+	ck_assert_int_eq(db_user_add(&db, "bob", "bobs-password", DB_ROLE_ADMIN), 0);
 	ck_assert_int_eq(db_user_count(&db, &n), 0);
 	ck_assert_uint_eq(n, 2);
 	listed = 0;
@@ -164,7 +164,7 @@ START_TEST(test_user_check_timing)
 	struct timespec	a, b, c;
 	double		known, unknown;
 
-	ck_assert_int_eq(db_user_add(&db, "admin", "first-password"), 0);
+	ck_assert_int_eq(db_user_add(&db, "admin", "first-password", DB_ROLE_ADMIN), 0);
 	/* Warm up the dummy hash (made on first use). */
 	(void)db_user_check(&db, "nobody", "x");
 	clock_gettime(CLOCK_MONOTONIC, &a);
