@@ -28,6 +28,7 @@ main(void)
 	add_suite(&sr, suite_db);
 	add_suite(&sr, suite_db_admin);
 	add_suite(&sr, suite_relay);
+	add_suite(&sr, suite_totp);
 	if (sr == NULL)
 		return 1;
 	srunner_run_all(sr, CK_NORMAL);

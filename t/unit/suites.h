@@ -12,5 +12,6 @@ Suite	*suite_portrange(void) __attribute__((weak));
 Suite	*suite_db(void) __attribute__((weak));
 Suite	*suite_db_admin(void) __attribute__((weak));	/* users, web sessions, audit (admin) */
 Suite	*suite_relay(void) __attribute__((weak));
+Suite	*suite_totp(void) __attribute__((weak));	/* RFC 6238 (admin two-factor login) */
 
 #endif
