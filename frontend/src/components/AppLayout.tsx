@@ -43,7 +43,7 @@ function Brand() {
 /** The frame around every logged-in page. */
 export function AppLayout() {
   const { t } = useI18n();
-  const { user, logout, expire } = useAuth();
+  const { user, role, logout, expire } = useAuth();
   const loc = useLocation();
   const navigate = useNavigate();
   const screens = Grid.useBreakpoint();
@@ -123,6 +123,7 @@ export function AppLayout() {
                 menu={{
                   items: [
                     { key: 'who', label: t('header.signedInAs', { user }), disabled: true },
+                    { key: 'role', label: t('header.role', { role: t(`role.${role}`) }), disabled: true },
                     { type: 'divider' },
                     { key: 'logout', icon: <LogoutOutlined />, label: t('header.logout'), danger: true },
                   ],

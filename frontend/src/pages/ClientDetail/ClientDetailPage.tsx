@@ -5,6 +5,7 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { App, Badge, Button, Card, Col, Descriptions, Popconfirm, Result, Row, Space, Statistic, Table, Tooltip, Typography } from 'antd';
 import { ArrowLeftOutlined, DisconnectOutlined, HistoryOutlined, ReloadOutlined } from '@ant-design/icons';
 import { disconnectClient, getClient } from '../../api/clients';
+import { useCan } from '../../access';
 import { ApiError } from '../../api/http';
 import type { ConnEvent, LiveConn, Mapping } from '../../types/api';
 import { useLoader } from '../../hooks/useLoader';
@@ -24,6 +25,7 @@ export default function ClientDetailPage() {
   const client = useLoader((signal) => getClient(id, signal), [id]);
   const [offline, setOffline] = useState(false);
   const [busy, setBusy] = useState(false);
+  const mayDisconnect = useCan('client.disconnect');
   const soon = useRef<ReturnType<typeof setTimeout> | null>(null);
   const { reload } = client;
 
@@ -113,19 +115,21 @@ export default function ClientDetailPage() {
           <Button icon={<ReloadOutlined />} onClick={() => client.reload()}>
             {t('common.refresh')}
           </Button>
-          <Popconfirm
-            title={t('clients.disconnectConfirm', { name: c.name })}
-            description={t('clients.disconnectHelp')}
-            okText={t('clients.disconnect')}
-            cancelText={t('common.cancel')}
-            okButtonProps={{ danger: true }}
-            onConfirm={onDisconnect}
-            disabled={offline}
-          >
-            <Button danger icon={<DisconnectOutlined />} loading={busy} disabled={offline}>
-              {t('clients.disconnect')}
-            </Button>
-          </Popconfirm>
+          {mayDisconnect ? (
+            <Popconfirm
+              title={t('clients.disconnectConfirm', { name: c.name })}
+              description={t('clients.disconnectHelp')}
+              okText={t('clients.disconnect')}
+              cancelText={t('common.cancel')}
+              okButtonProps={{ danger: true }}
+              onConfirm={onDisconnect}
+              disabled={offline}
+            >
+              <Button danger icon={<DisconnectOutlined />} loading={busy} disabled={offline}>
+                {t('clients.disconnect')}
+              </Button>
+            </Popconfirm>
+          ) : null}
         </Space>
       </Space>
 
