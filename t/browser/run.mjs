@@ -511,8 +511,12 @@ async function main() {
     const add = await env.run('ctl-user-viewer', [CTL, '-c', ctx.conf, 'user', 'add', 'looker', '--role', 'viewer'], { stdin: `${pw}\n`, timeoutMs: 30000 });
     assert(add.code === 0, `user add --role viewer failed: ${add.out.slice(-300)}`);
     const enrol = await env.run('ctl-user-totp', [CTL, '-c', ctx.conf, 'user', 'totp', 'looker'], { timeoutMs: 30000 });
-    const m = /otpauth:\/\/totp\/gotunnel:looker\?secret=([A-Z2-7]+)&issuer=gotunnel/.exec(enrol.out);
-    assert(enrol.code === 0 && m, `user totp failed: ${enrol.out.slice(-300)}`);
+    assert(enrol.code === 0, `user totp failed (${enrol.code}): ${enrol.out.slice(-300)}`);
+    // The log file may trail the exit by a moment: wait for the URI in it.
+    const uri = /otpauth:\/\/totp\/gotunnel:looker\?secret=([A-Z2-7]+)&issuer=gotunnel/;
+    const enrolLog = { logPath: join(env.dir, 'ctl-user-totp.log') };
+    await waitUntil(async () => uri.test(readLog(enrolLog)), 5000, 'the otpauth URI in the output of user totp', 50);
+    const m = uri.exec(readLog(enrolLog));
     const { context: vctx, page: vp } = await newPage();
     await vp.goto(ctx.base + '/clients');
     await vp.waitForURL(/\/login/);
@@ -555,6 +559,13 @@ async function main() {
       return t.includes('forbidden') && t.includes('looker') && !t.includes('logout');
     }, 10000, 'the forbidden audit row', 100);
     await shot(vp, 'audit-forbidden.png');
+    // Its console sessions: only its own, this browser marked.
+    await vp.goto(ctx.base + '/admin-sessions');
+    await vp.waitForSelector('[data-testid=admin-sessions-table] .ant-table-row');
+    const rows = await vp.locator('[data-testid=admin-sessions-table] .ant-table-row').allInnerTexts();
+    assert(rows.length >= 1 && rows.every((r) => r.includes('looker')), `viewer sees others' sessions: ${rows}`);
+    assert(rows.some((r) => r.includes('this browser')), `no current session marked: ${rows}`);
+    await shot(vp, 'admin-sessions-viewer.png');
     await vp.close();
     await vctx.close();
   });

@@ -10,6 +10,7 @@ import {
   HistoryOutlined,
   LogoutOutlined,
   MenuOutlined,
+  SafetyCertificateOutlined,
   UserOutlined,
 } from '@ant-design/icons';
 import { useAuth } from '../auth/context';
@@ -55,6 +56,11 @@ export function AppLayout() {
     { key: '/clients', icon: <ApiOutlined />, label: <Link to="/clients">{t('nav.clients')}</Link> },
     { key: '/sessions', icon: <HistoryOutlined />, label: <Link to="/sessions">{t('nav.sessions')}</Link> },
     { key: '/audit', icon: <AuditOutlined />, label: <Link to="/audit">{t('nav.audit')}</Link> },
+    {
+      key: '/admin-sessions',
+      icon: <SafetyCertificateOutlined />,
+      label: <Link to="/admin-sessions">{t('nav.adminSessions')}</Link>,
+    },
   ];
   const menu = (
     <Menu
