@@ -67,39 +67,41 @@ static int	api_health(struct admin_ctx *);
 
 #define R_PUBLIC	0x01	/* reachable without a session */
 #define R_BEARER	0x02	/* ... or with the metrics_token bearer token */
+/*
+ * The least role of a state-changing route (access.c): R_VIEWER or
+ * R_OPERATOR; without either it is admin-only.  GETs are for every role.
+ */
+#define R_VIEWER	0x04
+#define R_OPERATOR	0x08
 
-/* A route; role: the least role a state-changing call needs (access.c). */
 struct route {
 	int		  method;
 	const char	 *path;		/* '*' matches one id segment */
 	int		(*fn)(struct admin_ctx *);
 	int		  flags;
-	enum db_role	  role;		/* DB_ROLE_NONE: access.c's default */
 };
 
 static const struct route routes[] = {
-	{ HTTP_METHOD_POST, "/api/login", api_login, R_PUBLIC, DB_ROLE_NONE },
-	{ HTTP_METHOD_POST, "/api/logout", api_logout, 0, DB_ROLE_VIEWER },
-	{ HTTP_METHOD_GET, "/api/me", api_me, 0, DB_ROLE_VIEWER },
-	{ HTTP_METHOD_GET, "/api/admin-sessions", api_websess_list, 0,
-	    DB_ROLE_VIEWER },
+	{ HTTP_METHOD_POST, "/api/login", api_login, R_PUBLIC },
+	{ HTTP_METHOD_POST, "/api/logout", api_logout, R_VIEWER },
+	{ HTTP_METHOD_GET, "/api/me", api_me, 0 },
+	{ HTTP_METHOD_GET, "/api/admin-sessions", api_websess_list, 0 },
 	/* Anyone may end their own sessions; others' are checked inside. */
-	{ HTTP_METHOD_DELETE, "/api/admin-sessions/*", api_websess_revoke, 0,
-	    DB_ROLE_VIEWER },
-	{ HTTP_METHOD_GET, "/api/clients", api_clients, 0, DB_ROLE_VIEWER },
-	{ HTTP_METHOD_GET, "/api/clients/*", api_client, 0, DB_ROLE_VIEWER },
-	{ HTTP_METHOD_POST, "/api/clients/*/disconnect", api_disconnect, 0,
-	    DB_ROLE_OPERATOR },
-	{ HTTP_METHOD_GET, "/api/mappings", api_mappings, 0, DB_ROLE_VIEWER },
-	{ HTTP_METHOD_GET, "/api/sessions", api_sessions, 0, DB_ROLE_VIEWER },
-	{ HTTP_METHOD_GET, "/api/sessions/export", api_export, 0,
-	    DB_ROLE_VIEWER },
-	{ HTTP_METHOD_GET, "/api/stats", api_stats, 0, DB_ROLE_VIEWER },
-	{ HTTP_METHOD_GET, "/api/events", api_events, 0, DB_ROLE_VIEWER },
-	{ HTTP_METHOD_GET, "/api/audit", api_audit, 0, DB_ROLE_VIEWER },
-	{ HTTP_METHOD_GET, "/healthz", api_health, R_PUBLIC, DB_ROLE_VIEWER },
+	{ HTTP_METHOD_DELETE, "/api/admin-sessions/*", api_websess_revoke,
+	    R_VIEWER },
+	{ HTTP_METHOD_GET, "/api/clients", api_clients, 0 },
+	{ HTTP_METHOD_GET, "/api/clients/*", api_client, 0 },
+	{ HTTP_METHOD_POST, "/api/clients/*/disconnect", api_disconnect,
+	    R_OPERATOR },
+	{ HTTP_METHOD_GET, "/api/mappings", api_mappings, 0 },
+	{ HTTP_METHOD_GET, "/api/sessions", api_sessions, 0 },
+	{ HTTP_METHOD_GET, "/api/sessions/export", api_export, 0 },
+	{ HTTP_METHOD_GET, "/api/stats", api_stats, 0 },
+	{ HTTP_METHOD_GET, "/api/events", api_events, 0 },
+	{ HTTP_METHOD_GET, "/api/audit", api_audit, 0 },
+	{ HTTP_METHOD_GET, "/healthz", api_health, R_PUBLIC },
 	/* A Prometheus scraper's bearer token, or a console session. */
-	{ HTTP_METHOD_GET, "/metrics", api_metrics, R_BEARER, DB_ROLE_VIEWER },
+	{ HTTP_METHOD_GET, "/metrics", api_metrics, R_BEARER },
 };
 
 /* Parent: reads the configuration the launcher checked (path in env). */
@@ -539,7 +541,8 @@ admin_dispatch(struct http_request *req)
 		goto done;
 	}
 	if (ctx.authed && !access_allowed(&ctx, access_required(r->method,
-	    req->path, r->role))) {
+	    req->path, (r->flags & R_VIEWER) ? DB_ROLE_VIEWER :
+	    (r->flags & R_OPERATOR) ? DB_ROLE_OPERATOR : DB_ROLE_NONE))) {
 		access_deny(&ctx, http_method_text(method));
 		goto done;
 	}
