@@ -474,13 +474,34 @@ route_match(const char *pattern, const char *path, char *arg, size_t argsz)
 	return *pattern == '\0' && *path == '\0';
 }
 
+/* The Allow header of a path: the methods of every route matching it. */
+static const char *
+route_allow(const char *path)
+{
+	static char	allow[64];
+	char		arg[DB_ID_LEN];
+	int		get = 0, post = 0, del = 0;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!route_match(routes[i].path, path, arg, sizeof(arg)))
+			continue;
+		get |= routes[i].method == HTTP_METHOD_GET;
+		post |= routes[i].method == HTTP_METHOD_POST;
+		del |= routes[i].method == HTTP_METHOD_DELETE;
+	}
+	snprintf(allow, sizeof(allow), "%s%s%s", get ? "GET, HEAD" : "",
+	    post ? (get ? ", POST" : "POST") : "",
+	    del ? (get || post ? ", DELETE" : "DELETE") : "");
+	return allow;
+}
+
 /* Every request: static files, or authenticate -> route -> CSRF -> handler. */
 int
 admin_dispatch(struct http_request *req)
 {
 	struct admin_ctx	 ctx;
 	const struct route	*r = NULL;
-	char			 arg[DB_ID_LEN], allow[64] = "";
+	char			 arg[DB_ID_LEN];
 	int			 found = 0, method, api;
 	size_t			 i;
 
@@ -500,11 +521,6 @@ admin_dispatch(struct http_request *req)
 		if (!route_match(routes[i].path, req->path, arg, sizeof(arg)))
 			continue;
 		found = 1;
-		/* The Allow header of a 405: every method of this path. */
-		if (strstr(allow, http_method_text(routes[i].method)) == NULL)
-			snprintf(allow + strlen(allow), sizeof(allow) -
-			    strlen(allow), "%s%s", allow[0] ? ", " : "",
-			    http_method_text(routes[i].method));
 		if (routes[i].method == method) {
 			r = &routes[i];
 			memcpy(ctx.arg, arg, sizeof(ctx.arg));
@@ -524,10 +540,7 @@ admin_dispatch(struct http_request *req)
 		goto done;
 	}
 	if (r == NULL) {
-		if (strstr(allow, "GET") != NULL)
-			snprintf(allow + strlen(allow), sizeof(allow) -
-			    strlen(allow), ", HEAD");
-		http_response_header(req, "allow", allow);
+		http_response_header(req, "allow", route_allow(req->path));
 		admin_error(&ctx, 405, "method not allowed");
 		goto done;
 	}
