@@ -70,14 +70,16 @@ $(BINDIR)/gotunnel-client: $(CLIENT_OBJ) $(BUILD)/libgotunnel-client.a
 	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
+# liboath (TOTP maths) and libqrencode (enrolment QR code): console users only.
 $(BINDIR)/gotunnelctl: $(CTL_OBJ) $(BUILD)/libgotunnel.a
 	@mkdir -p $(BINDIR)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CTL_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CTL_LIBS) -loath -lqrencode
 
 # Debian packages the build and the tests need; installed only when missing.
 DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev openssl libyajl-dev liblmdb-dev lmdb-utils check \
 	    libsubunit-dev kore libinih-dev libsodium-dev libsystemd-dev mandoc python3 \
-	    openssh-server openssh-client iperf3 socat curl chromium fonts-wqy-microhei valgrind
+	    openssh-server openssh-client iperf3 socat curl chromium fonts-wqy-microhei valgrind \
+	    liboath-dev libqrencode-dev
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

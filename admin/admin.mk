@@ -11,16 +11,17 @@ KORE_FEATURES	:= $(shell cat /usr/share/kore/features 2>/dev/null)
 ADMIN_CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		   -Wno-unused-parameter -D_GNU_SOURCE -fPIC \
 		   -DGOTUNNEL_VERSION='"$(VERSION)"' $(KORE_FEATURES) -Icommon -Iadmin/src
-ADMIN_LIBS	:= -lsodium -llmdb -lyajl -linih -lcrypto
+ADMIN_LIBS	:= -lsodium -llmdb -lyajl -linih -lcrypto -loath
 ADMIN_OBJDIR	:= build/admin
 
 ADMIN_MOD_SRC	:= admin/src/module.c admin/src/json.c admin/src/auth.c \
 		   admin/src/api_live.c admin/src/api_history.c admin/src/api_stats.c \
 		   admin/src/static.c admin/src/conf.c admin/src/api_metrics.c \
-		   admin/src/api_mapping.c admin/src/api_settings.c
+		   admin/src/api_mapping.c admin/src/api_settings.c \
+		   admin/src/access.c admin/src/api_websess.c
 ADMIN_COMMON	:= common/db.c common/log.c common/xmalloc.c common/db_user.c \
 		   common/db_websess.c common/db_audit.c common/metrics.c \
-		   common/db_mapstate.c common/tls_fp.c
+		   common/db_mapstate.c common/tls_fp.c common/totp.c
 ADMIN_MOD_OBJ	:= $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_MOD_SRC) $(ADMIN_COMMON))
 ADMIN_HDRS	:= $(wildcard admin/src/*.h common/*.h)
 
@@ -46,8 +47,8 @@ $(BINDIR)/gotunnel-admin: $(ADMIN_OBJDIR)/admin/src/launcher.o $(ADMIN_OBJDIR)/a
 $(ADMIN_TOOL): t/admin/fixture.c $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_COMMON))
 	$(CC) $(ADMIN_CFLAGS) -o $@ $^ $(ADMIN_LIBS)
 
-$(ADMIN_OBJDIR)/ctl-user-test: t/admin/ctl_user_main.c ctl/ctl_user.c $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_COMMON))
-	$(CC) $(ADMIN_CFLAGS) -o $@ $^ $(ADMIN_LIBS)
+$(ADMIN_OBJDIR)/ctl-user-test: t/admin/ctl_user_main.c ctl/ctl_user.c ctl/ctl_totp.c $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_COMMON))
+	$(CC) $(ADMIN_CFLAGS) -o $@ $^ $(ADMIN_LIBS) -lqrencode
 
 # Uses the real master/client/gotunnelctl when they are built (bin/).
 check-admin: admin $(ADMIN_TOOL) $(ADMIN_OBJDIR)/ctl-user-test

@@ -142,7 +142,18 @@ struct db_stats {
 	uint64_t	bytes_out;
 };
 
-/* An operator of the console. */
+/* Console roles, least to most privileged (0 in a record reads as admin). */
+enum db_role {
+	DB_ROLE_NONE = 0,
+	DB_ROLE_VIEWER = 1,	/* reads everything, changes nothing */
+	DB_ROLE_OPERATOR = 2,	/* also disconnects, switches mappings */
+	DB_ROLE_ADMIN = 3	/* also users, credentials, settings */
+};
+
+/*
+ * An operator of the console.  Records written before roles existed end
+ * at `updated` (DB_USER_V1_SIZE): they read as admin without TOTP.
+ */
 struct db_user {
 	uint32_t	version;
 	uint32_t	flags;
@@ -150,7 +161,14 @@ struct db_user {
 	char		hash[DB_HASH_LEN];	/* argon2id, crypto_pwhash_str */
 	int64_t		created;
 	int64_t		updated;
+	/* version 2 */
+	uint32_t	role;			/* enum db_role */
+	uint32_t	totp_len;		/* 0: no second factor */
+	unsigned char	totp[64];		/* RFC 6238 secret (raw bytes) */
+	int64_t		totp_last;		/* last step used: no replays */
 };
+#define DB_USER_V1_SIZE		offsetof(struct db_user, role)
+#define DB_USER_VERSION		2
 
 /* A console login session; the key is sha256(session id). */
 struct db_websession {

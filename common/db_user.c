@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: ISC */
-/* db_user.c: console users with argon2id password hashes (table "users"). */
+/*
+ * db_user.c: console users (table "users"): argon2id password hashes, a
+ * role, and an optional TOTP secret with the last step used.
+ */
 #include <string.h>
 
 #include <sodium.h>
@@ -85,6 +88,54 @@ db_user_verify_hash(const char *hash, const char *password)
 	return crypto_pwhash_str_verify(hash, password, len) == 0 ? 0 : -1;
 }
 
+static const char *const user_roles[] = {
+	[DB_ROLE_VIEWER] = "viewer",
+	[DB_ROLE_OPERATOR] = "operator",
+	[DB_ROLE_ADMIN] = "admin",
+};
+
+/* The name of a role ("viewer", "operator", "admin"). */
+const char *
+db_user_role_name(uint32_t role)
+{
+	if (role < DB_ROLE_VIEWER || role > DB_ROLE_ADMIN)
+		role = DB_ROLE_ADMIN;
+	return user_roles[role];
+}
+
+/* A role from its name, DB_ROLE_NONE when s names none. */
+enum db_role
+db_user_role_parse(const char *s)
+{
+	for (int r = DB_ROLE_VIEWER; r <= DB_ROLE_ADMIN; r++)
+		if (strcmp(s, user_roles[r]) == 0)
+			return (enum db_role)r;
+	return DB_ROLE_NONE;
+}
+
+/*
+ * Decodes a stored record into out: 0 ok, -1 when its size is neither
+ * layout.  A record from before roles reads as an admin without TOTP.
+ */
+static int
+user_decode(const MDB_val *v, struct db_user *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (v->mv_size == sizeof(*out))
+		memcpy(out, v->mv_data, sizeof(*out));
+	else if (v->mv_size == DB_USER_V1_SIZE)
+		memcpy(out, v->mv_data, DB_USER_V1_SIZE);
+	else
+		return -1;
+	out->name[DB_USER_LEN - 1] = '\0';
+	out->hash[DB_HASH_LEN - 1] = '\0';
+	if (out->role < DB_ROLE_VIEWER || out->role > DB_ROLE_ADMIN)
+		out->role = DB_ROLE_ADMIN;
+	if (out->totp_len > sizeof(out->totp))
+		out->totp_len = 0;
+	return 0;
+}
+
 /* Reads one user inside txn: 0 found, 1 not found, -1 error. */
 static int
 user_get_txn(MDB_txn *txn, struct db *db, const char *name,
@@ -98,12 +149,23 @@ user_get_txn(MDB_txn *txn, struct db *db, const char *name,
 	rc = mdb_get(txn, db->dbi[DB_USERS], &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 1;
-	if (rc != 0 || v.mv_size != sizeof(*out))
+	if (rc != 0)
 		return -1;
-	memcpy(out, v.mv_data, sizeof(*out));
-	out->name[DB_USER_LEN - 1] = '\0';
-	out->hash[DB_HASH_LEN - 1] = '\0';
-	return 0;
+	return user_decode(&v, out);
+}
+
+/* Writes u (the current layout) under its name inside txn. */
+static int
+user_write_txn(MDB_txn *txn, struct db *db, struct db_user *u)
+{
+	MDB_val	k, v;
+
+	u->version = DB_USER_VERSION;
+	k.mv_data = u->name;
+	k.mv_size = strlen(u->name);
+	v.mv_data = u;
+	v.mv_size = sizeof(*u);
+	return mdb_put(txn, db->dbi[DB_USERS], &k, &v, 0) == 0 ? 0 : -1;
 }
 
 /* Reads one user: 0 found, 1 not found, -1 error. */
@@ -127,13 +189,15 @@ struct user_put {
 	int		 mode;		/* 0 add, 1 replace existing */
 };
 
-/* Stores a user record; add refuses an existing name (1). */
+/*
+ * Stores a user record; add refuses an existing name (1), a password
+ * change keeps the role and the second factor.
+ */
 static int
 user_put_txn(MDB_txn *txn, struct db *db, void *arg)
 {
 	struct user_put	*p = arg;
 	struct db_user	 old;
-	MDB_val		 k, v;
 	int		 rc;
 
 	rc = user_get_txn(txn, db, p->u.name, &old);
@@ -143,18 +207,21 @@ user_put_txn(MDB_txn *txn, struct db *db, void *arg)
 		return 1;
 	if (p->mode == 1 && rc == 1)
 		return 1;
-	if (rc == 0)
+	if (rc == 0) {
 		p->u.created = old.created;
-	k.mv_data = p->u.name;
-	k.mv_size = strlen(p->u.name);
-	v.mv_data = &p->u;
-	v.mv_size = sizeof(p->u);
-	return mdb_put(txn, db->dbi[DB_USERS], &k, &v, 0) == 0 ? 0 : -1;
+		p->u.role = old.role;
+		p->u.totp_len = old.totp_len;
+		memcpy(p->u.totp, old.totp, sizeof(p->u.totp));
+		p->u.totp_last = old.totp_last;
+		sodium_memzero(&old, sizeof(old));
+	}
+	return user_write_txn(txn, db, &p->u);
 }
 
 /* Writes a user with a fresh hash: mode 0 add (1 if it exists), 1 passwd. */
 static int
-user_store(struct db *db, const char *name, const char *password, int mode)
+user_store(struct db *db, const char *name, const char *password,
+    enum db_role role, int mode)
 {
 	struct user_put	p;
 	int		rc;
@@ -163,7 +230,7 @@ user_store(struct db *db, const char *name, const char *password, int mode)
 		return -1;
 	memset(&p, 0, sizeof(p));
 	p.mode = mode;
-	p.u.version = DB_RECORD_VERSION;
+	p.u.role = role;
 	db_strlcpy(p.u.name, name, sizeof(p.u.name));
 	if (db_user_hash(password, p.u.hash) == -1)
 		return -1;
@@ -173,18 +240,112 @@ user_store(struct db *db, const char *name, const char *password, int mode)
 	return rc;
 }
 
-/* Adds a user: 0 ok, 1 the name exists, -1 error. */
+/* Adds a user with a role: 0 ok, 1 the name exists, -1 error. */
 int
-db_user_add(struct db *db, const char *name, const char *password)
+db_user_add(struct db *db, const char *name, const char *password,
+    enum db_role role)
 {
-	return user_store(db, name, password, 0);
+	if (role < DB_ROLE_VIEWER || role > DB_ROLE_ADMIN)
+		return -1;
+	return user_store(db, name, password, role, 0);
 }
 
 /* Changes a password: 0 ok, 1 no such user, -1 error. */
 int
 db_user_passwd(struct db *db, const char *name, const char *password)
 {
-	return user_store(db, name, password, 1);
+	return user_store(db, name, password, DB_ROLE_NONE, 1);
+}
+
+/* One change to an existing user, applied by user_change_txn. */
+struct user_change {
+	const char		*name;
+	enum { CHANGE_ROLE, CHANGE_TOTP, CHANGE_TOTP_USE } what;
+	uint32_t		 role;
+	const unsigned char	*secret;
+	size_t			 len;
+	int64_t			 step;
+};
+
+/* Applies a user_change: 0 done, 1 no such user (or a replayed step). */
+static int
+user_change_txn(MDB_txn *txn, struct db *db, void *arg)
+{
+	struct user_change	*c = arg;
+	struct db_user		 u;
+	int			 rc;
+
+	if ((rc = user_get_txn(txn, db, c->name, &u)) != 0)
+		return rc;
+	switch (c->what) {
+	case CHANGE_ROLE:
+		u.role = c->role;
+		break;
+	case CHANGE_TOTP:
+		memset(u.totp, 0, sizeof(u.totp));
+		if (c->len > 0)
+			memcpy(u.totp, c->secret, c->len);
+		u.totp_len = (uint32_t)c->len;
+		u.totp_last = 0;
+		break;
+	case CHANGE_TOTP_USE:
+		/* Decided inside the write transaction: two workers racing
+		 * with one code cannot both win. */
+		if (u.totp_len == 0 || c->step <= u.totp_last) {
+			sodium_memzero(&u, sizeof(u));
+			return 1;
+		}
+		u.totp_last = c->step;
+		break;
+	}
+	u.updated = db_now();
+	rc = user_write_txn(txn, db, &u);
+	sodium_memzero(&u, sizeof(u));
+	return rc;
+}
+
+/* Sets a user's role: 0 ok, 1 no such user, -1 error. */
+int
+db_user_set_role(struct db *db, const char *name, enum db_role role)
+{
+	struct user_change	c = { .name = name, .what = CHANGE_ROLE,
+	    .role = role };
+
+	if (!db_user_name_valid(name))
+		return 1;
+	if (role < DB_ROLE_VIEWER || role > DB_ROLE_ADMIN)
+		return -1;
+	return db_admin_write(db, user_change_txn, &c);
+}
+
+/* Enrols a TOTP secret (len 0: removes it): 0 ok, 1 no such user, -1 error. */
+int
+db_user_totp_set(struct db *db, const char *name, const unsigned char *secret,
+    size_t len)
+{
+	struct user_change	c = { .name = name, .what = CHANGE_TOTP,
+	    .secret = secret, .len = len };
+
+	if (!db_user_name_valid(name))
+		return 1;
+	if (len > sizeof(((struct db_user *)0)->totp))
+		return -1;
+	return db_admin_write(db, user_change_txn, &c);
+}
+
+/*
+ * Marks TOTP step as used by name: 0 ok, 1 when it is not later than the
+ * last one used (a replay) or the user has no TOTP, -1 error.
+ */
+int
+db_user_totp_use(struct db *db, const char *name, int64_t step)
+{
+	struct user_change	c = { .name = name, .what = CHANGE_TOTP_USE,
+	    .step = step };
+
+	if (!db_user_name_valid(name))
+		return 1;
+	return db_admin_write(db, user_change_txn, &c);
 }
 
 /* Deletes a user in txn. */
@@ -262,11 +423,11 @@ db_user_list(struct db *db, void (*cb)(const struct db_user *, void *),
 	}
 	for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0;
 	    op = MDB_NEXT) {
-		if (v.mv_size != sizeof(u))
+		if (user_decode(&v, &u) == -1)
 			continue;
-		memcpy(&u, v.mv_data, sizeof(u));
-		u.name[DB_USER_LEN - 1] = '\0';
+		/* Callers see whether TOTP is on, never the secrets. */
 		memset(u.hash, 0, sizeof(u.hash));
+		memset(u.totp, 0, sizeof(u.totp));
 		cb(&u, arg);
 	}
 	mdb_cursor_close(cur);

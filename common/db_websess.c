@@ -218,3 +218,136 @@ db_websess_purge(struct db *db, int64_t now, size_t *n)
 		*n = w.n;
 	return rc;
 }
+
+/*
+ * The public handle of a session: hex of 8 bytes of BLAKE2b over its table
+ * key.  It names a session in lists and revocations; being a hash of the
+ * key (itself a hash of the cookie), it cannot be turned into either.
+ */
+static void
+websess_handle(const unsigned char key[crypto_hash_sha256_BYTES],
+    char out[DB_WEBSESS_HANDLE_HEX])
+{
+	unsigned char	h[(DB_WEBSESS_HANDLE_HEX - 1) / 2];
+
+	crypto_generichash(h, sizeof(h), key, crypto_hash_sha256_BYTES,
+	    (const unsigned char *)"gotunnel-websess", 16);
+	sodium_bin2hex(out, DB_WEBSESS_HANDLE_HEX, h, sizeof(h));
+}
+
+/* The handle of the session whose cookie value is id ("" if invalid). */
+void
+db_websess_handle(const char *id, char out[DB_WEBSESS_HANDLE_HEX])
+{
+	unsigned char	key[crypto_hash_sha256_BYTES];
+
+	out[0] = '\0';
+	if (sodium_init() < 0 || !db_websess_id_valid(id))
+		return;
+	websess_key(id, key);
+	websess_handle(key, out);
+}
+
+/* Calls cb for each unexpired session (of user, or all when NULL). */
+int
+db_websess_list(struct db *db, const char *user,
+    void (*cb)(const char *handle, const struct db_websession *, void *),
+    void *arg)
+{
+	struct db_websession	 s;
+	char			 handle[DB_WEBSESS_HANDLE_HEX];
+	MDB_txn			*txn;
+	MDB_cursor		*cur;
+	MDB_val			 k, v;
+	int64_t			 now = db_now();
+	int			 op;
+
+	if (sodium_init() < 0 || db_txn_begin(db, 1, &txn) != 0)
+		return -1;
+	if (mdb_cursor_open(txn, db->dbi[DB_WEBSESS], &cur) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0;
+	    op = MDB_NEXT) {
+		if (v.mv_size != sizeof(s) ||
+		    k.mv_size != crypto_hash_sha256_BYTES)
+			continue;
+		memcpy(&s, v.mv_data, sizeof(s));
+		s.user[DB_USER_LEN - 1] = '\0';
+		s.address[DB_ADDR_LEN - 1] = '\0';
+		if (s.expires <= now || (user != NULL && strcmp(s.user, user)))
+			continue;
+		websess_handle(k.mv_data, handle);
+		/* The CSRF token stays with its session. */
+		sodium_memzero(s.csrf, sizeof(s.csrf));
+		cb(handle, &s, arg);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+struct websess_revoke {
+	const char		*handle;
+	const char		*owner;		/* NULL: any user's */
+	struct db_websession	 s;		/* out: the revoked session */
+};
+
+/* Deletes the session with a handle: 0, 1 unknown, 2 not owner's. */
+static int
+websess_revoke_txn(MDB_txn *txn, struct db *db, void *arg)
+{
+	struct websess_revoke	*r = arg;
+	char			 handle[DB_WEBSESS_HANDLE_HEX];
+	MDB_cursor		*cur;
+	MDB_val			 k, v;
+	int			 op, rc = 1;
+
+	if (mdb_cursor_open(txn, db->dbi[DB_WEBSESS], &cur) != 0)
+		return -1;
+	for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0;
+	    op = MDB_NEXT) {
+		if (v.mv_size != sizeof(r->s) ||
+		    k.mv_size != crypto_hash_sha256_BYTES)
+			continue;
+		websess_handle(k.mv_data, handle);
+		if (strcmp(handle, r->handle) != 0)
+			continue;
+		memcpy(&r->s, v.mv_data, sizeof(r->s));
+		r->s.user[DB_USER_LEN - 1] = '\0';
+		sodium_memzero(r->s.csrf, sizeof(r->s.csrf));
+		if (r->owner != NULL && strcmp(r->s.user, r->owner) != 0)
+			rc = 2;
+		else
+			rc = mdb_cursor_del(cur, 0) == 0 ? 0 : -1;
+		break;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/*
+ * Revokes the session named by handle: 0 done (out filled), 1 no such
+ * session, 2 it belongs to a user other than owner (owner NULL: anyone's),
+ * -1 error.
+ */
+int
+db_websess_revoke(struct db *db, const char *handle, const char *owner,
+    struct db_websession *out)
+{
+	struct websess_revoke	r;
+	int			rc;
+
+	if (sodium_init() < 0)
+		return -1;
+	if (strlen(handle) != DB_WEBSESS_HANDLE_HEX - 1)
+		return 1;
+	memset(&r, 0, sizeof(r));
+	r.handle = handle;
+	r.owner = owner;
+	rc = db_admin_write(db, websess_revoke_txn, &r);
+	if (rc != -1 && out != NULL)
+		*out = r.s;
+	return rc;
+}

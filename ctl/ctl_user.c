@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * ctl_user.c: `gotunnelctl user add|del|passwd|list NAME`, the console's
- * user management.  Passwords come from the terminal (no echo, asked twice)
- * or, when stdin is not a terminal, from its first line; never from argv.
+ * ctl_user.c: `gotunnelctl user add|del|passwd|role|totp|list`, the
+ * console's user management.  Passwords come from the terminal (no echo,
+ * asked twice) or, when stdin is not a terminal, from its first line;
+ * never from argv.
  */
 #include <errno.h>
 #include <pwd.h>
@@ -21,6 +22,7 @@
 #define CTL_PASSWORD_MIN	8
 
 int	ctl_user(const char *data_dir, int argc, char **argv);
+int	ctl_totp(struct db *, const char *name, int off, const char *actor);
 
 /* Reads one line from fp into buf without its line end; -1 on EOF/too long. */
 static int
@@ -126,21 +128,27 @@ user_print(const struct db_user *u, void *arg)
 	(void)arg;
 	gmtime_r(&t, &tm);
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%-32s %s\n", u->name, created);
+	printf("%-32s %-8s %-4s %s\n", u->name, db_user_role_name(u->role),
+	    u->totp_len > 0 ? "totp" : "-", created);
 }
 
 /* Prints the usage of the user commands. */
 static int
 user_usage(void)
 {
-	fprintf(stderr, "usage: gotunnelctl -c FILE user add|del|passwd NAME\n"
+	fprintf(stderr, "usage: gotunnelctl -c FILE user add NAME "
+	    "[--role viewer|operator|admin]\n"
+	    "       gotunnelctl -c FILE user del|passwd NAME\n"
+	    "       gotunnelctl -c FILE user role NAME viewer|operator|admin\n"
+	    "       gotunnelctl -c FILE user totp NAME [--off]\n"
 	    "       gotunnelctl -c FILE user list\n");
 	return 1;
 }
 
-/* Runs `user add|passwd NAME`. */
+/* Runs `user add|passwd NAME` (role: the new user's). */
 static int
-user_set(struct db *db, const char *cmd, const char *name, const char *actor)
+user_set(struct db *db, const char *cmd, const char *name, enum db_role role,
+    const char *actor)
 {
 	char	pw[DB_PASSWORD_MAX + 2], detail[128];
 	int	add = strcmp(cmd, "add") == 0, rc;
@@ -156,9 +164,14 @@ user_set(struct db *db, const char *cmd, const char *name, const char *actor)
 	}
 	if (user_get_password(name, pw, sizeof(pw)) == -1)
 		return 1;
-	rc = add ? db_user_add(db, name, pw) : db_user_passwd(db, name, pw);
+	rc = add ? db_user_add(db, name, pw, role) :
+	    db_user_passwd(db, name, pw);
 	sodium_memzero(pw, sizeof(pw));
-	snprintf(detail, sizeof(detail), "user %s", name);
+	if (add)
+		snprintf(detail, sizeof(detail), "user %s role %s", name,
+		    db_user_role_name(role));
+	else
+		snprintf(detail, sizeof(detail), "user %s", name);
 	if (rc != 0) {
 		(void)db_audit_add(db, actor, add ? "user_add" : "user_passwd",
 		    0, "local", detail);
@@ -170,7 +183,60 @@ user_set(struct db *db, const char *cmd, const char *name, const char *actor)
 		(void)db_websess_delete_user(db, name, NULL);
 	(void)db_audit_add(db, actor, add ? "user_add" : "user_passwd", 1,
 	    "local", detail);
-	printf("user %s %s\n", name, add ? "added" : "password changed");
+	if (add)
+		printf("user %s added (role %s)\n", name,
+		    db_user_role_name(role));
+	else
+		printf("user %s password changed\n", name);
+	return 0;
+}
+
+/* Runs `user role NAME ROLE`; takes effect on the user's next request. */
+static int
+user_role(struct db *db, const char *name, enum db_role role,
+    const char *actor)
+{
+	char	detail[128];
+	int	rc;
+
+	snprintf(detail, sizeof(detail), "user %s role %s", name,
+	    db_user_role_name(role));
+	rc = db_user_set_role(db, name, role);
+	(void)db_audit_add(db, actor, "user_role", rc == 0, "local", detail);
+	if (rc != 0) {
+		fprintf(stderr, "user: %s: %s\n", name,
+		    rc == 1 ? "no such user" : "database error");
+		return 1;
+	}
+	printf("user %s role %s\n", name, db_user_role_name(role));
+	return 0;
+}
+
+/*
+ * Reads the arguments after `user CMD NAME`: add takes --role ROLE (default
+ * admin), role takes ROLE, totp takes --off.  -1 on anything else.
+ */
+static int
+user_args(const char *cmd, int argc, char **argv, enum db_role *role,
+    int *off)
+{
+	*role = DB_ROLE_ADMIN;
+	*off = 0;
+	if (strcmp(cmd, "add") == 0 && argc == 5 &&
+	    strcmp(argv[3], "--role") == 0)
+		*role = db_user_role_parse(argv[4]);
+	else if (strcmp(cmd, "role") == 0 && argc == 4)
+		*role = db_user_role_parse(argv[3]);
+	else if (strcmp(cmd, "totp") == 0 && argc == 4 &&
+	    strcmp(argv[3], "--off") == 0)
+		*off = 1;
+	else if (argc != 3 || strcmp(cmd, "role") == 0)
+		return -1;
+	if (*role == DB_ROLE_NONE) {
+		fprintf(stderr, "user: the role is one of viewer, operator, "
+		    "admin\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -204,7 +270,8 @@ ctl_user(const char *data_dir, int argc, char **argv)
 	struct db	db;
 	char		actor[DB_USER_LEN];
 	const char	*cmd;
-	int		rc;
+	enum db_role	 role = DB_ROLE_ADMIN;
+	int		 rc, off = 0;
 
 	if (argc < 2)
 		return user_usage();
@@ -213,8 +280,9 @@ ctl_user(const char *data_dir, int argc, char **argv)
 		if (argc != 2)
 			return user_usage();
 	} else if (strcmp(cmd, "add") == 0 || strcmp(cmd, "del") == 0 ||
-	    strcmp(cmd, "passwd") == 0) {
-		if (argc != 3)
+	    strcmp(cmd, "passwd") == 0 || strcmp(cmd, "role") == 0 ||
+	    strcmp(cmd, "totp") == 0) {
+		if (argc < 3 || user_args(cmd, argc, argv, &role, &off) == -1)
 			return user_usage();
 		if (!db_user_name_valid(argv[2])) {
 			fprintf(stderr, "user: invalid user name (1-63 of "
@@ -242,8 +310,12 @@ ctl_user(const char *data_dir, int argc, char **argv)
 		rc = db_user_list(&db, user_print, NULL) == 0 ? 0 : 1;
 	else if (strcmp(cmd, "del") == 0)
 		rc = user_del(&db, argv[2], actor);
+	else if (strcmp(cmd, "role") == 0)
+		rc = user_role(&db, argv[2], role, actor);
+	else if (strcmp(cmd, "totp") == 0)
+		rc = ctl_totp(&db, argv[2], off, actor);
 	else
-		rc = user_set(&db, cmd, argv[2], actor);
+		rc = user_set(&db, cmd, argv[2], role, actor);
 	db_close(&db);
 	return rc;
 }

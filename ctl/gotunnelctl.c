@@ -43,7 +43,7 @@ usage(FILE *fp)
 	    "  mapping disable|enable PORT   refuse / accept public connections\n"
 	    "  reload            re-read the configuration (like SIGHUP)\n"
 	    "  stats             metrics in Prometheus text format\n"
-	    "  user add|del|passwd|list [NAME]   console users\n"
+	    "  user add|del|passwd|role|totp|list [NAME] ...   console users\n"
 	    "  cert init [--cn NAME] [--days N] [--force]   self-signed TLS key\n"
 	    "  fingerprint [CERT]  sha256 fingerprint clients pin\n");
 }

@@ -18,7 +18,7 @@ UNIT_SRC := $(wildcard t/unit/*.c)
 UNIT_EXTRA := client/client_config.c
 $(BUILD)/t/unit/check_all: $(UNIT_SRC) $(UNIT_EXTRA) $(wildcard t/unit/*.h client/*.h) $(BUILD)/libgotunnel.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iclient $(LDFLAGS) -o $@ $(UNIT_SRC) $(UNIT_EXTRA) $(BUILD)/libgotunnel.a $(LDLIBS) -lcheck -lsubunit -lm -lrt -lpthread
+	$(CC) $(CFLAGS) -Iclient $(LDFLAGS) -o $@ $(UNIT_SRC) $(UNIT_EXTRA) $(BUILD)/libgotunnel.a $(LDLIBS) -loath -lcheck -lsubunit -lm -lrt -lpthread
 t/unit-bin: $(BUILD)/t/unit/check_all
 .PHONY: t/unit-bin
 

@@ -2,7 +2,8 @@
 /*
  * api_history.c: the history of client sessions and public connections
  * (tables hist_sess and hist_conn, newest first), its streamed export,
- * and the audit log.
+ * and the audit log.  An online session's byte counts are its running
+ * totals, taken from the live client record the workers flush.
  */
 #include <ctype.h>
 #include <string.h>
@@ -128,6 +129,28 @@ static const char *const sess_fields[] = { "id", "client_id", "name",
 static const char *const conn_fields[] = { "id", "client_id",
     "client_name", "mapping", "remote_port", "local_port", "peer", "start",
     "end", "status", "reason", "bytes_in", "bytes_out", NULL };
+
+/*
+ * Gives an online session its running totals: the history record gets its
+ * bytes when the session ends, the live client record (same hist_seq)
+ * every flush.  Never lowers a count.
+ */
+static void
+sess_live(MDB_txn *txn, uint64_t seq, struct db_hist_session *s)
+{
+	struct db_client	c;
+	char			id[DB_ID_LEN];
+
+	if (s->end != 0)
+		return;
+	db_strlcpy(id, s->client_id, sizeof(id));
+	if (live_client_get(txn, id, &c) != 0 || c.hist_seq != seq)
+		return;
+	if (c.bytes_in > s->bytes_in)
+		s->bytes_in = c.bytes_in;
+	if (c.bytes_out > s->bytes_out)
+		s->bytes_out = c.bytes_out;
+}
 
 /* Appends a session item as JSON. */
 static void
@@ -305,8 +328,10 @@ api_sessions(struct admin_ctx *ctx)
 			if (total >= skip && total < skip + (uint64_t)per_page) {
 				if (f.conns)
 					conn_json(&b, db_u64_key(&k), &c);
-				else
+				else {
+					sess_live(txn, db_u64_key(&k), &s);
 					sess_json(&b, db_u64_key(&k), &s);
+				}
 			}
 			total++;
 		}
@@ -376,6 +401,7 @@ export_fill(struct export *ex)
 			memcpy(&s, v.mv_data, sizeof(s));
 			if (!match_sess(&ex->f, &s))
 				continue;
+			sess_live(txn, ex->next, &s);
 			if (ex->csv) {
 				sess_csv(&ex->buf, ex->next, &s);
 			} else {
@@ -500,11 +526,13 @@ api_export(struct admin_ctx *ctx)
 	return KORE_RESULT_OK;
 }
 
-/* GET /api/audit?page=&per_page=, newest first. */
+/* GET /api/audit?action=&page=&per_page=, newest first. */
 int
 api_audit(struct admin_ctx *ctx)
 {
-	static const char *const keys[] = { "page", "per_page", NULL };
+	static const char *const keys[] = { "action", "page", "per_page",
+	    NULL };
+	const char	*action = admin_param(ctx, "action");
 	struct db_audit	 a;
 	struct kore_buf	 b;
 	MDB_txn		*txn;
@@ -519,6 +547,11 @@ api_audit(struct admin_ctx *ctx)
 	    admin_param_int(ctx, "page", 1, 1000000000, 1, &page) == -1 ||
 	    admin_param_int(ctx, "per_page", 1, 500, 50, &per_page) == -1)
 		return KORE_RESULT_OK;
+	if (action != NULL && (*action == '\0' ||
+	    strlen(action) >= sizeof(a.action))) {
+		admin_error(ctx, 400, "invalid value for action");
+		return KORE_RESULT_OK;
+	}
 	skip = (uint64_t)(page - 1) * (uint64_t)per_page;
 	if (db_txn_begin(&admin_db, 1, &txn) != 0) {
 		admin_error(ctx, 500, "database error");
@@ -528,18 +561,27 @@ api_audit(struct admin_ctx *ctx)
 		st.ms_entries = 0;
 	kore_buf_init(&b, 8192);
 	jw_open(&b, '{');
-	jw_uint(&b, "total", st.ms_entries);
 	jw_int(&b, "page", page);
 	jw_int(&b, "per_page", per_page);
 	jw_key(&b, "items");
 	jw_open(&b, '[');
-	if (skip < st.ms_entries &&
+	/*
+	 * Unfiltered, the page is all that is read (the total is the table's);
+	 * filtered, every record is looked at once to count the matches.
+	 */
+	if ((action != NULL || skip < st.ms_entries) &&
 	    mdb_cursor_open(txn, admin_db.dbi[DB_AUDIT], &cur) == 0) {
-		for (op = MDB_LAST; i < skip + (uint64_t)per_page &&
-		    mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_PREV, i++) {
-			if (i < skip || v.mv_size != sizeof(a))
+		for (op = MDB_LAST; (action != NULL ||
+		    i < skip + (uint64_t)per_page) &&
+		    mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_PREV) {
+			if (v.mv_size != sizeof(a))
 				continue;
 			memcpy(&a, v.mv_data, sizeof(a));
+			if (action != NULL && !field_eq(a.action,
+			    sizeof(a.action), action))
+				continue;
+			if (i++ < skip || i > skip + (uint64_t)per_page)
+				continue;
 			jw_open(&b, '{');
 			kore_buf_appendf(&b, "\"id\":\"%llu\",",
 			    (unsigned long long)db_u64_key(&k));
@@ -555,6 +597,7 @@ api_audit(struct admin_ctx *ctx)
 	}
 	mdb_txn_abort(txn);
 	jw_close(&b, ']');
+	jw_uint(&b, "total", action != NULL ? i : st.ms_entries);
 	jw_close(&b, '}');
 	admin_json(ctx, 200, &b);
 	kore_buf_cleanup(&b);

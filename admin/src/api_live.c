@@ -132,7 +132,7 @@ live_client_json(struct kore_buf *b, MDB_txn *txn, const struct db_client *c,
 }
 
 /* Reads client id in txn: 0 found, 1 not. */
-static int
+int
 live_client_get(MDB_txn *txn, const char *id, struct db_client *out)
 {
 	MDB_val	k, v;

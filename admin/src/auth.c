@@ -2,7 +2,9 @@
 /*
  * auth.c: console logins.  Sessions live in LMDB (db_websess.c) under the
  * sha256 of the cookie value; failed logins are throttled per user name
- * and per address (more than 5 in a minute: 429 with Retry-After).
+ * and per address (more than 5 in a minute: 429 with Retry-After).  A user
+ * enrolled in two-factor login also gives a TOTP code (totp.c); a missing,
+ * wrong or replayed code is a failed login like a wrong password.
  */
 #include <string.h>
 #include <strings.h>
@@ -10,6 +12,7 @@
 #include <sodium.h>
 
 #include "module.h"
+#include "totp.h"
 
 #define COOKIE_NAME		"gt_session"
 #define THROTTLE_MAX		5	/* failures per window */
@@ -106,11 +109,16 @@ throttle_clear(const char *key)
 		memset(t, 0, sizeof(*t));
 }
 
-/* 1 when the request carries a valid session cookie (ctx->sess filled). */
+/*
+ * 1 when the request carries a valid session cookie of an existing user
+ * (ctx->sess and ctx->role filled).  The role is read on every request,
+ * so `gotunnelctl user role` applies at once.
+ */
 int
 auth_session(struct admin_ctx *ctx)
 {
-	char	*value;
+	struct db_user	 u;
+	char		*value;
 
 	http_populate_cookies(ctx->req);
 	if (http_request_cookie(ctx->req, COOKIE_NAME, &value) !=
@@ -118,6 +126,10 @@ auth_session(struct admin_ctx *ctx)
 		return 0;
 	if (db_websess_get(&admin_db, value, &ctx->sess) != 0)
 		return 0;
+	if (db_user_get(&admin_db, ctx->sess.user, &u) != 0)
+		return 0;
+	ctx->role = (enum db_role)u.role;
+	sodium_memzero(&u, sizeof(u));
 	snprintf(ctx->sid, sizeof(ctx->sid), "%s", value);
 	ctx->authed = 1;
 	return 1;
@@ -139,7 +151,7 @@ auth_csrf_ok(struct admin_ctx *ctx)
 }
 
 /* Adds the session cookie (or its deletion when id is NULL). */
-static void
+void
 auth_cookie(struct admin_ctx *ctx, const char *id, int64_t ttl)
 {
 	char	hdr[256];
@@ -155,6 +167,51 @@ auth_cookie(struct admin_ctx *ctx, const char *id, int64_t ttl)
 	sodium_memzero(hdr, sizeof(hdr));
 }
 
+/*
+ * The second factor of user: 0 when user has none or otp is a fresh valid
+ * code (its step is then used up), -1 otherwise (*why says which).
+ */
+static int
+auth_otp(const char *user, const char *otp, const char **why)
+{
+	struct db_user	u;
+	int64_t		step;
+	int		rc;
+
+	*why = "invalid or replayed otp";
+	if (db_user_get(&admin_db, user, &u) != 0)
+		return -1;
+	if (u.totp_len == 0) {
+		sodium_memzero(&u, sizeof(u));
+		return 0;
+	}
+	if (otp[0] == '\0') {
+		*why = "otp required";
+		sodium_memzero(&u, sizeof(u));
+		return -1;
+	}
+	rc = totp_verify(u.totp, u.totp_len, db_now(), otp, TOTP_DIGITS,
+	    u.totp_last, &step);
+	sodium_memzero(&u, sizeof(u));
+	/* The step is claimed in a write transaction: one use, ever. */
+	if (rc == 0 && db_user_totp_use(&admin_db, user, step) == 0)
+		return 0;
+	return -1;
+}
+
+/* The role of user as stored now (admin for records from before roles). */
+static enum db_role
+auth_role(const char *user)
+{
+	struct db_user	u;
+	enum db_role	r = DB_ROLE_VIEWER;	/* unreadable: least */
+
+	if (db_user_get(&admin_db, user, &u) == 0)
+		r = (enum db_role)u.role;
+	sodium_memzero(&u, sizeof(u));
+	return r;
+}
+
 /* POST /api/login. */
 int
 api_login(struct admin_ctx *ctx)
@@ -165,8 +222,8 @@ api_login(struct admin_ctx *ctx)
 	char			 body[ADMIN_BODY_MAX + 1], ukey[DB_USER_LEN + 8];
 	char			 akey[DB_ADDR_LEN + 8], wait_s[32];
 	char			 user[DB_USER_LEN], pw[DB_PASSWORD_MAX + 1];
-	char			 id[DB_WEBSESS_HEX];
-	const char		*err = NULL, *ctype;
+	char			 id[DB_WEBSESS_HEX], otp[16];
+	const char		*err = NULL, *ctype, *why;
 	size_t			 len;
 	int64_t			 now = db_now(), wait;
 	int			 ok;
@@ -186,7 +243,7 @@ api_login(struct admin_ctx *ctx)
 	if (admin_body_read(ctx, body, sizeof(body), &len) == -1)
 		return KORE_RESULT_OK;
 	if (json_login_parse(body, len, user, sizeof(user), pw, sizeof(pw),
-	    &err) == -1) {
+	    otp, sizeof(otp), &err) == -1) {
 		sodium_memzero(body, sizeof(body));
 		sodium_memzero(pw, sizeof(pw));
 		admin_error(ctx, 400, err);
@@ -209,15 +266,22 @@ api_login(struct admin_ctx *ctx)
 
 	ok = db_user_check(&admin_db, user, pw) == 0;
 	sodium_memzero(pw, sizeof(pw));
+	why = "invalid username or password";
+	/* The code is looked at only after the password matched. */
+	if (ok && auth_otp(user, otp, &why) == -1)
+		ok = 0;
+	sodium_memzero(otp, sizeof(otp));
 	if (!ok) {
 		throttle_fail(ukey, now);
 		throttle_fail(akey, now);
 		(void)db_audit_add(&admin_db, user, "login", 0, ctx->address,
-		    "invalid username or password");
-		kore_log(LOG_NOTICE, "login failed for user '%.63s' from %s",
+		    why);
+		kore_log(LOG_NOTICE, "login failed for user '%.63s' from %s: %s",
 		    db_user_name_valid(user) ? user : "(invalid name)",
-		    ctx->address);
-		admin_error(ctx, 401, "invalid username or password");
+		    ctx->address, why);
+		/* A wrong or replayed code reads like a wrong password. */
+		admin_error(ctx, 401, strcmp(why, "otp required") == 0 ?
+		    "otp required" : "invalid username or password");
 		return KORE_RESULT_OK;
 	}
 	if (db_websess_create(&admin_db, user, ctx->address,
@@ -233,6 +297,7 @@ api_login(struct admin_ctx *ctx)
 	kore_buf_init(&b, 256);
 	jw_open(&b, '{');
 	jw_str(&b, "user", s.user, sizeof(s.user));
+	jw_str(&b, "role", db_user_role_name(auth_role(user)), 16);
 	jw_str(&b, "csrf_token", s.csrf, sizeof(s.csrf));
 	jw_int(&b, "expires", s.expires);
 	jw_close(&b, '}');
@@ -266,6 +331,7 @@ api_me(struct admin_ctx *ctx)
 	kore_buf_init(&b, 256);
 	jw_open(&b, '{');
 	jw_str(&b, "user", ctx->sess.user, sizeof(ctx->sess.user));
+	jw_str(&b, "role", db_user_role_name(ctx->role), 16);
 	jw_str(&b, "csrf_token", ctx->sess.csrf, sizeof(ctx->sess.csrf));
 	jw_int(&b, "expires", ctx->sess.expires);
 	jw_close(&b, '}');

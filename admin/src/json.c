@@ -189,10 +189,10 @@ csv_field(struct kore_buf *b, const char *s, size_t max, int last)
 struct jparse {
 	int		 depth;
 	int		 target;	/* member being read, -1 none */
-	const char	*names[2];
-	char		*out[2];
-	size_t		 outsz[2];
-	int		 seen[2];
+	const char	*names[3];	/* NULL: unused */
+	char		*out[3];
+	size_t		 outsz[3];
+	int		 seen[3];
 	const char	*err;
 };
 
@@ -264,8 +264,8 @@ jp_key(void *ctx, const unsigned char *k, size_t len)
 	p->target = -1;
 	if (p->depth != 1)
 		return 1;
-	for (int i = 0; i < 2; i++) {
-		if (strlen(p->names[i]) == len &&
+	for (int i = 0; i < 3; i++) {
+		if (p->names[i] != NULL && strlen(p->names[i]) == len &&
 		    memcmp(p->names[i], k, len) == 0) {
 			if (p->seen[i]++) {
 				p->err = "duplicate member";
@@ -327,14 +327,19 @@ jp_init(struct jparse *p, const char *n0, char *o0, size_t s0,
 	o0[0] = o1[0] = '\0';
 }
 
-/* Parses a login body {"username":"..","password":".."}. */
+/* Parses a login body {"username":"..","password":"..","otp":".."}. */
 int
 json_login_parse(const char *buf, size_t len, char *user, size_t usz,
-    char *pw, size_t pwsz, const char **err)
+    char *pw, size_t pwsz, char *otp, size_t otpsz, const char **err)
 {
 	struct jparse	p;
 
 	jp_init(&p, "username", user, usz, "password", pw, pwsz);
+	/* otp is optional: only users with two-factor login need it. */
+	p.names[2] = "otp";
+	p.out[2] = otp;
+	p.outsz[2] = otpsz;
+	otp[0] = '\0';
 	if (len == 0) {
 		*err = "empty body";
 		return -1;

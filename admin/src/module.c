@@ -3,7 +3,8 @@
  * module.c: the Kore side of gotunnel-admin: hooks (configuration in the
  * parent, LMDB in each worker after fork), the seccomp additions, and the
  * one handler every request goes through: it authenticates, routes, checks
- * CSRF and adds the security headers, so that no path can forget them.
+ * CSRF and the role (access.c) and adds the security headers, so that no
+ * path can forget them.
  */
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -66,6 +67,12 @@ static int	api_health(struct admin_ctx *);
 
 #define R_PUBLIC	0x01	/* reachable without a session */
 #define R_BEARER	0x02	/* ... or with the metrics_token bearer token */
+/*
+ * The least role of a state-changing route (access.c): R_VIEWER or
+ * R_OPERATOR; without either it is admin-only.  GETs are for every role.
+ */
+#define R_VIEWER	0x04
+#define R_OPERATOR	0x08
 
 struct route {
 	int		  method;
@@ -76,14 +83,21 @@ struct route {
 
 static const struct route routes[] = {
 	{ HTTP_METHOD_POST, "/api/login", api_login, R_PUBLIC },
-	{ HTTP_METHOD_POST, "/api/logout", api_logout, 0 },
+	{ HTTP_METHOD_POST, "/api/logout", api_logout, R_VIEWER },
 	{ HTTP_METHOD_GET, "/api/me", api_me, 0 },
+	{ HTTP_METHOD_GET, "/api/admin-sessions", api_websess_list, 0 },
+	/* Anyone may end their own sessions; others' are checked inside. */
+	{ HTTP_METHOD_DELETE, "/api/admin-sessions/*", api_websess_revoke,
+	    R_VIEWER },
 	{ HTTP_METHOD_GET, "/api/clients", api_clients, 0 },
 	{ HTTP_METHOD_GET, "/api/clients/*", api_client, 0 },
-	{ HTTP_METHOD_POST, "/api/clients/*/disconnect", api_disconnect, 0 },
+	{ HTTP_METHOD_POST, "/api/clients/*/disconnect", api_disconnect,
+	    R_OPERATOR },
 	{ HTTP_METHOD_GET, "/api/mappings", api_mappings, 0 },
-	{ HTTP_METHOD_POST, "/api/mappings/*/disable", api_mapping_disable, 0 },
-	{ HTTP_METHOD_POST, "/api/mappings/*/enable", api_mapping_enable, 0 },
+	{ HTTP_METHOD_POST, "/api/mappings/*/disable", api_mapping_disable,
+	    R_OPERATOR },
+	{ HTTP_METHOD_POST, "/api/mappings/*/enable", api_mapping_enable,
+	    R_OPERATOR },
 	{ HTTP_METHOD_GET, "/api/settings", api_settings, 0 },
 	{ HTTP_METHOD_GET, "/api/sessions", api_sessions, 0 },
 	{ HTTP_METHOD_GET, "/api/sessions/export", api_export, 0 },
@@ -466,6 +480,27 @@ route_match(const char *pattern, const char *path, char *arg, size_t argsz)
 	return *pattern == '\0' && *path == '\0';
 }
 
+/* The Allow header of a path: the methods of every route matching it. */
+static const char *
+route_allow(const char *path)
+{
+	static char	allow[64];
+	char		arg[DB_ID_LEN];
+	int		get = 0, post = 0, del = 0;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!route_match(routes[i].path, path, arg, sizeof(arg)))
+			continue;
+		get |= routes[i].method == HTTP_METHOD_GET;
+		post |= routes[i].method == HTTP_METHOD_POST;
+		del |= routes[i].method == HTTP_METHOD_DELETE;
+	}
+	snprintf(allow, sizeof(allow), "%s%s%s", get ? "GET, HEAD" : "",
+	    post ? (get ? ", POST" : "POST") : "",
+	    del ? (get || post ? ", DELETE" : "DELETE") : "");
+	return allow;
+}
+
 /* Every request: static files, or authenticate -> route -> CSRF -> handler. */
 int
 admin_dispatch(struct http_request *req)
@@ -511,11 +546,7 @@ admin_dispatch(struct http_request *req)
 		goto done;
 	}
 	if (r == NULL) {
-		http_response_header(req, "allow", strstr(req->path,
-		    "disconnect") || strncmp(req->path, "/api/mappings/", 14) == 0 ||
-		    strcmp(req->path, "/api/login") == 0 ||
-		    strcmp(req->path, "/api/logout") == 0 ? "POST" :
-		    "GET, HEAD");
+		http_response_header(req, "allow", route_allow(req->path));
 		admin_error(&ctx, 405, "method not allowed");
 		goto done;
 	}
@@ -526,6 +557,12 @@ admin_dispatch(struct http_request *req)
 	if (r->method != HTTP_METHOD_GET && r->fn != api_login &&
 	    !auth_csrf_ok(&ctx)) {
 		admin_error(&ctx, 403, "csrf token mismatch");
+		goto done;
+	}
+	if (ctx.authed && !access_allowed(&ctx, access_required(r->method,
+	    req->path, (r->flags & R_VIEWER) ? DB_ROLE_VIEWER :
+	    (r->flags & R_OPERATOR) ? DB_ROLE_OPERATOR : DB_ROLE_NONE))) {
+		access_deny(&ctx, http_method_text(method));
 		goto done;
 	}
 	if (!admin_db_ok && r->fn != api_health) {

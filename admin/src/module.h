@@ -28,6 +28,7 @@ struct admin_ctx {
 	int			 authed;
 	char			 sid[DB_WEBSESS_HEX];
 	struct db_websession	 sess;
+	enum db_role		 role;		/* the session user's, now */
 	char			 address[DB_ADDR_LEN];
 	char			 arg[DB_ID_LEN];	/* {id} of the path */
 	struct admin_param	 params[ADMIN_QUERY_MAX];
@@ -67,13 +68,23 @@ void	 jw_end(struct kore_buf *);
 void	 jw_escape(struct kore_buf *, const char *s, size_t len);
 void	 csv_field(struct kore_buf *, const char *s, size_t max, int last);
 int	 json_login_parse(const char *, size_t, char *user, size_t,
-	    char *pw, size_t, const char **err);
+	    char *pw, size_t, char *otp, size_t, const char **err);
 int	 json_ctl_reply(const char *, size_t, char *status, size_t,
 	    char *error, size_t);
+
+/* access.c */
+enum db_role access_required(int method, const char *path, enum db_role);
+int	 access_allowed(const struct admin_ctx *, enum db_role need);
+void	 access_deny(struct admin_ctx *, const char *what);
+
+/* api_websess.c */
+int	 api_websess_list(struct admin_ctx *);
+int	 api_websess_revoke(struct admin_ctx *);
 
 /* auth.c */
 int	 auth_session(struct admin_ctx *);
 int	 auth_csrf_ok(struct admin_ctx *);
+void	 auth_cookie(struct admin_ctx *, const char *id, int64_t ttl);
 int	 api_login(struct admin_ctx *);
 int	 api_logout(struct admin_ctx *);
 int	 api_me(struct admin_ctx *);
@@ -84,6 +95,7 @@ int	 api_client(struct admin_ctx *);
 int	 api_disconnect(struct admin_ctx *);
 int	 api_mappings(struct admin_ctx *);
 int	 ctl_request(const char *json, char *err, size_t errlen);
+int	 live_client_get(MDB_txn *, const char *id, struct db_client *);
 void	 live_client_json(struct kore_buf *, MDB_txn *,
 	    const struct db_client *, int with_conns);
 void	 live_conn_json(struct kore_buf *, uint64_t id, const struct db_conn *,

@@ -71,4 +71,53 @@ describe('App (auth flow)', () => {
     await user.click(screen.getByTestId('login-submit'));
     expect(await screen.findByTestId('login-error')).toHaveTextContent('Try again in 30 s');
   });
+
+  it('asks for the one-time code when the server requires it, then sends it', async () => {
+    vi.stubGlobal('EventSource', NoopES);
+    window.history.replaceState(null, '', '/login?next=%2Fclients');
+    let good = false;
+    const calls = mockFetch({
+      'GET /api/me': () =>
+        good
+          ? { body: { user: 'ops', role: 'viewer', csrf_token: 'c1', expires: 0 } }
+          : { status: 401, body: { error: 'authentication required' } },
+      'POST /api/login': (c) => {
+        const b = c.body as { username: string; password: string; otp?: string };
+        if (b.password !== 'right') return { status: 401, body: { error: 'invalid username or password' } };
+        if (b.otp === undefined) return { status: 401, body: { error: 'otp required' } };
+        if (b.otp !== '123456') return { status: 401, body: { error: 'invalid username or password' } };
+        good = true;
+        return { body: { user: 'ops', role: 'viewer', csrf_token: 'c1' } };
+      },
+      'GET /api/clients': () => ({ body: { clients: [sampleClient()] } }),
+    });
+    render(<App />);
+    const user = userEvent.setup();
+    await user.type(await screen.findByLabelText('Username'), 'ops');
+    await user.type(screen.getByLabelText('Password'), 'right');
+    expect(screen.queryByTestId('login-otp')).toBeNull();
+    await user.click(screen.getByTestId('login-submit'));
+    // No error: a prompt and the code field.
+    expect(await screen.findByTestId('otp-prompt')).toBeInTheDocument();
+    expect(screen.queryByTestId('login-error')).toBeNull();
+    const otp = screen.getByLabelText('One-time code');
+    await user.type(otp, '000000');
+    await user.click(screen.getByTestId('login-submit'));
+    expect(await screen.findByTestId('login-error')).toHaveTextContent('Invalid username or password');
+    expect(screen.getByLabelText('One-time code')).toBeInTheDocument();
+    await user.clear(screen.getByLabelText('One-time code'));
+    await user.type(screen.getByLabelText('One-time code'), '123456');
+    await user.click(screen.getByTestId('login-submit'));
+    await waitFor(() => expect(window.location.pathname).toBe('/clients'));
+    expect(await screen.findByText('gotunnel-demo', {}, { timeout: 5000 })).toBeInTheDocument();
+    const logins = calls.filter((c) => c.url === '/api/login').map((c) => c.body);
+    expect(logins).toEqual([
+      { username: 'ops', password: 'right' },
+      { username: 'ops', password: 'right', otp: '000000' },
+      { username: 'ops', password: 'right', otp: '123456' },
+    ]);
+    // Signed in as a viewer: the Clients page offers no disconnect.
+    expect(screen.queryByTestId('disconnect-gotunnel-demo')).toBeNull();
+    vi.unstubAllGlobals();
+  });
 });

@@ -2,7 +2,7 @@
 /*
  * fixture.c: writes LMDB records the way the master does, for the admin's
  * tests (and for trying the console without a running tunnel).
- *   gtadmin-fixture DIR user NAME PASSWORD
+ *   gtadmin-fixture DIR user NAME PASSWORD [ROLE]
  *   gtadmin-fixture DIR client ID NAME ADDR PORT[:MAPNAME]...
  *   gtadmin-fixture DIR offline ID [REASON]
  *   gtadmin-fixture DIR conn CLIENT_ID PORT PEER
@@ -287,8 +287,9 @@ main(int argc, char **argv)
 	}
 	if (db_open(&db, argv[1], 0) == -1)
 		return 1;
-	if (strcmp(argv[2], "user") == 0 && argc == 5)
-		rc = db_user_add(&db, argv[3], argv[4]) == 0 ? 0 : 1;
+	if (strcmp(argv[2], "user") == 0 && (argc == 5 || argc == 6))
+		rc = db_user_add(&db, argv[3], argv[4], argc == 6 ?
+		    db_user_role_parse(argv[5]) : DB_ROLE_ADMIN) == 0 ? 0 : 1;
 	else if (strcmp(argv[2], "client") == 0)
 		rc = fx_client(&db, argc - 3, argv + 3);
 	else if (strcmp(argv[2], "offline") == 0)

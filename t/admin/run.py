@@ -228,6 +228,8 @@ PROTECTED = [
     ("POST", "/api/logout"), ("GET", "/api/nope"), ("GET", "/api"), ("GET", "/api/login"),
     ("DELETE", "/api/clients"), ("POST", "/api/mappings/21022/disable"),
     ("POST", "/api/mappings/21022/enable"), ("GET", "/api/settings"),
+    ("DELETE", "/api/clients"), ("GET", "/api/admin-sessions"),
+    ("DELETE", "/api/admin-sessions/0123456789abcdef"),
 ]
 
 
@@ -911,6 +913,288 @@ def test_junk_requests(a):
     assert a.worker_pid() == pid, "the Kore worker restarted"
 
 
+# ---------------------------------------------------------------- roles, TOTP, admin sessions
+
+ROLES = ("viewer", "operator", "admin")
+RANK = {r: i for i, r in enumerate(ROLES)}
+
+# Every state-changing endpoint with the least role it needs.  {client} is
+# a live client the fake master knows, {handle} another user's session.
+STATE_CHANGING = [
+    ("POST", "/api/clients/{client}/disconnect", None, "operator"),
+    ("DELETE", "/api/admin-sessions/{handle}", None, "admin"),
+]
+
+# Read-only endpoints every role may call.
+READS = ["/api/me", "/api/clients", "/api/mappings", "/api/sessions", "/api/audit",
+         "/api/stats?range=1h", "/api/admin-sessions", "/api/sessions/export?format=csv"]
+
+
+def ctl_user(a, *args, stdin=""):
+    return subprocess.run([CTL_USER, a.data, "user"] + [str(x) for x in args], input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def audit_items(a, cookie, action):
+    r = a.req("GET", "/api/audit?per_page=500&action=" + action, cookie=cookie)
+    assert r.status == 200, r.body
+    return r.json()["items"]
+
+
+def test_roles(a):
+    """Each role on every state-changing endpoint; 403s answered and audited."""
+    if os.path.exists(a.ctl):
+        os.unlink(a.ctl)
+    r = ctl_user(a, "add", "role-v", "--role", "viewer", stdin="viewer-password\n")
+    assert r.returncode == 0 and "role viewer" in r.stdout, (r.stdout, r.stderr)
+    assert ctl_user(a, "add", "role-o", "--role", "operator",
+                    stdin="operator-password\n").returncode == 0
+    assert ctl_user(a, "add", "role-a", stdin="admin1-password\n").returncode == 0
+    assert ctl_user(a, "add", "role-x", "--role", "root", stdin="whatever-pass\n").returncode == 1
+    assert ctl_user(a, "add", "role-y", "--role", stdin="whatever-pass\n").returncode == 1
+    lst = {l.split()[0]: l.split()[1] for l in ctl_user(a, "list").stdout.splitlines()}
+    assert lst["role-v"] == "viewer" and lst["role-o"] == "operator", lst
+    # Without --role a new user is an admin (as every user before roles).
+    assert lst["role-a"] == "admin" and lst["admin"] == "admin", lst
+    pw = {"viewer": ("role-v", "viewer-password"), "operator": ("role-o", "operator-password"),
+          "admin": ("role-a", "admin1-password")}
+    sess = {}
+    for i, role in enumerate(ROLES):
+        cookie, csrf = a.login(*pw[role], source="127.0.1.%d" % (10 + i))
+        me = a.req("GET", "/api/me", cookie=cookie).json()
+        assert me["role"] == role and me["user"] == pw[role][0], me
+        sess[role] = (cookie, csrf)
+        for p in READS:
+            r = a.req("GET", p, cookie=cookie)
+            assert r.status == 200, (role, p, r.status, r.body)
+    a.fixture("client", "ro1e0001", "role-client", "127.0.0.1:50003", "21095:x")
+    for role in ROLES:
+        cookie, csrf = sess[role]
+        for method, path, body, need in STATE_CHANGING:
+            # A fresh target each time: another user's session to revoke.
+            victim, _ = a.login("admin", PASSWORD, source="127.0.1.30")
+            handle = [s["handle"] for s in a.req("GET", "/api/admin-sessions",
+                                                    cookie=victim).json()["items"]
+                      if s["current"]][0]
+            fm = FakeMaster(a.ctl, {"ro1e0001"})
+            fm.start()
+            p = path.format(client="ro1e0001", handle=handle)
+            before = len(audit_items(a, sess["admin"][0], "forbidden"))
+            r = a.req(method, p, body, cookie=cookie, csrf=csrf)
+            allowed = RANK[role] >= RANK[need]
+            if allowed:
+                assert r.status == 200, (role, method, p, r.status, r.body)
+            else:
+                assert r.status == 403, (role, method, p, r.status, r.body)
+                assert r.json() == {"error": "forbidden"}, r.body
+                fa = audit_items(a, sess["admin"][0], "forbidden")
+                assert len(fa) == before + 1, (role, p, fa[:2])
+                assert fa[0]["user"] == pw[role][0] and fa[0]["ok"] is False, fa[0]
+                assert method in fa[0]["detail"] and role in fa[0]["detail"], fa[0]
+            # The fake master was (not) asked to kick, as the role decides.
+            if "disconnect" in path:
+                fm.join(10 if allowed else 0.5)
+                assert bool(fm.got) == allowed, (role, fm.got)
+            fm.sock.close()
+            if os.path.exists(a.ctl):
+                os.unlink(a.ctl)
+            victim_ok = a.req("GET", "/api/me", cookie=victim).status == 200
+            if "admin-sessions" in path:
+                assert victim_ok != allowed, (role, victim_ok)
+    # CSRF is checked before the role: a forged request is not even audited.
+    before = len(audit_items(a, sess["admin"][0], "forbidden"))
+    r = a.req("POST", "/api/clients/ro1e0001/disconnect", cookie=sess["viewer"][0])
+    assert r.status == 403 and r.json() == {"error": "csrf token mismatch"}
+    assert len(audit_items(a, sess["admin"][0], "forbidden")) == before
+    # A role change applies to the next request of a live session.
+    r = ctl_user(a, "role", "role-v", "operator")
+    assert r.returncode == 0, r.stderr
+    assert a.req("GET", "/api/me", cookie=sess["viewer"][0]).json()["role"] == "operator"
+    assert ctl_user(a, "role", "role-v", "superuser").returncode == 1
+    assert ctl_user(a, "role", "ghost", "viewer").returncode == 1
+    assert ctl_user(a, "role", "role-v", "viewer").returncode == 0
+    assert a.req("GET", "/api/me", cookie=sess["viewer"][0]).json()["role"] == "viewer"
+    # Logging out stays allowed for a viewer.
+    r = a.req("POST", "/api/logout", cookie=sess["viewer"][0], csrf=sess["viewer"][1])
+    assert r.status == 200, r.body
+    acts = [i["action"] for i in audit_items(a, sess["admin"][0], "user_role")]
+    assert len(acts) >= 2, acts
+    a.fixture("offline", "ro1e0001", "gone")
+
+
+def b32decode(s):
+    import base64
+    return base64.b32decode(s + "=" * (-len(s) % 8))
+
+
+def totp(secret, step):
+    """RFC 6238 with SHA-1, 6 digits, computed here from the RFC's maths."""
+    import hashlib
+    import hmac
+    mac = hmac.new(secret, struct.pack(">Q", step), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    n = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
+    return "%06d" % (n % 1000000)
+
+
+def test_totp_login(a):
+    import re
+    from urllib.parse import parse_qs, urlparse
+    assert ctl_user(a, "add", "twofa", "--role", "operator", stdin="twofa-password\n").returncode == 0
+    r = ctl_user(a, "totp", "twofa")
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"otpauth://totp/gotunnel:twofa\?secret=([A-Z2-7]+)&issuer=gotunnel$",
+                  r.stdout, re.M)
+    assert m, r.stdout
+    uri = urlparse(m.group(0))
+    assert parse_qs(uri.query) == {"secret": [m.group(1)], "issuer": ["gotunnel"]}
+    assert "\u2580" in r.stdout or "\u2584" in r.stdout, "no QR code drawn"
+    secret = b32decode(m.group(1))
+    assert len(secret) == 20
+    # The secret is not written in the audit log or printed on stderr.
+    assert m.group(1) not in r.stderr
+    lst = ctl_user(a, "list").stdout
+    assert [l for l in lst.splitlines() if l.startswith("twofa ")][0].split()[2] == "totp", lst
+    src = iter("127.0.2.%d" % i for i in range(1, 200))
+
+    def login(otp=None, password="twofa-password"):
+        body = {"username": "twofa", "password": password}
+        if otp is not None:
+            body["otp"] = otp
+        return a.req("POST", "/api/login", body, source=next(src))
+    # Missing code: the password was right, the console asks for the code.
+    r = login()
+    assert r.status == 401 and r.json() == {"error": "otp required"}, r.body
+    assert not r.headers_all("set-cookie")
+    # Wrong password with no code: nothing tells that a code is enrolled.
+    r = login(password="wrong-password")
+    assert r.status == 401 and r.json() == {"error": "invalid username or password"}
+    step = int(time.time()) // 30
+    wrong = "%06d" % ((int(totp(secret, step)) + 1) % 1000000)
+    r = login(wrong)
+    assert r.status == 401 and r.json() == {"error": "invalid username or password"}, r.body
+    r = login("12345")
+    assert r.status == 401 and r.json() == {"error": "invalid username or password"}
+    # Four failures so far; a good code clears the user's count.
+    code = totp(secret, step)
+    r = login(code)
+    assert r.status == 200, r.body
+    assert r.json()["role"] == "operator"
+    # The same code again, and an older one: replays.
+    r = login(code)
+    assert r.status == 401 and r.json() == {"error": "invalid username or password"}, r.body
+    r = login(totp(secret, step - 1))
+    assert r.status == 401, r.body
+    # The next step's code (clock skew of one step) is fresh.
+    r = login(totp(secret, step + 1))
+    assert r.status == 200, r.body
+    fails = [i for i in audit_items(a, a.login(source="127.0.2.250")[0], "login")
+             if i["user"] == "twofa" and not i["ok"]]
+    details = {i["detail"] for i in fails}
+    assert "otp required" in details and "invalid or replayed otp" in details, details
+    # Wrong codes count toward the throttle: 5 in a minute, then 429 even
+    # for a good code.
+    for i in range(5):
+        r = login("000000" if totp(secret, step + 2) != "000000" else "111111")
+        assert r.status == 401, (i, r.status)
+    r = login(totp(secret, int(time.time()) // 30 + 1))
+    assert r.status == 429 and r.header("retry-after"), r.status
+    # --off removes the second factor (the throttle is per user: use a
+    # fresh user to see the password alone work again).
+    assert ctl_user(a, "add", "twofb", stdin="twofb-password\n").returncode == 0
+    assert ctl_user(a, "totp", "twofb").returncode == 0
+    r = a.req("POST", "/api/login", {"username": "twofb", "password": "twofb-password"},
+              source="127.0.2.240")
+    assert r.status == 401 and r.json() == {"error": "otp required"}
+    r = ctl_user(a, "totp", "twofb", "--off")
+    assert r.returncode == 0, r.stderr
+    a.login("twofb", "twofb-password", source="127.0.2.241")
+    assert ctl_user(a, "totp", "ghost").returncode == 1
+    assert ctl_user(a, "totp", "twofb", "--of").returncode == 1
+    # A password change keeps the second factor.
+    assert ctl_user(a, "totp", "twofb").returncode == 0
+    assert ctl_user(a, "passwd", "twofb", stdin="twofb-password2\n").returncode == 0
+    r = a.req("POST", "/api/login", {"username": "twofb", "password": "twofb-password2"},
+              source="127.0.2.242")
+    assert r.json() == {"error": "otp required"}, r.body
+
+
+def test_admin_sessions(a):
+    assert ctl_user(a, "add", "sess-v", "--role", "viewer", stdin="sessv-password\n").returncode == 0
+    v1, v1csrf = a.login("sess-v", "sessv-password", source="127.0.3.1")
+    v2, _ = a.login("sess-v", "sessv-password", source="127.0.3.2")
+    ad, adcsrf = a.login(source="127.0.3.3")
+    r = a.req("GET", "/api/admin-sessions", cookie=v1)
+    assert r.status == 200, r.body
+    items = r.json()["items"]
+    assert len(items) == 2 and r.json()["total"] == 2, items
+    assert {i["user"] for i in items} == {"sess-v"}
+    assert {i["address"] for i in items} == {"127.0.3.1", "127.0.3.2"}
+    cur = [i for i in items if i["current"]]
+    assert len(cur) == 1 and cur[0]["address"] == "127.0.3.1", items
+    for i in items:
+        assert set(i) == {"handle", "user", "address", "created", "expires", "current"}, i
+        assert len(i["handle"]) == 16 and i["expires"] > i["created"] > 0
+        # Neither the cookie nor a piece of it is exposed.
+        for c in (v1, v2):
+            assert i["handle"] not in c and c[:16] != i["handle"]
+    assert v1 not in r.body.decode() and v2 not in r.body.decode()
+    mine = {i["address"]: i["handle"] for i in items}
+    # An admin sees everyone's sessions.
+    alls = a.req("GET", "/api/admin-sessions", cookie=ad).json()["items"]
+    assert {i["user"] for i in alls} >= {"sess-v", "admin"}, alls
+    adh = [i["handle"] for i in alls if i["current"]][0]
+    # A viewer may end its own other session, not an admin's.
+    r = a.req("DELETE", "/api/admin-sessions/" + adh, cookie=v1, csrf=v1csrf)
+    assert r.status == 403 and r.json() == {"error": "forbidden"}
+    assert a.req("GET", "/api/me", cookie=ad).status == 200
+    r = a.req("DELETE", "/api/admin-sessions/" + mine["127.0.3.2"], cookie=v1)
+    assert r.status == 403 and r.json() == {"error": "csrf token mismatch"}
+    r = a.req("DELETE", "/api/admin-sessions/" + mine["127.0.3.2"], cookie=v1, csrf=v1csrf)
+    assert r.status == 200 and r.json() == {"ok": True}, r.body
+    assert a.req("GET", "/api/me", cookie=v2).status == 401
+    assert a.req("GET", "/api/me", cookie=v1).status == 200
+    r = a.req("DELETE", "/api/admin-sessions/" + mine["127.0.3.2"], cookie=v1, csrf=v1csrf)
+    assert r.status == 404, r.status
+    r = a.req("DELETE", "/api/admin-sessions/zz", cookie=v1, csrf=v1csrf)
+    assert r.status == 404, r.status
+    r = a.req("GET", "/api/admin-sessions/" + adh, cookie=v1)
+    assert r.status == 405 and "DELETE" in (r.header("allow") or ""), r.headers
+    # An admin revokes the viewer's session; revoking one's own current
+    # session clears its cookie.
+    r = a.req("DELETE", "/api/admin-sessions/" + mine["127.0.3.1"], cookie=ad, csrf=adcsrf)
+    assert r.status == 200, r.body
+    assert a.req("GET", "/api/me", cookie=v1).status == 401
+    r = a.req("DELETE", "/api/admin-sessions/" + adh, cookie=ad, csrf=adcsrf)
+    assert r.status == 200
+    assert any(v.startswith("gt_session=;") for v in r.headers_all("set-cookie")), r.headers
+    assert a.req("GET", "/api/me", cookie=ad).status == 401
+    ad, _ = a.login(source="127.0.3.4")
+    rev = audit_items(a, ad, "session_revoke")
+    assert len(rev) >= 3 and all(i["ok"] for i in rev[:3]), rev[:3]
+    assert mine["127.0.3.1"] in rev[1]["detail"] and "sess-v" in rev[1]["detail"], rev[1]
+
+
+def test_audit_action_filter(a):
+    cookie, _ = a.login(source="127.0.3.10")
+    all_items = a.req("GET", "/api/audit?per_page=500", cookie=cookie).json()
+    logins = [i for i in all_items["items"] if i["action"] == "login"]
+    r = a.req("GET", "/api/audit?action=login&per_page=500", cookie=cookie)
+    assert r.status == 200
+    f = r.json()
+    assert f["total"] == len(logins) and f["total"] < all_items["total"], (f["total"], len(logins))
+    assert [i["id"] for i in f["items"]] == [i["id"] for i in logins]
+    # Paging runs over the filtered records, newest first.
+    p2 = a.req("GET", "/api/audit?action=login&per_page=2&page=2", cookie=cookie).json()
+    assert [i["id"] for i in p2["items"]] == [i["id"] for i in logins[2:4]], p2
+    assert p2["total"] == f["total"]
+    r = a.req("GET", "/api/audit?action=nosuch", cookie=cookie).json()
+    assert r["total"] == 0 and r["items"] == []
+    for q in ("action=", "action=" + "x" * 40, "actions=login"):
+        r = a.req("GET", "/api/audit?" + q, cookie=cookie)
+        assert r.status == 400, (q, r.status)
+
+
 # ---------------------------------------------------------------- real master + client
 
 def have_real():
@@ -1006,6 +1290,32 @@ def test_real_master_client():
             conns = a.req("GET", "/api/clients/" + client["id"], cookie=cookie).json()["conns"]
             time.sleep(0.2)
         assert conns and conns[0]["remote_port"] == pub_port, conns
+        # Running totals: the online session's bytes follow its live
+        # traffic (worker flushes) and agree with the Clients page.
+        pub.sendall(b"x" * 100000)
+        got = 0
+        while got < 100000:
+            d = pub.recv(65536)
+            assert d, "echo closed early"
+            got += len(d)
+        hs = cl = None
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            hs = a.req("GET", "/api/sessions?client=%s&status=online" % client["id"],
+                       cookie=cookie).json()
+            cl = a.req("GET", "/api/clients/" + client["id"], cookie=cookie).json()
+            it = hs["items"][0] if hs["items"] else {}
+            if it.get("bytes_in", 0) >= 100024 and it.get("bytes_out", 0) >= 100024 and \
+                    it["bytes_in"] == cl["bytes_in"] and it["bytes_out"] == cl["bytes_out"]:
+                break
+            time.sleep(0.3)
+        it = hs["items"][0]
+        assert it["status"] == "online" and it["bytes_in"] == 100024 and \
+            it["bytes_out"] == 100024, (hs, cl)
+        assert (it["bytes_in"], it["bytes_out"]) == (cl["bytes_in"], cl["bytes_out"]), (it, cl)
+        ex = a.req("GET", "/api/sessions/export?format=ndjson&status=online&client=%s"
+                   % client["id"], cookie=cookie)
+        assert json.loads(ex.body.splitlines()[0])["bytes_in"] == 100024, ex.body[:300]
         pub.close()
         et.join(10)
         hc = {"total": 0}
@@ -1014,7 +1324,18 @@ def test_real_master_client():
             hc = a.req("GET", "/api/sessions?kind=conns&status=closed&port=%d" % pub_port,
                        cookie=cookie).json()
             time.sleep(0.3)
-        assert hc["total"] == 1 and hc["items"][0]["bytes_in"] == 24, hc
+        assert hc["total"] == 1 and hc["items"][0]["bytes_in"] == 100024, hc
+        if user == "realop":
+            # The real gotunnelctl makes the user a viewer: no disconnect.
+            r = subprocess.run([ctl, "-c", a.ini, "user", "role", "realop", "viewer"],
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            r = a.req("POST", "/api/clients/%s/disconnect" % client["id"], cookie=cookie,
+                      csrf=csrf)
+            assert r.status == 403 and r.json() == {"error": "forbidden"}, r.body
+            r = subprocess.run([ctl, "-c", a.ini, "user", "role", "realop", "operator"],
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
         # Disable the mapping through the API: refused, shown, client stays; enable again.
         r = a.req("POST", "/api/mappings/%d/disable" % pub_port, cookie=cookie, csrf=csrf)
         assert r.status == 200, (r.status, r.body)
@@ -1271,7 +1592,8 @@ def main():
               test_disconnect_fixture, test_mapping_switch_fixture, test_settings_no_tls,
               test_history_filters_paging, test_export_matches_records,
               test_stats, test_events, test_static_and_traversal, test_ctl_user,
-              test_ctl_user_tty, test_junk_requests, test_export_large_streams,
+              test_ctl_user_tty, test_roles, test_totp_login, test_admin_sessions,
+              test_audit_action_filter, test_junk_requests, test_export_large_streams,
               test_no_worker_restart]
     alone = [test_config_check, test_fresh_data_dir, test_exit_status, test_tls_front_end,
              test_settings_fingerprint, test_real_master_client]

@@ -8,6 +8,7 @@
 //   node t/browser/run.mjs [--keep] [name-substring...]
 //   GOTUNNEL_BIN=bin  (where the binaries are)   CHROMIUM=/usr/bin/chromium
 //   GOTUNNEL_BROWSER_OUT=t/out/browser (screenshots)
+import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -230,6 +231,19 @@ async function newPage(viewport = { width: 1280, height: 800 }) {
   page.setDefaultTimeout(15000);
   page.on('pageerror', (e) => console.log(`# page error: ${e.message}`));
   return { context, page };
+}
+
+/** RFC 6238 code (SHA-1, 6 digits) of a base32 secret at a time step. */
+function totpCode(b32, step) {
+  const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of b32) bits += alpha.indexOf(ch).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', key).update(msg).digest();
+  const off = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 
 /** Logs in through the form (starting at path) and waits to land there. */
@@ -523,6 +537,70 @@ async function main() {
     if (ctx.failedLogin) assert(text.includes('failed'), `audit lacks the failed login: ${text.slice(0, 400)}`);
     if (ctx.kicked) assert(text.includes('disconnect'), `audit lacks the disconnect: ${text.slice(0, 400)}`);
     await shot(page, 'audit.png');
+  });
+
+  await test('a viewer with two-factor login sees no disconnect button', async () => {
+    const pw = 'viewer-' + Math.random().toString(36).slice(2);
+    const add = await env.run('ctl-user-viewer', [CTL, '-c', ctx.conf, 'user', 'add', 'looker', '--role', 'viewer'], { stdin: `${pw}\n`, timeoutMs: 30000 });
+    assert(add.code === 0, `user add --role viewer failed: ${add.out.slice(-300)}`);
+    const enrol = await env.run('ctl-user-totp', [CTL, '-c', ctx.conf, 'user', 'totp', 'looker'], { timeoutMs: 30000 });
+    assert(enrol.code === 0, `user totp failed (${enrol.code}): ${enrol.out.slice(-300)}`);
+    // The log file may trail the exit by a moment: wait for the URI in it.
+    const uri = /otpauth:\/\/totp\/gotunnel:looker\?secret=([A-Z2-7]+)&issuer=gotunnel/;
+    const enrolLog = { logPath: join(env.dir, 'ctl-user-totp.log') };
+    await waitUntil(async () => uri.test(readLog(enrolLog)), 5000, 'the otpauth URI in the output of user totp', 50);
+    const m = uri.exec(readLog(enrolLog));
+    const { context: vctx, page: vp } = await newPage();
+    await vp.goto(ctx.base + '/clients');
+    await vp.waitForURL(/\/login/);
+    await vp.fill('#username', 'looker');
+    await vp.fill('#password', pw);
+    await vp.click('[data-testid=login-submit]');
+    // The server asks for the code; the field appears.
+    await vp.waitForSelector('[data-testid=otp-prompt]');
+    await vp.fill('#otp', totpCode(m[1], Math.floor(Date.now() / 1000 / 30)));
+    await vp.click('[data-testid=login-submit]');
+    await vp.waitForURL((u) => u.pathname === '/clients');
+    await vp.locator('[data-testid=client-name]', { hasText: 'gotunnel-demo' }).first().waitFor();
+    await vp.locator('tr', { hasText: 'gotunnel-demo' }).first().waitFor();
+    assert((await vp.locator('[data-testid^=disconnect-]').count()) === 0, 'a viewer sees a disconnect button');
+    assert((await vp.getByRole('button', { name: 'Disconnect' }).count()) === 0, 'a viewer sees a Disconnect button');
+    await shot(vp, 'clients-viewer.png');
+    // The detail page offers none either, and the server refuses anyway.
+    await vp.locator('[data-testid=client-name]', { hasText: 'gotunnel-demo' }).first().click();
+    await vp.waitForURL(/\/clients\/.+/);
+    await vp.getByText('gotunnel-demo').first().waitFor();
+    assert((await vp.getByRole('button', { name: 'Disconnect' }).count()) === 0, 'detail page offers a viewer Disconnect');
+    const status = await vp.evaluate(async () => {
+      const me = await (await fetch('/api/me')).json();
+      const id = location.pathname.split('/').pop();
+      const r = await fetch(`/api/clients/${id}/disconnect`, { method: 'POST', headers: { 'X-CSRF-Token': me.csrf_token } });
+      return [me.role, r.status, (await r.json()).error];
+    });
+    assert(status.join() === 'viewer,403,forbidden', `viewer disconnect: ${status}`);
+    // The audit page filters on the server: only the refused call.
+    await vp.goto(ctx.base + '/audit');
+    await vp.waitForSelector('[data-testid=audit-table] .ant-table-row');
+    await vp.click('[data-testid=audit-action]');
+    const [req] = await Promise.all([
+      vp.waitForRequest((r) => r.url().includes('/api/audit') && r.url().includes('action=forbidden')),
+      vp.locator('.ant-select-item-option', { hasText: /^forbidden$/ }).click(),
+    ]);
+    assert(req, 'no filtered audit request');
+    await waitUntil(async () => {
+      const t = await vp.locator('[data-testid=audit-table]').innerText();
+      return t.includes('forbidden') && t.includes('looker') && !t.includes('logout');
+    }, 10000, 'the forbidden audit row', 100);
+    await shot(vp, 'audit-forbidden.png');
+    // Its console sessions: only its own, this browser marked.
+    await vp.goto(ctx.base + '/admin-sessions');
+    await vp.waitForSelector('[data-testid=admin-sessions-table] .ant-table-row');
+    const rows = await vp.locator('[data-testid=admin-sessions-table] .ant-table-row').allInnerTexts();
+    assert(rows.length >= 1 && rows.every((r) => r.includes('looker')), `viewer sees others' sessions: ${rows}`);
+    assert(rows.some((r) => r.includes('this browser')), `no current session marked: ${rows}`);
+    await shot(vp, 'admin-sessions-viewer.png');
+    await vp.close();
+    await vctx.close();
   });
 
   await test('language switch to Chinese and back', async () => {

@@ -128,12 +128,13 @@ START_TEST(test_user_lifecycle)
 	size_t		n;
 
 	ck_assert_int_eq(db_user_get(&db, "admin", &u), 1);
-	ck_assert_int_eq(db_user_add(&db, "admin", "first-password"), 0);
-	ck_assert_int_eq(db_user_add(&db, "admin", "other-password"), 1);
-	ck_assert_int_eq(db_user_add(&db, "bad name", "other-password"), -1);
+	ck_assert_int_eq(db_user_add(&db, "admin", "first-password", DB_ROLE_ADMIN), 0);
+	ck_assert_int_eq(db_user_add(&db, "admin", "other-password", DB_ROLE_ADMIN), 1);
+	ck_assert_int_eq(db_user_add(&db, "bad name", "other-password", DB_ROLE_ADMIN), -1);
 	ck_assert_int_eq(db_user_get(&db, "admin", &u), 0);
 	ck_assert_str_eq(u.name, "admin");
-	ck_assert_int_eq(u.version, DB_RECORD_VERSION);
+	ck_assert_int_eq(u.version, DB_USER_VERSION);
+	ck_assert_int_eq(u.role, DB_ROLE_ADMIN);
 	ck_assert(u.created > 0 && u.updated >= u.created);
 	ck_assert_int_eq(db_user_check(&db, "admin", "first-password"), 0);
 	ck_assert_int_eq(db_user_check(&db, "admin", "other-password"), -1);
@@ -146,7 +147,7 @@ START_TEST(test_user_lifecycle)
 	ck_assert_int_eq(db_user_check(&db, "admin", "first-password"), -1);
 	ck_assert_int_eq(db_user_check(&db, "admin", "second-password"), 0);
 
-	ck_assert_int_eq(db_user_add(&db, "bob", "bobs-password"), 0);
+	ck_assert_int_eq(db_user_add(&db, "bob", "bobs-password", DB_ROLE_ADMIN), 0);
 	ck_assert_int_eq(db_user_count(&db, &n), 0);
 	ck_assert_uint_eq(n, 2);
 	listed = 0;
@@ -159,12 +160,117 @@ START_TEST(test_user_lifecycle)
 }
 END_TEST
 
+START_TEST(test_user_roles_totp)
+{
+	static const unsigned char	secret[20] = "0123456789abcdefghij";
+	struct db_user			u, v1;
+	MDB_txn				*txn;
+	MDB_val				k, v;
+
+	ck_assert_int_eq(db_user_add(&db, "vi", "viewer-password",
+	    DB_ROLE_VIEWER), 0);
+	ck_assert_int_eq(db_user_add(&db, "nobody", "viewer-password",
+	    DB_ROLE_NONE), -1);
+	ck_assert_int_eq(db_user_get(&db, "vi", &u), 0);
+	ck_assert_int_eq(u.role, DB_ROLE_VIEWER);
+	ck_assert_int_eq(u.totp_len, 0);
+	ck_assert_int_eq(db_user_set_role(&db, "vi", DB_ROLE_OPERATOR), 0);
+	ck_assert_int_eq(db_user_set_role(&db, "ghost", DB_ROLE_OPERATOR), 1);
+	ck_assert_int_eq(db_user_totp_set(&db, "vi", secret, sizeof(secret)),
+	    0);
+	/* A password change keeps the role and the second factor. */
+	ck_assert_int_eq(db_user_passwd(&db, "vi", "other-password"), 0);
+	ck_assert_int_eq(db_user_get(&db, "vi", &u), 0);
+	ck_assert_int_eq(u.role, DB_ROLE_OPERATOR);
+	ck_assert_int_eq(u.totp_len, sizeof(secret));
+	ck_assert_mem_eq(u.totp, secret, sizeof(secret));
+	/* Each step is used once; older steps never again. */
+	ck_assert_int_eq(db_user_totp_use(&db, "vi", 100), 0);
+	ck_assert_int_eq(db_user_totp_use(&db, "vi", 100), 1);
+	ck_assert_int_eq(db_user_totp_use(&db, "vi", 99), 1);
+	ck_assert_int_eq(db_user_totp_use(&db, "vi", 101), 0);
+	ck_assert_int_eq(db_user_totp_set(&db, "vi", NULL, 0), 0);
+	ck_assert_int_eq(db_user_get(&db, "vi", &u), 0);
+	ck_assert_int_eq(u.totp_len, 0);
+	ck_assert_int_eq(db_user_totp_use(&db, "vi", 200), 1);
+	ck_assert_str_eq(db_user_role_name(DB_ROLE_VIEWER), "viewer");
+	ck_assert_int_eq(db_user_role_parse("operator"), DB_ROLE_OPERATOR);
+	ck_assert_int_eq(db_user_role_parse("root"), DB_ROLE_NONE);
+
+	/* A record written before roles existed (the old, shorter layout). */
+	memset(&v1, 0, sizeof(v1));
+	v1.version = 1;
+	snprintf(v1.name, sizeof(v1.name), "old");
+	ck_assert_int_eq(db_user_hash("old-password", v1.hash), 0);
+	ck_assert_int_eq(db_txn_begin(&db, 0, &txn), 0);
+	k.mv_data = v1.name;
+	k.mv_size = strlen(v1.name);
+	v.mv_data = &v1;
+	v.mv_size = DB_USER_V1_SIZE;
+	ck_assert_int_eq(mdb_put(txn, db.dbi[DB_USERS], &k, &v, 0), 0);
+	ck_assert_int_eq(db_txn_commit(&db, txn), 0);
+	ck_assert_int_eq(db_user_get(&db, "old", &u), 0);
+	ck_assert_int_eq(u.role, DB_ROLE_ADMIN);
+	ck_assert_int_eq(u.totp_len, 0);
+	ck_assert_int_eq(db_user_check(&db, "old", "old-password"), 0);
+	/* Changing it writes the new layout and keeps the admin role. */
+	ck_assert_int_eq(db_user_passwd(&db, "old", "new-password"), 0);
+	ck_assert_int_eq(db_user_get(&db, "old", &u), 0);
+	ck_assert_int_eq(u.version, DB_USER_VERSION);
+	ck_assert_int_eq(u.role, DB_ROLE_ADMIN);
+}
+END_TEST
+
+static char	listed_handle[DB_WEBSESS_HANDLE_HEX];
+
+/* Counts listed sessions and keeps the last handle. */
+static void
+count_websess(const char *handle, const struct db_websession *s, void *arg)
+{
+	ck_assert_str_eq(s->csrf, "");		/* never handed out */
+	snprintf(listed_handle, sizeof(listed_handle), "%s", handle);
+	(*(int *)arg)++;
+}
+
+START_TEST(test_websess_handles)
+{
+	struct db_websession	s;
+	char			a[DB_WEBSESS_HEX], b[DB_WEBSESS_HEX];
+	char			ha[DB_WEBSESS_HANDLE_HEX];
+	int			n = 0;
+
+	ck_assert_int_eq(db_websess_create(&db, "alice", "127.0.0.1", 3600, a,
+	    NULL), 0);
+	ck_assert_int_eq(db_websess_create(&db, "bob", "127.0.0.2", 3600, b,
+	    NULL), 0);
+	db_websess_handle(a, ha);
+	ck_assert_uint_eq(strlen(ha), 16);
+	/* The handle is neither a piece of the id nor of the table key. */
+	ck_assert_ptr_null(strstr(a, ha));
+	ck_assert(!file_has(ha));
+	ck_assert_int_eq(db_websess_list(&db, NULL, count_websess, &n), 0);
+	ck_assert_int_eq(n, 2);
+	n = 0;
+	ck_assert_int_eq(db_websess_list(&db, "alice", count_websess, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(listed_handle, ha);
+	ck_assert_int_eq(db_websess_revoke(&db, ha, "bob", &s), 2);
+	ck_assert_int_eq(db_websess_get(&db, a, &s), 0);
+	ck_assert_int_eq(db_websess_revoke(&db, ha, "alice", &s), 0);
+	ck_assert_str_eq(s.user, "alice");
+	ck_assert_int_eq(db_websess_get(&db, a, &s), 1);
+	ck_assert_int_eq(db_websess_revoke(&db, ha, NULL, &s), 1);
+	ck_assert_int_eq(db_websess_revoke(&db, "short", NULL, &s), 1);
+	ck_assert_int_eq(db_websess_get(&db, b, &s), 0);
+}
+END_TEST
+
 START_TEST(test_user_check_timing)
 {
 	struct timespec	a, b, c;
 	double		known, unknown;
 
-	ck_assert_int_eq(db_user_add(&db, "admin", "first-password"), 0);
+	ck_assert_int_eq(db_user_add(&db, "admin", "first-password", DB_ROLE_ADMIN), 0);
 	/* Warm up the dummy hash (made on first use). */
 	(void)db_user_check(&db, "nobody", "x");
 	clock_gettime(CLOCK_MONOTONIC, &a);
@@ -321,8 +427,10 @@ suite_db_admin(void)
 	tcase_add_test(tc, test_hash_salted_and_limits);
 	tcase_add_test(tc, test_user_names);
 	tcase_add_test(tc, test_user_lifecycle);
+	tcase_add_test(tc, test_user_roles_totp);
 	tcase_add_test(tc, test_user_check_timing);
 	tcase_add_test(tc, test_websess_roundtrip);
+	tcase_add_test(tc, test_websess_handles);
 	tcase_add_test(tc, test_websess_id_valid);
 	tcase_add_test(tc, test_websess_expiry_and_purge);
 	tcase_add_test(tc, test_websess_delete_user);

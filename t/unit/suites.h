@@ -14,5 +14,6 @@ Suite	*suite_db_admin(void) __attribute__((weak));	/* users, web sessions, audit
 Suite	*suite_relay(void) __attribute__((weak));
 Suite	*suite_tls(void) __attribute__((weak));
 Suite	*suite_tbucket(void) __attribute__((weak));
+Suite	*suite_totp(void) __attribute__((weak));	/* RFC 6238 (admin two-factor login) */
 
 #endif

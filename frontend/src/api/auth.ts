@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: ISC
 // Session API: login, logout, who am I.
-import type { LoginReply, Me } from '../types/api';
+import type { LoginReply, LoginRequest, Me } from '../types/api';
 import { get, post, setCsrfToken } from './http';
 
-/** Logs in; on success the CSRF token is remembered for later requests. */
-export async function login(username: string, password: string): Promise<LoginReply> {
-  const r = await post<LoginReply>('/api/login', { username, password }, { noAuthRedirect: true });
+/** The error a 401 login carries when the user's one-time code is missing. */
+export const OTP_REQUIRED = 'otp required';
+
+/**
+ * Logs in; on success the CSRF token is remembered for later requests.
+ * A user with two-factor login also sends otp (401 "otp required" without).
+ */
+export async function login(username: string, password: string, otp?: string): Promise<LoginReply> {
+  const body: LoginRequest = { username, password };
+  if (otp) body.otp = otp;
+  const r = await post<LoginReply>('/api/login', body, { noAuthRedirect: true });
   setCsrfToken(r.csrf_token);
   return r;
 }

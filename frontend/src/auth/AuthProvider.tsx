@@ -6,11 +6,14 @@ import { Flex, Spin } from 'antd';
 import * as authApi from '../api/auth';
 import { loginPath, setUnauthorizedHandler } from '../api/http';
 import { AuthContext, useAuth, type AuthStatus } from './context';
+import { parseRole } from '../access';
+import type { Role } from '../types/api';
 
 /** Holds the session state for the app. */
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<AuthStatus>('loading');
   const [user, setUser] = useState('');
+  const [role, setRole] = useState<Role>('viewer');
   const navigate = useNavigate();
 
   useEffect(() => {
@@ -20,6 +23,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       .then((m) => {
         if (!live) return;
         setUser(m.user);
+        setRole(parseRole(m.role));
         setStatus('authenticated');
       })
       .catch(() => {
@@ -32,6 +36,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const expire = useCallback(() => {
     setUser('');
+    setRole('viewer');
     setStatus('anonymous');
   }, []);
 
@@ -45,9 +50,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     });
   }, [expire, navigate]);
 
-  const login = useCallback(async (username: string, password: string) => {
-    const r = await authApi.login(username, password);
+  const login = useCallback(async (username: string, password: string, otp?: string) => {
+    const r = await authApi.login(username, password, otp);
     setUser(r.user);
+    setRole(parseRole(r.role));
     setStatus('authenticated');
   }, []);
 
@@ -60,7 +66,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     }
   }, [expire, navigate]);
 
-  const value = useMemo(() => ({ status, user, login, logout, expire }), [status, user, login, logout, expire]);
+  const value = useMemo(
+    () => ({ status, user, role, login, logout, expire }),
+    [status, user, role, login, logout, expire],
+  );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: ISC
 // Authentication state, loaded once at start-up from /api/me.
 import { createContext, useContext } from 'react';
+import type { Role } from '../types/api';
 
 export type AuthStatus = 'loading' | 'anonymous' | 'authenticated';
 
 export interface Auth {
   status: AuthStatus;
   user: string;
-  login: (username: string, password: string) => Promise<void>;
+  /** The user's role; outside a session, the least privileged. */
+  role: Role;
+  /** Resolves, or throws ApiError (401 "otp required" asks for a code). */
+  login: (username: string, password: string, otp?: string) => Promise<void>;
   logout: () => Promise<void>;
   /** Forgets the session locally (after a 401). */
   expire: () => void;
@@ -16,6 +20,7 @@ export interface Auth {
 export const AuthContext = createContext<Auth>({
   status: 'loading',
   user: '',
+  role: 'viewer',
   login: async () => undefined,
   logout: async () => undefined,
   expire: () => undefined,

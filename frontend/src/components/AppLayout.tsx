@@ -10,6 +10,7 @@ import {
   HistoryOutlined,
   LogoutOutlined,
   MenuOutlined,
+  SafetyCertificateOutlined,
   UserOutlined,
 } from '@ant-design/icons';
 import { useAuth } from '../auth/context';
@@ -43,7 +44,7 @@ function Brand() {
 /** The frame around every logged-in page. */
 export function AppLayout() {
   const { t } = useI18n();
-  const { user, logout, expire } = useAuth();
+  const { user, role, logout, expire } = useAuth();
   const loc = useLocation();
   const navigate = useNavigate();
   const screens = Grid.useBreakpoint();
@@ -55,6 +56,11 @@ export function AppLayout() {
     { key: '/clients', icon: <ApiOutlined />, label: <Link to="/clients">{t('nav.clients')}</Link> },
     { key: '/sessions', icon: <HistoryOutlined />, label: <Link to="/sessions">{t('nav.sessions')}</Link> },
     { key: '/audit', icon: <AuditOutlined />, label: <Link to="/audit">{t('nav.audit')}</Link> },
+    {
+      key: '/admin-sessions',
+      icon: <SafetyCertificateOutlined />,
+      label: <Link to="/admin-sessions">{t('nav.adminSessions')}</Link>,
+    },
   ];
   const menu = (
     <Menu
@@ -123,6 +129,7 @@ export function AppLayout() {
                 menu={{
                   items: [
                     { key: 'who', label: t('header.signedInAs', { user }), disabled: true },
+                    { key: 'role', label: t('header.role', { role: t(`role.${role}`) }), disabled: true },
                     { type: 'divider' },
                     { key: 'logout', icon: <LogoutOutlined />, label: t('header.logout'), danger: true },
                   ],

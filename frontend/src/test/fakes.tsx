@@ -8,6 +8,8 @@ import { vi } from 'vitest';
 import { I18nProvider } from '../i18n/I18nProvider';
 import { EventsContext, type EventsHub, type Listener } from '../hooks/events';
 import type { EventMap, EventName } from '../api/events';
+import { AuthContext } from '../auth/context';
+import type { Role } from '../types/api';
 
 export interface Call {
   method: string;
@@ -67,24 +69,35 @@ export function LocationProbe() {
   return <div data-testid="location">{loc.pathname + loc.search}</div>;
 }
 
-/** Renders a page at a path with language, antd App, router and a fake event hub. */
+/** Renders a page at a path with language, antd App, router, a fake event
+ * hub and a signed-in user of role (default: viewer, the least). */
 export function renderPage(
   element: ReactNode,
-  opts: { path?: string; route?: string; hub?: EventsHub } = {},
+  opts: { path?: string; route?: string; hub?: EventsHub; role?: Role } = {},
 ) {
   const hub = opts.hub ?? fakeHub();
+  const auth = {
+    status: 'authenticated' as const,
+    user: 'tester',
+    role: opts.role ?? 'viewer',
+    login: async () => undefined,
+    logout: async () => undefined,
+    expire: () => undefined,
+  };
   return render(
     <I18nProvider lang="en">
       <AntApp>
-        <EventsContext.Provider value={hub}>
-          <MemoryRouter initialEntries={[opts.route ?? '/']}>
-            <Routes>
-              <Route path={opts.path ?? '/'} element={element} />
-              <Route path="*" element={null} />
-            </Routes>
-            <LocationProbe />
-          </MemoryRouter>
-        </EventsContext.Provider>
+        <AuthContext.Provider value={auth}>
+          <EventsContext.Provider value={hub}>
+            <MemoryRouter initialEntries={[opts.route ?? '/']}>
+              <Routes>
+                <Route path={opts.path ?? '/'} element={element} />
+                <Route path="*" element={null} />
+              </Routes>
+              <LocationProbe />
+            </MemoryRouter>
+          </EventsContext.Provider>
+        </AuthContext.Provider>
       </AntApp>
     </I18nProvider>,
   );

@@ -5,13 +5,24 @@ export interface ApiErrorBody {
   error: string;
 }
 
+export type Role = 'viewer' | 'operator' | 'admin';
+
 export interface LoginReply {
   user: string;
+  role: Role;
   csrf_token: string;
+}
+
+/** POST /api/login body; otp only for users enrolled in two-factor login. */
+export interface LoginRequest {
+  username: string;
+  password: string;
+  otp?: string;
 }
 
 export interface Me {
   user: string;
+  role: Role;
   csrf_token: string;
   expires: number;
 }
@@ -162,7 +173,19 @@ export interface AuditItem {
   id: string;
   time: number;
   user: string;
-  action: 'login' | 'logout' | 'disconnect' | 'user_add' | 'user_del' | 'user_passwd' | string;
+  action:
+    | 'login'
+    | 'logout'
+    | 'disconnect'
+    | 'forbidden'
+    | 'session_revoke'
+    | 'user_add'
+    | 'user_del'
+    | 'user_passwd'
+    | 'user_role'
+    | 'user_totp'
+    | 'user_totp_off'
+    | string;
   ok: boolean;
   address: string;
   detail: string;
@@ -174,4 +197,14 @@ export interface Settings {
   tls_fingerprint: string | null;
   tls: boolean;
   tls_error?: string;
+}
+
+/** One console login session (GET /api/admin-sessions). */
+export interface AdminSession {
+  handle: string;
+  user: string;
+  address: string;
+  created: number;
+  expires: number;
+  current: boolean;
 }

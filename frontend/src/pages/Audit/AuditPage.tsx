@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: ISC
-// Audit log: logins (ok and failed), logouts, disconnects, mapping switches, user changes.
-import { useMemo, useState } from 'react';
+// Audit log: logins (ok and failed), logouts, disconnects, mapping switches,
+// refused calls, user changes; the action filter runs on the server over the
+// whole log.
+import { useState } from 'react';
 import { Button, Card, Select, Space, Table, Tag, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { CheckCircleFilled, CloseCircleFilled, ReloadOutlined } from '@ant-design/icons';
@@ -15,11 +17,16 @@ const ACTION_COLORS: Record<string, string> = {
   login: 'blue',
   logout: 'default',
   disconnect: 'volcano',
+  forbidden: 'magenta',
+  session_revoke: 'orange',
   user_add: 'green',
   user_del: 'red',
   user_passwd: 'gold',
   mapping_disable: 'orange',
   mapping_enable: 'cyan',
+  user_role: 'purple',
+  user_totp: 'cyan',
+  user_totp_off: 'cyan',
 };
 
 /** The /audit page. */
@@ -28,13 +35,8 @@ export default function AuditPage() {
   const [page, setPage] = useState(1);
   const [perPage, setPerPage] = useState(50);
   const [action, setAction] = useState('');
-  const audit = useLoader((signal) => listAudit(page, perPage, signal), [page, perPage]);
-
-  // The API pages the whole log; the action filter narrows the page shown.
-  const rows = useMemo(
-    () => (audit.data?.items ?? []).filter((r) => !action || r.action === action),
-    [audit.data, action],
-  );
+  const audit = useLoader((signal) => listAudit(page, perPage, action, signal), [page, perPage, action]);
+  const rows = audit.data?.items ?? [];
 
   const columns: ColumnsType<AuditItem> = [
     {
@@ -71,7 +73,10 @@ export default function AuditPage() {
         <Space wrap>
           <Select
             value={action}
-            onChange={setAction}
+            onChange={(a: string) => {
+              setAction(a);
+              setPage(1);
+            }}
             style={{ width: 160 }}
             data-testid="audit-action"
             options={[{ value: '', label: t('common.all') }, ...Object.keys(ACTION_COLORS).map((a) => ({ value: a, label: a }))]}

@@ -5,6 +5,7 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { App, Badge, Button, Card, Col, Descriptions, Popconfirm, Result, Row, Space, Statistic, Table, Tooltip, Typography } from 'antd';
 import { ArrowLeftOutlined, DisconnectOutlined, HistoryOutlined, ReloadOutlined } from '@ant-design/icons';
 import { disconnectClient, getClient } from '../../api/clients';
+import { useCan } from '../../access';
 import { ApiError } from '../../api/http';
 import type { ConnEvent, LiveConn, Mapping } from '../../types/api';
 import { useLoader } from '../../hooks/useLoader';
@@ -25,6 +26,8 @@ export default function ClientDetailPage() {
   const client = useLoader((signal) => getClient(id, signal), [id]);
   const [offline, setOffline] = useState(false);
   const [busy, setBusy] = useState(false);
+  const mayDisconnect = useCan('client.disconnect');
+  const mayToggle = useCan('mapping.toggle');
   const soon = useRef<ReturnType<typeof setTimeout> | null>(null);
   const { reload } = client;
 
@@ -114,19 +117,21 @@ export default function ClientDetailPage() {
           <Button icon={<ReloadOutlined />} onClick={() => client.reload()}>
             {t('common.refresh')}
           </Button>
-          <Popconfirm
-            title={t('clients.disconnectConfirm', { name: c.name })}
-            description={t('clients.disconnectHelp')}
-            okText={t('clients.disconnect')}
-            cancelText={t('common.cancel')}
-            okButtonProps={{ danger: true }}
-            onConfirm={onDisconnect}
-            disabled={offline}
-          >
-            <Button danger icon={<DisconnectOutlined />} loading={busy} disabled={offline}>
-              {t('clients.disconnect')}
-            </Button>
-          </Popconfirm>
+          {mayDisconnect ? (
+            <Popconfirm
+              title={t('clients.disconnectConfirm', { name: c.name })}
+              description={t('clients.disconnectHelp')}
+              okText={t('clients.disconnect')}
+              cancelText={t('common.cancel')}
+              okButtonProps={{ danger: true }}
+              onConfirm={onDisconnect}
+              disabled={offline}
+            >
+              <Button danger icon={<DisconnectOutlined />} loading={busy} disabled={offline}>
+                {t('clients.disconnect')}
+              </Button>
+            </Popconfirm>
+          ) : null}
         </Space>
       </Space>
 
@@ -172,7 +177,7 @@ export default function ClientDetailPage() {
           data-testid="detail-mappings"
           locale={{ emptyText: <EmptyState title={t('detail.noMappings')} /> }}
           columns={[
-            { title: t('mapping.state'), key: 'enabled', render: (_: unknown, m) => <MappingSwitch mapping={m} disabled={offline} onChanged={reloadSoon} /> },
+            { title: t('mapping.state'), key: 'enabled', render: (_: unknown, m) => <MappingSwitch mapping={m} disabled={offline || !mayToggle} onChanged={reloadSoon} /> },
             { title: t('detail.mappingName'), dataIndex: 'name' },
             { title: t('detail.remotePort'), dataIndex: 'remote_port', render: (v: number) => <Typography.Text strong>:{v}</Typography.Text> },
             { title: t('detail.local'), key: 'local', render: (_: unknown, m) => `${m.local_ip}:${m.local_port}` },

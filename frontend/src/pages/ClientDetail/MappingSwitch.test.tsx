@@ -23,7 +23,7 @@ describe('mapping switch in the client detail', () => {
         return { body: { ok: true } };
       },
     });
-    renderPage(<ClientDetailPage />, { path: '/clients/:id', route: `/clients/${c.id}` });
+    renderPage(<ClientDetailPage />, { path: '/clients/:id', route: `/clients/${c.id}`, role: 'operator' });
     const sw = await screen.findByTestId('mapping-switch-10022');
     expect(sw).toHaveAttribute('aria-checked', 'true');
     const user = userEvent.setup();
@@ -52,7 +52,7 @@ describe('mapping switch in the client detail', () => {
       [`GET /api/clients/${c.id}`]: () => ({ body: { ...c, mappings: c.mappings.map((m) => ({ ...m, enabled: false })), conns: [] } }),
       'POST /api/mappings/10022/enable': () => ({ status: 500, body: { error: 'master unreachable' } }),
     });
-    renderPage(<ClientDetailPage />, { path: '/clients/:id', route: `/clients/${c.id}` });
+    renderPage(<ClientDetailPage />, { path: '/clients/:id', route: `/clients/${c.id}`, role: 'operator' });
     const sw = await screen.findByTestId('mapping-switch-10022');
     expect(sw).toHaveAttribute('aria-checked', 'false');
     await userEvent.setup().click(sw);

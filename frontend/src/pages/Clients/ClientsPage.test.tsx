@@ -65,7 +65,7 @@ describe('ClientsPage', () => {
       'GET /api/clients': () => ({ body: { clients: [c] } }),
       [`POST /api/clients/${c.id}/disconnect`]: () => ({ body: { ok: true } }),
     });
-    renderPage(<ClientsPage />);
+    renderPage(<ClientsPage />, { role: 'operator' });
     const user = userEvent.setup();
     await user.click(await screen.findByTestId('disconnect-gotunnel-demo'));
     expect(calls.some((x) => x.method === 'POST')).toBe(false);
@@ -74,5 +74,13 @@ describe('ClientsPage', () => {
     const post = calls.find((x) => x.method === 'POST');
     expect(post?.url).toBe(`/api/clients/${c.id}/disconnect`);
     expect(post?.headers['X-CSRF-Token']).toBe('csrf-abc');
+  });
+
+  it('shows a viewer no disconnect button', async () => {
+    mockFetch({ 'GET /api/clients': () => ({ body: { clients: [sampleClient()] } }) });
+    renderPage(<ClientsPage />, { role: 'viewer' });
+    expect(await screen.findByText('gotunnel-demo')).toBeInTheDocument();
+    expect(screen.queryByTestId('disconnect-gotunnel-demo')).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Disconnect' })).toBeNull();
   });
 });

@@ -6,6 +6,7 @@ import { App, Badge, Button, Card, Checkbox, Grid, Input, List, Popconfirm, Spac
 import type { ColumnsType } from 'antd/es/table';
 import { DisconnectOutlined, EyeOutlined, ReloadOutlined, SearchOutlined } from '@ant-design/icons';
 import { disconnectClient, listClients } from '../../api/clients';
+import { useCan } from '../../access';
 import type { Client, ClientOffline, ConnEvent } from '../../types/api';
 import { useLoader } from '../../hooks/useLoader';
 import { useEvents } from '../../hooks/events';
@@ -122,30 +123,33 @@ export default function ClientsPage() {
     [all, search, activeOnly],
   );
 
-  const disconnectButton = (c: Client, withText: boolean) => (
-    <Popconfirm
-      title={t('clients.disconnectConfirm', { name: c.name })}
-      description={t('clients.disconnectHelp')}
-      okText={t('clients.disconnect')}
-      cancelText={t('common.cancel')}
-      okButtonProps={{ danger: true, ...({ 'data-testid': 'confirm-disconnect' } as Record<string, string>) }}
-      onConfirm={() => onDisconnect(c)}
-      placement="bottomRight"
-    >
-      <Tooltip title={withText ? undefined : t('clients.disconnect')}>
-        <Button
-          size="small"
-          danger
-          icon={<DisconnectOutlined />}
-          loading={busy === c.id}
-          aria-label={t('clients.disconnect')}
-          data-testid={`disconnect-${c.name}`}
-        >
-          {withText ? t('clients.disconnect') : null}
-        </Button>
-      </Tooltip>
-    </Popconfirm>
-  );
+  // A viewer gets no disconnect button at all (the server would refuse).
+  const mayDisconnect = useCan('client.disconnect');
+  const disconnectButton = (c: Client, withText: boolean) =>
+    !mayDisconnect ? null : (
+      <Popconfirm
+        title={t('clients.disconnectConfirm', { name: c.name })}
+        description={t('clients.disconnectHelp')}
+        okText={t('clients.disconnect')}
+        cancelText={t('common.cancel')}
+        okButtonProps={{ danger: true, ...({ 'data-testid': 'confirm-disconnect' } as Record<string, string>) }}
+        onConfirm={() => onDisconnect(c)}
+        placement="bottomRight"
+      >
+        <Tooltip title={withText ? undefined : t('clients.disconnect')}>
+          <Button
+            size="small"
+            danger
+            icon={<DisconnectOutlined />}
+            loading={busy === c.id}
+            aria-label={t('clients.disconnect')}
+            data-testid={`disconnect-${c.name}`}
+          >
+            {withText ? t('clients.disconnect') : null}
+          </Button>
+        </Tooltip>
+      </Popconfirm>
+    );
 
   const columns: ColumnsType<Client> = [
     {

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: ISC
-// The login page: the only page reachable without a session.
+// The login page: the only page reachable without a session.  The one-time
+// code field appears when the server answers 401 {"error":"otp required"}.
 import { useState } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router';
 import { Alert, Button, Card, Form, Input, Typography } from 'antd';
-import { LockOutlined, UserOutlined } from '@ant-design/icons';
+import { LockOutlined, SafetyOutlined, UserOutlined } from '@ant-design/icons';
 import { ApiError } from '../../api/http';
+import { OTP_REQUIRED } from '../../api/auth';
 import { useAuth } from '../../auth/context';
 import { useI18n } from '../../i18n/context';
 import { LangSwitch } from '../../components/LangSwitch';
@@ -13,6 +15,7 @@ import { safeNext } from './next';
 interface Fields {
   username: string;
   password: string;
+  otp?: string;
 }
 
 /** Username + password form; back to ?next= after success. */
@@ -23,6 +26,7 @@ export default function LoginPage() {
   const navigate = useNavigate();
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  const [needOtp, setNeedOtp] = useState(false);
   const next = safeNext(params.get('next'));
 
   if (status === 'authenticated' && !busy) return <Navigate to={next} replace />;
@@ -31,10 +35,14 @@ export default function LoginPage() {
     setBusy(true);
     setError('');
     try {
-      await login(v.username, v.password);
+      await login(v.username, v.password, needOtp ? v.otp : undefined);
       navigate(next, { replace: true });
     } catch (e) {
-      if (e instanceof ApiError && e.status === 429) setError(t('login.throttled', { seconds: e.retryAfter ?? 60 }));
+      if (e instanceof ApiError && e.status === 401 && e.message === OTP_REQUIRED) {
+        // Right password, second factor enrolled: ask for the code.
+        setNeedOtp(true);
+        setError(needOtp ? t('login.otpMissing') : '');
+      } else if (e instanceof ApiError && e.status === 429) setError(t('login.throttled', { seconds: e.retryAfter ?? 60 }));
       else if (e instanceof ApiError && e.status === 401) setError(t('login.failed'));
       else if (e instanceof ApiError && e.status === 0) setError(t('login.unreachable'));
       else setError(e instanceof Error ? e.message : String(e));
@@ -67,6 +75,9 @@ export default function LoginPage() {
         {params.get('next') && !error ? (
           <Alert type="info" showIcon title={t('login.expired')} style={{ marginBottom: 16 }} />
         ) : null}
+        {needOtp && !error ? (
+          <Alert type="info" showIcon title={t('login.otpPrompt')} style={{ marginBottom: 16 }} data-testid="otp-prompt" />
+        ) : null}
         {error ? (
           <Alert type="error" showIcon title={error} style={{ marginBottom: 16 }} data-testid="login-error" role="alert" />
         ) : null}
@@ -85,6 +96,26 @@ export default function LoginPage() {
           >
             <Input.Password prefix={<LockOutlined />} autoComplete="current-password" id="password" />
           </Form.Item>
+          {needOtp ? (
+            <Form.Item
+              name="otp"
+              label={t('login.otp')}
+              rules={[
+                { required: true, message: t('login.required', { field: t('login.otp') }) },
+                { pattern: /^[0-9]{6}$/, message: t('login.otpFormat') },
+              ]}
+            >
+              <Input
+                prefix={<SafetyOutlined />}
+                autoComplete="one-time-code"
+                inputMode="numeric"
+                maxLength={6}
+                autoFocus
+                id="otp"
+                data-testid="login-otp"
+              />
+            </Form.Item>
+          ) : null}
           <Button type="primary" htmlType="submit" block loading={busy} data-testid="login-submit">
             {t('login.submit')}
           </Button>
