@@ -15,6 +15,7 @@ on exit, on error, on SIGINT/SIGTERM and when the global time budget runs out.
 import argparse
 import atexit
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -425,23 +426,27 @@ class Gotunnel:
         self.pool = pool
         self.env = env or {}
         self.master = self.client = None
+        self.tls_master, self.tls_client = [], []
 
     def start(self, services):
         mbin, cbin = gotunnel_bins()
         if mbin is None:
             raise RuntimeError("bin/gotunnel-master or bin/gotunnel-client missing (make failed?)")
-        d = os.path.join(TMP, "gotunnel")
+        d = os.path.join(TMP, self.name.replace(" ", "-"))
         os.makedirs(d)
         self.port = free_port()
         self.ports = {k: free_port() for k in services}
         mini = os.path.join(d, "master.ini")
         write_master_ini(mini, self.port, ",".join(str(p) for p in self.ports.values()),
                          100, os.path.join(d, "data"), self.workers)
+        with open(mini, "a") as f:
+            f.write("".join(x + "\n" for x in self.tls_master))
         cini = os.path.join(d, "client.ini")
         with open(cini, "w") as f:
             f.write("\n".join([
                 "[common]", "server_addr = 127.0.0.1", "server_port = %d" % self.port,
-                "token = %s" % TOKEN, "name = bench", "pool_count = %d" % self.pool, ""]))
+                "token = %s" % TOKEN, "name = bench", "pool_count = %d" % self.pool]
+                + self.tls_client + [""]))
             for k, lport in services.items():
                 f.write("\n".join(["[%s]" % k, "type = tcp", "local_ip = 127.0.0.1",
                                    "local_port = %d" % lport,
@@ -462,6 +467,26 @@ class Gotunnel:
     def stop(self):
         stop(self.client)
         stop(self.master)
+
+
+class GotunnelTLS(Gotunnel):
+    """The same tunnel with TLS 1.3 on its control and data connections: a
+    self-signed certificate made by openssl, pinned by the client."""
+    name = "gotunnel TLS"
+
+    def start(self, services):
+        d = os.path.join(TMP, "gotunnel-tls-cert")
+        os.makedirs(d)
+        cert, key = os.path.join(d, "server.crt"), os.path.join(d, "server.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "der"],
+                             check=True, capture_output=True).stdout
+        self.tls_master = ["tls_cert_file = %s" % cert, "tls_key_file = %s" % key]
+        self.tls_client = ["server_fingerprint = sha256:%s" % hashlib.sha256(der).hexdigest()]
+        return super().start(services)
 
 
 # ---------------------------------------------------------------- measurements
@@ -786,7 +811,7 @@ def table(results):
             "RSS KiB/conn " + ns, "PSS KiB/conn " + ns, "reg/s", "RSS@%s MiB" % cl, "hb CPU%"]
     direct = results["rows"].get("direct", {})
     rows = []
-    for name in ("direct", "ssh -R", "gotunnel"):
+    for name in ("direct", "ssh -R", "gotunnel", "gotunnel TLS"):
         r = results["rows"].get(name)
         if r is None and name == "gotunnel" and results.get("control_plane"):
             r = {}
@@ -927,7 +952,7 @@ def measure_row(t, res, args, results):
 def main():
     global TMP
     ap = argparse.ArgumentParser(description="gotunnel benchmark")
-    ap.add_argument("--rows", default="direct,ssh,gotunnel,loadgen",
+    ap.add_argument("--rows", default="direct,ssh,gotunnel,tls,loadgen",
                     help="which parts to run (loadgen = gotunnel control-plane columns)")
     ap.add_argument("--secs", type=int, default=5, help="seconds per iperf3 run")
     ap.add_argument("--rounds", type=int, default=20000, help="ping-pong round trips")
@@ -1020,6 +1045,8 @@ def main():
         tunnels.append(SshR())
     if "gotunnel" in wanted:
         tunnels.append(Gotunnel(args.workers, args.pool, gotunnel_env(args)))
+    if "tls" in wanted:
+        tunnels.append(GotunnelTLS(args.workers, args.pool, gotunnel_env(args)))
     try:
         for t in tunnels:
             res = {}

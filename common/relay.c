@@ -183,7 +183,8 @@ dir_fill(struct relay_dir *d, int *progress, int *dry)
 	if (d->eof || room == 0)
 		return 0;
 	if (d->limit != NULL) {
-		granted = tbucket_take(d->limit, tbucket_now(), room);
+		granted = tbucket_take_min(d->limit, tbucket_now(), room,
+		    RELAY_LIMIT_CHUNK);
 		if (granted == 0) {
 			d->throttled = 1;
 			*dry = 1;
@@ -262,17 +263,12 @@ dir_drain(struct relay_dir *d, int *progress)
 static void
 dir_throttle(struct relay_dir *d)
 {
-	struct timeval	tv;
-	uint64_t	ns;
+	struct timeval tv;
 
 	event_del(d->rev);
 	if (evtimer_pending(&d->limit_timer, NULL))
 		return;
-	ns = tbucket_wait(d->limit, tbucket_now(), RELAY_LIMIT_CHUNK);
-	if (ns < 1000000)
-		ns = 1000000;	/* at most a wakeup a millisecond per direction */
-	tv.tv_sec = (time_t)(ns / 1000000000);
-	tv.tv_usec = (suseconds_t)(ns % 1000000000 / 1000);
+	tbucket_wait_tv(d->limit, RELAY_LIMIT_CHUNK, &tv);
 	evtimer_add(&d->limit_timer, &tv);
 }
 

@@ -132,7 +132,8 @@ rt_grant(struct tbucket *lim, size_t room, int *throttled)
 
 	if (lim == NULL)
 		return room;
-	if ((granted = tbucket_take(lim, tbucket_now(), room)) == 0)
+	if ((granted = tbucket_take_min(lim, tbucket_now(), room,
+	    RT_LIMIT_CHUNK)) == 0)
 		*throttled = 1;
 	return (size_t)granted;
 }
@@ -149,16 +150,11 @@ rt_give_back(struct tbucket *lim, size_t granted, ssize_t used)
 static void
 rt_throttle(struct tbucket *lim, struct event *timer)
 {
-	struct timeval	tv;
-	uint64_t	ns;
+	struct timeval tv;
 
 	if (evtimer_pending(timer, NULL))
 		return;
-	ns = tbucket_wait(lim, tbucket_now(), RT_LIMIT_CHUNK);
-	if (ns < 1000000)
-		ns = 1000000;	/* at most a wakeup a millisecond per direction */
-	tv.tv_sec = (time_t)(ns / 1000000000);
-	tv.tv_usec = (suseconds_t)(ns % 1000000000 / 1000);
+	tbucket_wait_tv(lim, RT_LIMIT_CHUNK, &tv);
 	evtimer_add(timer, &tv);
 }
 
@@ -320,10 +316,15 @@ rt_pump(struct relay_tls *rt)
 	/*
 	 * Out of rounds with work left: continue after other events.  Its own
 	 * event, since bytes OpenSSL already decrypted or a full buffer may
-	 * leave no socket event that would wake us.
+	 * leave no socket event that would wake us; a zero timeout rather than
+	 * event_active(), which would run again before the loop polls anyone
+	 * else's sockets (a busy relay would starve the others).
 	 */
-	if (progress)
-		event_active(&rt->ev_more, EV_TIMEOUT, 0);
+	if (progress) {
+		struct timeval now = { 0, 0 };
+
+		evtimer_add(&rt->ev_more, &now);
+	}
 }
 
 /* Libevent callback for any of the four events. */

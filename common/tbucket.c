@@ -6,6 +6,8 @@
  */
 #include <time.h>
 
+#include <sys/time.h>
+
 #include "tbucket.h"
 
 #define NS	1000000000ULL
@@ -84,6 +86,24 @@ tbucket_take(struct tbucket *tb, uint64_t now, uint64_t want)
 	return n;
 }
 
+/*
+ * Like tbucket_take(), but grants nothing until at least min tokens (or
+ * want, or burst, if smaller) are there: a relay limited this way moves
+ * bytes in chunks at the rate instead of a trickle of tiny reads.
+ */
+uint64_t
+tbucket_take_min(struct tbucket *tb, uint64_t now, uint64_t want, uint64_t min)
+{
+	tbucket_refill(tb, now);
+	if (min > want)
+		min = want;
+	if (min > tb->burst)
+		min = tb->burst;
+	if (tb->tokens < min)
+		return 0;
+	return tbucket_take(tb, now, want);
+}
+
 /* Returns n unused tokens of a grant (never beyond burst). */
 void
 tbucket_give(struct tbucket *tb, uint64_t n)
@@ -114,4 +134,17 @@ tbucket_wait(struct tbucket *tb, uint64_t now, uint64_t want)
 	}
 	need = need > tb->frac / tb->rate ? need - tb->frac / tb->rate : 0;
 	return need > 0 ? need : 1;
+}
+
+/* tbucket_wait() for want tokens from now, as a timer delay of at least 1 ms
+ * (a throttled relay direction wakes at most once a millisecond). */
+void
+tbucket_wait_tv(struct tbucket *tb, uint64_t want, struct timeval *tv)
+{
+	uint64_t ns = tbucket_wait(tb, tbucket_now(), want);
+
+	if (ns < 1000000)
+		ns = 1000000;
+	tv->tv_sec = (time_t)(ns / NS);
+	tv->tv_usec = (suseconds_t)(ns % NS / 1000);
 }

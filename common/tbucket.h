@@ -25,7 +25,11 @@ struct tbucket {
 uint64_t tbucket_now(void);
 void	 tbucket_init(struct tbucket *, uint64_t rate, uint64_t burst);
 uint64_t tbucket_take(struct tbucket *, uint64_t now, uint64_t want);
+uint64_t tbucket_take_min(struct tbucket *, uint64_t now, uint64_t want,
+	    uint64_t min);
 void	 tbucket_give(struct tbucket *, uint64_t n);
 uint64_t tbucket_wait(struct tbucket *, uint64_t now, uint64_t want);
+struct timeval;
+void	 tbucket_wait_tv(struct tbucket *, uint64_t want, struct timeval *);
 
 #endif

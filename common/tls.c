@@ -127,48 +127,6 @@ fail:
 	return NULL;
 }
 
-/* "sha256:" + 64 lowercase hex digits of the certificate's DER. */
-int
-tls_fingerprint_x509(X509 *x, char out[TLS_FP_LEN])
-{
-	unsigned char	md[EVP_MAX_MD_SIZE];
-	unsigned int	n = 0;
-
-	if (X509_digest(x, EVP_sha256(), md, &n) != 1 || n != 32)
-		return -1;
-	memcpy(out, "sha256:", 7);
-	for (unsigned i = 0; i < n; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
-/* The fingerprint of the first certificate in a PEM file. */
-int
-tls_fingerprint_file(const char *path, char out[TLS_FP_LEN], char *err,
-    size_t errlen)
-{
-	FILE	*f;
-	X509	*x;
-	int	 rc;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (x == NULL) {
-		snprintf(err, errlen, "%s: no PEM certificate", path);
-		ERR_clear_error();
-		return -1;
-	}
-	rc = tls_fingerprint_x509(x, out);
-	X509_free(x);
-	if (rc == -1)
-		snprintf(err, errlen, "%s: cannot hash the certificate", path);
-	return rc;
-}
-
 /* True for "sha256:" followed by exactly 64 lowercase hex digits. */
 int
 tls_fingerprint_valid(const char *s)
@@ -205,7 +163,7 @@ client_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 		return preverify_ok;
 	if (X509_STORE_CTX_get_error_depth(xs) > 0)
 		return vc->have_ca ? preverify_ok : 1;
-	if (tls_fingerprint_x509(X509_STORE_CTX_get_current_cert(xs), got) == 0 &&
+	if (tls_fp_x509(X509_STORE_CTX_get_current_cert(xs), got) == 0 &&
 	    CRYPTO_memcmp(got, vc->fp, TLS_FP_LEN - 1) == 0) {
 		if (vc->have_ca && !preverify_ok)
 			return 0;

@@ -9,7 +9,8 @@
 
 #include <openssl/ssl.h>
 
-#define TLS_FP_LEN	72	/* "sha256:" + 64 hex + NUL */
+#include "tls_fp.h"
+
 #define TLS_ALPN_CONTROL "gotunnel"
 #define TLS_ALPN_DATA	"gotunnel-data/"	/* + the owning worker's index */
 
@@ -28,9 +29,6 @@ enum tls_io { TLS_IO_OK, TLS_IO_WANT_READ, TLS_IO_WANT_WRITE, TLS_IO_EOF,
 SSL_CTX		*tls_server_ctx_new(const char *cert, const char *key,
 		    const char *client_ca, char *err, size_t errlen);
 SSL_CTX		*tls_client_ctx_new(const struct tls_client_opts *,
-		    char *err, size_t errlen);
-int		 tls_fingerprint_x509(X509 *, char out[TLS_FP_LEN]);
-int		 tls_fingerprint_file(const char *path, char out[TLS_FP_LEN],
 		    char *err, size_t errlen);
 int		 tls_fingerprint_valid(const char *);
 int		 tls_client_prepare(SSL *, const char *server_name,

@@ -30,15 +30,27 @@ tls_fp_der(const unsigned char *der, size_t len, char out[TLS_FP_LEN])
 	return 0;
 }
 
+/* The fingerprint of a parsed certificate; 0, or -1 if it could not be hashed. */
+int
+tls_fp_x509(X509 *x, char out[TLS_FP_LEN])
+{
+	unsigned char	*der = NULL;
+	int		 len, rc = -1;
+
+	if ((len = i2d_X509(x, &der)) > 0)
+		rc = tls_fp_der(der, (size_t)len, out);
+	OPENSSL_free(der);
+	return rc;
+}
+
 /* Reads the first certificate of a PEM file and formats its fingerprint. */
 int
 tls_fp_file(const char *pem_path, char out[TLS_FP_LEN], char *err,
     size_t errlen)
 {
-	FILE		*fp;
-	X509		*x;
-	unsigned char	*der = NULL;
-	int		 len, rc = -1;
+	FILE	*fp;
+	X509	*x;
+	int	 rc;
 
 	if ((fp = fopen(pem_path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", pem_path, strerror(errno));
@@ -50,14 +62,8 @@ tls_fp_file(const char *pem_path, char out[TLS_FP_LEN], char *err,
 		snprintf(err, errlen, "%s: no PEM certificate", pem_path);
 		return -1;
 	}
-	if ((len = i2d_X509(x, &der)) <= 0)
-		snprintf(err, errlen, "%s: cannot encode the certificate",
-		    pem_path);
-	else if (tls_fp_der(der, (size_t)len, out) == -1)
-		snprintf(err, errlen, "%s: sha256 failed", pem_path);
-	else
-		rc = 0;
-	OPENSSL_free(der);
+	if ((rc = tls_fp_x509(x, out)) == -1)
+		snprintf(err, errlen, "%s: cannot hash the certificate", pem_path);
 	X509_free(x);
 	return rc;
 }

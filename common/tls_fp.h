@@ -8,6 +8,8 @@
 #define TLS_FP_LEN	72	/* "sha256:" + 64 lowercase hex digits + NUL */
 
 int	tls_fp_der(const unsigned char *der, size_t len, char out[TLS_FP_LEN]);
+struct x509_st;
+int	tls_fp_x509(struct x509_st *, char out[TLS_FP_LEN]);
 int	tls_fp_file(const char *pem_path, char out[TLS_FP_LEN], char *err,
 	    size_t errlen);
 

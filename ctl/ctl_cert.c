@@ -36,7 +36,7 @@ ctl_fingerprint(const struct server_config *c, int argc, char **argv)
 		    "(gotunnelctl cert init makes one)\n", c->path);
 		return 1;
 	}
-	if (tls_fingerprint_file(path, fp, err, sizeof(err)) == -1) {
+	if (tls_fp_file(path, fp, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gotunnelctl: %s\n", err);
 		return 1;
 	}
@@ -111,7 +111,7 @@ ctl_cert(const struct server_config *c, int argc, char **argv)
 		return 1;
 	}
 	if (tls_cert_create(cert, key, cn, (int)days, err, sizeof(err)) == -1 ||
-	    tls_fingerprint_file(cert, fp, err, sizeof(err)) == -1) {
+	    tls_fp_file(cert, fp, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gotunnelctl: %s\n", err);
 		return 1;
 	}

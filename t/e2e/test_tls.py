@@ -11,6 +11,7 @@ import time
 import lib
 from lib import (CTL, check, connect, echo_roundtrip, fail, make_ca, make_cert, read_until_close,
                  run_cmd, test, wait_until)
+import test_limits
 import test_tunnel
 
 
@@ -47,6 +48,7 @@ for _fn, _limit in ((test_tunnel.test_sha256_64mib_both_ways, 240),
                     (test_tunnel.test_ssh_through_tunnel, 90)):
     tls_variant(_fn, _limit)
 tls_variant(test_tunnel.test_backpressure_bounded, 150, asan_quarantine_mb=16)
+tls_variant(test_limits.test_bandwidth_limit_both_ways, 150)
 
 
 def log_has(proc, text, timeout=10):

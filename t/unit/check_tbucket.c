@@ -36,6 +36,24 @@ START_TEST(test_refill_and_cap)
 }
 END_TEST
 
+/* take_min grants nothing below its minimum (capped by want and burst). */
+START_TEST(test_take_min)
+{
+	struct tbucket tb;
+
+	tbucket_init(&tb, 1000, 1000);
+	ck_assert_uint_eq(tbucket_take(&tb, T0, 1000), 1000);
+	/* 10 ms later: 10 tokens, below a minimum of 100: nothing taken. */
+	ck_assert_uint_eq(tbucket_take_min(&tb, T0 + NS / 100, 500, 100), 0);
+	/* 100 ms later: 100 tokens, all granted. */
+	ck_assert_uint_eq(tbucket_take_min(&tb, T0 + NS / 10, 500, 100), 100);
+	/* A minimum above want or burst is capped. */
+	ck_assert_uint_eq(tbucket_take_min(&tb, T0 + NS / 10 + NS / 200, 5, 100), 5);
+	tbucket_init(&tb, 10, 50);
+	ck_assert_uint_eq(tbucket_take_min(&tb, T0, 1000, 16384), 50);
+}
+END_TEST
+
 /* Many tiny steps earn exactly rate * time: fractions are carried. */
 START_TEST(test_no_drift)
 {
@@ -120,6 +138,7 @@ suite_tbucket(void)
 
 	tcase_add_test(tc, test_starts_full);
 	tcase_add_test(tc, test_refill_and_cap);
+	tcase_add_test(tc, test_take_min);
 	tcase_add_test(tc, test_no_drift);
 	tcase_add_test(tc, test_wait);
 	tcase_add_test(tc, test_bounds);

@@ -143,7 +143,7 @@ START_TEST(test_cert_create)
 	snprintf(key, sizeof(key), "%s/k.pem", dir);
 	ck_assert_int_eq(tls_cert_create(cert, key, "127.0.0.1", 30, err,
 	    sizeof(err)), 0);
-	ck_assert_int_eq(tls_fingerprint_file(cert, fp, err, sizeof(err)), 0);
+	ck_assert_int_eq(tls_fp_file(cert, fp, err, sizeof(err)), 0);
 	ck_assert(tls_fingerprint_valid(fp));
 	ck_assert_ptr_nonnull(f = fopen(cert, "r"));
 	ck_assert_ptr_nonnull(x = PEM_read_X509(f, NULL, NULL, NULL));
@@ -175,7 +175,7 @@ START_TEST(test_cert_create)
 		unlink(c2);
 		unlink(k2);
 	}
-	ck_assert_int_eq(tls_fingerprint_file("/nonexistent", fp, err,
+	ck_assert_int_eq(tls_fp_file("/nonexistent", fp, err,
 	    sizeof(err)), -1);
 	unlink(cert);
 	unlink(key);
