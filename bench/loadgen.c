@@ -49,6 +49,10 @@ static int pool_count = 0, ep;
 static unsigned long n_ok, n_fail, n_lost, hb_sent, hb_acks, srv_hb, open_data;
 static unsigned long n_other, inflight;
 static uint64_t *reg_lat;
+#define TIMELINE_MAX	600	/* 60 s of points */
+static double	 tl_t[TIMELINE_MAX];
+static unsigned long tl_n[TIMELINE_MAX];
+static unsigned	 n_tl;
 static char first_error[256];
 
 /* Start the non-blocking connect of client i. */
@@ -280,6 +284,12 @@ main(int argc, char **argv)
 		while (next < nclients && inflight < (unsigned long)window)
 			client_connect(next++);
 		poll_once(50);
+		/* Clients registered over time, a point every 100 ms (for the chart). */
+		if (n_tl < TIMELINE_MAX &&
+		    util_now_ns() - start >= (uint64_t)n_tl * 100000000ull) {
+			tl_t[n_tl] = (util_now_ns() - start) / 1e9;
+			tl_n[n_tl++] = n_ok;
+		}
 	}
 	reg_ns = util_now_ns() - start;
 	for (i = 0; i < nclients; i++)	/* stragglers count as failures */
@@ -288,6 +298,10 @@ main(int argc, char **argv)
 	printf("{\"phase\":\"register\",\"clients\":%d,\"ok\":%lu,\"fail\":%lu,"
 	    "\"secs\":%.3f,\"rate\":%.0f,\"window\":%d,\"src_addrs\":%d,",
 	    nclients, n_ok, n_fail, reg_ns / 1e9, n_ok / (reg_ns / 1e9), window, nsrc);
+	printf("\"timeline\":[");
+	for (i = 0; i < (int)n_tl; i++)
+		printf("%s[%.2f,%lu]", i ? "," : "", tl_t[i], tl_n[i]);
+	printf("[%.2f,%lu]],", reg_ns / 1e9, n_ok);
 	printf("\"lat_p50_ms\":%.2f,", util_quantile(reg_lat, n_ok, 0.5) / 1e6);
 	printf("\"lat_p99_ms\":%.2f,\"first_error\":\"", util_quantile(reg_lat, n_ok, 0.99) / 1e6);
 	for (i = 0; first_error[i] != '\0'; i++)	/* JSON-safe copy */

@@ -806,7 +806,7 @@ def table(results):
     ns = "|".join("%gk" % (n / 1000) if n >= 1000 else str(n) for n in results["params"]["hold"])
     cl = results["params"]["clients"]
     cl = "%gk" % (cl / 1000) if cl >= 1000 else str(cl)
-    cols = ["", "1 stream", "4 streams", "reverse", "CPU% 1s/4s/rev",
+    cols = ["", "1 stream", "4 streams", "reverse", "CPU% 1s/4s/rev", "cores/Gbit 1s",
             "ping p50 us", "ping p99 us", "conn/s", "conn p99 us",
             "RSS KiB/conn " + ns, "PSS KiB/conn " + ns, "reg/s", "RSS@%s MiB" % cl, "hb CPU%"]
     direct = results["rows"].get("direct", {})
@@ -831,6 +831,8 @@ def table(results):
             fmt(get(r, "tp_4", "gbps"), 2, base("tp_4", "gbps")),
             fmt(get(r, "tp_rev", "gbps"), 2, base("tp_rev", "gbps")),
             "/".join("-" if c is None else "%.0f" % c for c in cpu),
+            ("%.2f" % (cpu[0] / 100.0 / get(r, "tp_1", "gbps"))
+             if cpu[0] is not None and get(r, "tp_1", "gbps") else "-"),
             fmt(get(r, "latency", "p50_us"), 1, base("latency", "p50_us")),
             fmt(get(r, "latency", "p99_us"), 1, base("latency", "p99_us")),
             fmt(get(r, "cps", "cps"), 0, base("cps", "cps")),
@@ -1088,6 +1090,9 @@ def main():
         json.dump(results, f, indent=2)
     with open(os.path.join(OUT, "results.txt"), "w") as f:
         f.write(text)
+    import charts  # bench/charts.py: SVG charts of this run (gnuplot)
+    for p in charts.write(results, OUT):
+        log("chart: %s" % p)
     print(text)
     return 0
 
