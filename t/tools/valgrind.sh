@@ -14,6 +14,12 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ctl=$(free_port); svc=$(free_port); pub=$(free_port)
+# TLS on (the client pins the certificate), clear text allowed too so the
+# raw bad-frame and bad-token checks below still reach the parser.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
+fp=sha256:$(openssl x509 -in "$tmp/cert.pem" -outform der | sha256sum | cut -d' ' -f1)
 cat >"$tmp/s.ini" <<CONF
 [common]
 bind_addr = 127.0.0.1
@@ -22,12 +28,16 @@ token = vg-token
 allow_ports = $pub
 workers = 2
 data_dir = $tmp/data
+tls_cert_file = $tmp/cert.pem
+tls_key_file = $tmp/key.pem
+allow_plaintext = true
 CONF
 cat >"$tmp/c.ini" <<CONF
 [common]
 server_port = $ctl
 token = vg-token
 name = vg
+server_fingerprint = $fp
 [echo]
 local_port = $svc
 remote_port = $pub
@@ -75,7 +85,9 @@ t = threading.Thread(target=rd); t.start()
 s.sendall(data); s.shutdown(socket.SHUT_WR); t.join(60)
 sys.exit(0 if n[0] == len(data) and h.digest() == hashlib.sha256(data).digest() else 1)
 PY
-check $? "8 MiB echoed intact through the tunnel under valgrind"
+check $? "8 MiB echoed intact through the TLS tunnel under valgrind"
+grep -q "connected to .* with TLSv1.3" "$tmp/client.log"
+check $? "the client's control connection used TLS 1.3"
 # A bad frame and a bad token exercise the error paths.
 python3 - "$ctl" <<'PY'
 import socket, struct, sys
