@@ -12,7 +12,10 @@
 #include "log.h"
 #include "server.h"
 
-#define PRUNE_CHECK_S	1	/* seconds between checks while idle */
+/* Between checks while idle: a read transaction of a few lookups, so it can
+ * be often; the sooner a pass starts, the less the history overshoots the
+ * cap, and the smaller the file that holds it at its peak. */
+#define PRUNE_CHECK_MS	250
 #define PRUNE_PAUSE_MS	50	/* between the batches of a pass */
 
 static struct event		ev_prune;
@@ -63,7 +66,7 @@ prune_timer(evutil_socket_t fd, short what, void *arg)
 	prune_publish(&lim);
 	if (!in_pass) {
 		if (!db_prune_due(&M->db, &lim, now)) {
-			prune_schedule(PRUNE_CHECK_S * 1000);
+			prune_schedule(PRUNE_CHECK_MS);
 			return;
 		}
 		db_prune_reset(&pass, &lim);
@@ -80,15 +83,19 @@ prune_timer(evutil_socket_t fd, short what, void *arg)
 	in_pass = 0;
 	if (pass_total > 0)
 		log_info("retention: pruned %zu records", pass_total);
-	prune_schedule(PRUNE_CHECK_S * 1000);
+	prune_schedule(PRUNE_CHECK_MS);
 }
 
-/* Starts the retention timer (the first check runs a second after start). */
+/* Publishes the limits and starts the timer. */
 void
 prune_start(void)
 {
+	struct db_prune_limits lim;
+
+	prune_limits(&lim);
+	prune_publish(&lim);
 	evtimer_assign(&ev_prune, M->base, prune_timer, NULL);
-	prune_schedule(PRUNE_CHECK_S * 1000);
+	prune_schedule(PRUNE_CHECK_MS);
 }
 
 /* Stops the retention timer. */
