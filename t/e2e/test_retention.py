@@ -105,6 +105,12 @@ class Admin:
         return items
 
 
+def retention_settings(admin):
+    """The retention fields of /api/settings."""
+    st = admin.get("/api/settings")
+    return {k: st.get(k) for k in ("history_retention", "history_max_records", "audit_retention")}
+
+
 def run_cmd_stdin(argv, text, timeout):
     """Like lib.run_cmd, with text on stdin (gotunnelctl user add reads the password)."""
     e = dict(os.environ)
@@ -247,7 +253,7 @@ def test_retention_record_cap(env):
     newest, within 10 s; exports keep working; audit entries survive."""
     m, port = setup(env, history_max_records=500)
     a = Admin(env, m)
-    st = a.get("/api/settings")
+    st = retention_settings(a)
     check(st == {"history_retention": 90 * 86400, "history_max_records": 500,
                  "audit_retention": 365 * 86400}, "/api/settings: %r" % st)
     audit0 = a.get("/api/audit?per_page=1")["total"]
@@ -292,6 +298,12 @@ def test_retention_record_cap(env):
     check(mt["gotunnel_history_max_records"] == 500, "metrics lack the cap")
     check(mt["gotunnel_lmdb_file_size_bytes"] == os.stat(os.path.join(m.data_dir, "data.mdb")).st_size,
           "gotunnel_lmdb_file_size_bytes differs from data.mdb's size")
+    # The admin's /metrics renders the same families (inside Kore's sandbox).
+    st, body, _ = a.req("GET", "/metrics")
+    check(st == 200 and b'gotunnel_history_records{kind="connections"}' in body and
+          b"gotunnel_lmdb_file_size_bytes " in body and
+          b"gotunnel_history_oldest_record_timestamp_seconds " in body,
+          "admin /metrics lacks the history families: %d %r" % (st, body[-300:]))
     env.note("kept %d connections %.1fs after the last; %d exports (%d rows) ran meanwhile"
              % (total, took, watch.runs, watch.rows))
 
@@ -351,6 +363,15 @@ def test_retention_age(env):
     mt = metrics(m)
     check(mt.get('gotunnel_history_pruned_total{kind="connections"}', 0) >= made - 1,
           "pruned counter: %r" % mt.get('gotunnel_history_pruned_total{kind="connections"}'))
+    # A reload applies new limits; the admin shows them.
+    m.cfg["history_retention"] = "0"
+    m.cfg["history_max_records"] = "0"
+    m.write()
+    rc, out, err = m.ctl("reload")
+    check(rc == 0, "gotunnelctl reload: %d %s" % (rc, err[-200:]))
+    wait_until(lambda: retention_settings(a) == {"history_retention": 0, "history_max_records": 0,
+                                                 "audit_retention": 365 * 86400},
+               10, "/api/settings to show the reloaded limits")
     env.note("paging overlapped pruning in round %d (%d rows seen, %d before, %d after); %d exports ran"
              % (rnd, len(seen), before, len(after), watch.runs))
 
