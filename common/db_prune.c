@@ -302,31 +302,49 @@ prune_age(struct db *db, MDB_txn *txn, struct db_prune *p,
 	return rc;
 }
 
-/* Deletes audit entries older than audit_retention (never the newest). */
+/* Tells whether the record at the head of a table is past its limit. */
+typedef int (*prune_old_fn)(const MDB_val *k, const MDB_val *v, int64_t limit);
+
+/* An audit entry older than limit (unknown layouts count as old). */
 static int
-prune_audit(struct db *db, MDB_txn *txn, struct db_prune *p,
-    struct prune_budget *b, int64_t cutoff)
+prune_audit_old(const MDB_val *k, const MDB_val *v, int64_t limit)
 {
-	struct db_audit	 a;
+	struct db_audit a;
+
+	if (v->mv_size != sizeof(a))
+		return 1;
+	memcpy(&a, v->mv_data, sizeof(a));
+	return a.time < limit;
+}
+
+/* A stats bucket of a minute before limit. */
+static int
+prune_stats_old(const MDB_val *k, const MDB_val *v, int64_t limit)
+{
+	return db_u64_key(k) < (uint64_t)limit;
+}
+
+/*
+ * Deletes records from the head of table t while old() says so, keeping
+ * the newest one when keep_last (a sequence); adds the count to *n.
+ */
+static int
+prune_head(struct db *db, MDB_txn *txn, struct db_prune *p,
+    struct prune_budget *b, enum db_table t, int keep_last, prune_old_fn old,
+    int64_t limit, size_t *n)
+{
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
-	uint64_t	 last;
+	uint64_t	 last = UINT64_MAX;
 	int		 rc;
 
-	if (mdb_cursor_open(txn, db->dbi[DB_AUDIT], &cur) != 0)
+	if (mdb_cursor_open(txn, db->dbi[t], &cur) != 0)
 		return 0;
-	if (mdb_cursor_get(cur, &k, &v, MDB_LAST) != 0) {
-		mdb_cursor_close(cur);
-		return 0;
-	}
-	last = db_u64_key(&k);
+	if (keep_last && mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0)
+		last = db_u64_key(&k);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	while (rc == 0 && db_u64_key(&k) < last && !b->found) {
-		if (v.mv_size == sizeof(a)) {
-			memcpy(&a, v.mv_data, sizeof(a));
-			if (a.time >= cutoff)
-				break;
-		}
+	while (rc == 0 && db_u64_key(&k) < last && !b->found &&
+	    old(&k, &v, limit)) {
 		if (!prune_budget_take(p, b))
 			break;
 		if (b->dry) {
@@ -336,47 +354,28 @@ prune_audit(struct db *db, MDB_txn *txn, struct db_prune *p,
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 		b->del--;
-		p->audit++;
+		(*n)++;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
 }
 
-/* Deletes per-minute stats older than the history (at least 8 days). */
+/* Per-minute stats are kept as long as the history, at least 8 days. */
 static int
 prune_stats(struct db *db, MDB_txn *txn, struct db_prune *p,
     struct prune_budget *b, int64_t now)
 {
-	MDB_cursor	*cur;
-	MDB_val		 k, v;
-	int64_t		 keep = p->lim.history_retention;
-	uint64_t	 minute;
-	int		 rc;
+	int64_t keep = p->lim.history_retention;
 
 	if (keep == 0)
 		return 0;
 	if (keep < DB_PRUNE_STATS_MIN)
 		keep = DB_PRUNE_STATS_MIN;
-	if (now - keep <= 0 || mdb_cursor_open(txn, db->dbi[DB_STATS], &cur) != 0)
+	if (now - keep <= 0)
 		return 0;
-	minute = (uint64_t)(now - keep) / 60;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	while (rc == 0 && db_u64_key(&k) < minute && !b->found) {
-		if (!prune_budget_take(p, b))
-			break;
-		if (b->dry) {
-			b->found = 1;
-			break;
-		}
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-		b->del--;
-		p->stats++;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+	return prune_head(db, txn, p, b, DB_STATS, 0, prune_stats_old,
+	    (now - keep) / 60, &p->stats);
 }
 
 /* Runs every rule within one transaction and one budget. */
@@ -391,8 +390,9 @@ prune_rules(struct db *db, MDB_txn *txn, struct db_prune *p,
 	for (int i = 0; i < 2 && l->history_retention > 0; i++)
 		if (prune_age(db, txn, p, b, i, now - l->history_retention) != 0)
 			return -1;
-	if (l->audit_retention > 0 &&
-	    prune_audit(db, txn, p, b, now - l->audit_retention) != 0)
+	/* Audit entries are numbered like history: the newest one stays. */
+	if (l->audit_retention > 0 && prune_head(db, txn, p, b, DB_AUDIT, 1,
+	    prune_audit_old, now - l->audit_retention, &p->audit) != 0)
 		return -1;
 	return prune_stats(db, txn, p, b, now);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * prune.c: the master's retention timer.  Once a second a read-only look
- * (db_prune_due) tells whether history, audit or stats records are past
+ * prune.c: the master's retention timer.  Four times a second a read-only
+ * look (db_prune_due) tells whether history, audit or stats records are past
  * their limits; if so, a pass of small write batches (db_prune_batch)
  * runs, PRUNE_PAUSE_MS apart so workers take the writer lock in between,
  * until nothing is left to delete.
@@ -17,6 +17,9 @@
  * cap, and the smaller the file that holds it at its peak. */
 #define PRUNE_CHECK_MS	250
 #define PRUNE_PAUSE_MS	50	/* between the batches of a pass */
+/* After a pass that found nothing to delete (only live records past the
+ * limits, more than one check can look at): wait longer before the next. */
+#define PRUNE_IDLE_MS	5000
 
 static struct event		ev_prune;
 static struct db_prune		pass;
@@ -81,8 +84,12 @@ prune_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	in_pass = 0;
-	if (pass_total > 0)
-		log_info("retention: pruned %zu records", pass_total);
+	if (pass_total == 0) {
+		prune_schedule(PRUNE_IDLE_MS);
+		return;
+	}
+	/* Debug only: under steady churn a pass runs every second. */
+	log_debug("retention: pruned %zu records", pass_total);
 	prune_schedule(PRUNE_CHECK_MS);
 }
 

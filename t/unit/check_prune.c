@@ -378,6 +378,30 @@ START_TEST(test_audit)
 }
 END_TEST
 
+/* Per-minute stats follow the history's retention, but stay 8 days at least. */
+START_TEST(test_stats_kept_8_days)
+{
+	struct db_prune_limits	lim = { 86400, 0, 0 };
+	int64_t			now = db_now(), t[3] = { now - 10 * 86400,
+				    now - 7 * 86400, now };
+	MDB_txn			*txn;
+	size_t			deleted;
+
+	ck_assert_int_eq(db_txn_begin(&db, 0, &txn), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(db_stats_add(&db, txn, t[i], 1, 1, 1), 0);
+	ck_assert_int_eq(db_txn_commit(&db, txn), 0);
+	run_pass(&lim, now, &deleted);
+	ck_assert_uint_eq(deleted, 1);
+	ck_assert(!has_key(DB_STATS, (uint64_t)t[0] / 60));
+	ck_assert(has_key(DB_STATS, (uint64_t)t[1] / 60));
+	ck_assert(has_key(DB_STATS, (uint64_t)t[2] / 60));
+	lim.history_retention = 0;			/* forever: all stay */
+	run_pass(&lim, now + 100 * 86400, &deleted);
+	ck_assert_uint_eq(deleted, 0);
+}
+END_TEST
+
 /* 0 means forever / no cap: nothing is due, nothing goes. */
 START_TEST(test_zero_is_forever)
 {
@@ -476,6 +500,7 @@ suite_prune(void)
 	tcase_add_test(tc, test_live_kept);
 	tcase_add_test(tc, test_skip_many_live);
 	tcase_add_test(tc, test_audit);
+	tcase_add_test(tc, test_stats_kept_8_days);
 	tcase_add_test(tc, test_zero_is_forever);
 	tcase_add_test(tc, test_limits_published);
 	tcase_add_test(tc, test_config_keys);
