@@ -56,7 +56,7 @@ static const struct key_def server_keys[] = {
 	S("common", "tls_client_ca_file", tls_client_ca_file),
 	B("common", "allow_plaintext", allow_plaintext),
 	R("common", "history_retention", history_retention),
-	I("common", "history_max_records", history_max_records, 0, 1000000000000L),
+	I("common", "history_max_records", history_max_records, 0, 2000000000L),
 	R("common", "audit_retention", audit_retention),
 	IP("admin", "bind_addr", admin_bind_addr),
 	I("admin", "bind_port", admin_bind_port, 1, 65535),
