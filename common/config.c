@@ -9,7 +9,7 @@
 #include "config.h"
 
 enum key_kind { KEY_STR, KEY_INT, KEY_IP, KEY_DURATION, KEY_LOGLEVEL, KEY_PORTS,
-	KEY_BOOL, KEY_BANDWIDTH };
+	KEY_BOOL, KEY_BANDWIDTH, KEY_RETENTION };
 
 struct key_def {
 	const char	*section;
@@ -29,6 +29,8 @@ struct key_def {
 #define B(sec, k, f) { sec, k, KEY_BOOL, offsetof(struct server_config, f), 0, 0, 0 }
 #define D(sec, k, f) { sec, k, KEY_DURATION, offsetof(struct server_config, f), 0, 0, 0 }
 #define BW(sec, k, f) { sec, k, KEY_BANDWIDTH, offsetof(struct server_config, f), 0, 0, 0 }
+/* A duration where 0 means forever. */
+#define R(sec, k, f) { sec, k, KEY_RETENTION, offsetof(struct server_config, f), 0, 0, 0 }
 
 static const struct key_def server_keys[] = {
 	IP("common", "bind_addr", bind_addr),
@@ -53,6 +55,9 @@ static const struct key_def server_keys[] = {
 	S("common", "tls_key_file", tls_key_file),
 	S("common", "tls_client_ca_file", tls_client_ca_file),
 	B("common", "allow_plaintext", allow_plaintext),
+	R("common", "history_retention", history_retention),
+	I("common", "history_max_records", history_max_records, 0, 2000000000L),
+	R("common", "audit_retention", audit_retention),
 	IP("admin", "bind_addr", admin_bind_addr),
 	I("admin", "bind_port", admin_bind_port, 1, 65535),
 	D("admin", "session_ttl", admin_session_ttl),
@@ -115,6 +120,14 @@ server_key(struct conf_ctx *ctx, const char *section, const char *name,
 				return "expected a bandwidth such as 512KB or 2MB "
 				    "(a second), or 0";
 			return NULL;
+		case KEY_RETENTION:
+			if (strcmp(value, "0") == 0)
+				v = 0;
+			else if (conf_parse_duration(value, &v) == -1)
+				return "expected 0 (forever) or a duration such as "
+				    "3600, 30s, 5m, 12h or 90d";
+			*(long *)(void *)field = v;
+			return NULL;
 		case KEY_LOGLEVEL:
 			if (log_level_parse(value, &c->log_level) == -1)
 				return "log_level must be debug, info, warn or error";
@@ -156,6 +169,9 @@ server_config_defaults(struct server_config *c)
 	c->max_conns_per_mapping = 10000;
 	c->max_pool_count = 64;
 	c->drain_timeout = 10;
+	c->history_retention = 90L * 86400;
+	c->history_max_records = 10000000;
+	c->audit_retention = 365L * 86400;
 	portrange_parse("", &c->allow_ports, &(const char *){ NULL });
 	snprintf(c->admin_bind_addr, sizeof(c->admin_bind_addr), "127.0.0.1");
 	c->admin_bind_port = 7500;

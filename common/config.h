@@ -35,6 +35,9 @@ struct server_config {
 	char		 tls_key_file[PATH_MAX];
 	char		 tls_client_ca_file[PATH_MAX];	/* set: mutual TLS */
 	int		 allow_plaintext;	/* with TLS: accept clear text too */
+	long		 history_retention;	/* seconds, 0 forever */
+	long		 history_max_records;	/* 0 no cap */
+	long		 audit_retention;	/* seconds, 0 forever */
 	/* [admin] */
 	char		 admin_bind_addr[64];
 	long		 admin_bind_port;

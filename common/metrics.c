@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "db_prune.h"
 #include "metrics.h"
 #include "xmalloc.h"
 
@@ -211,6 +213,48 @@ live_families(struct outbuf *o, MDB_txn *txn, struct db *db)
 	}
 }
 
+/* Emits the history's size, age and retention (db_prune.c keeps it bounded). */
+static void
+history_families(struct outbuf *o, MDB_txn *txn, struct db *db)
+{
+	struct db_prune_limits	lim;
+	MDB_stat		st;
+	int64_t			oldest;
+
+	family(o, "gotunnel_history_records", "gauge",
+	    "History records kept, by kind (sessions, connections).");
+	mdb_stat(txn, db->dbi[DB_HIST_SESS], &st);
+	out(o, "gotunnel_history_records{kind=\"sessions\"} %zu\n", st.ms_entries);
+	mdb_stat(txn, db->dbi[DB_HIST_CONN], &st);
+	out(o, "gotunnel_history_records{kind=\"connections\"} %zu\n",
+	    st.ms_entries);
+	family(o, "gotunnel_audit_records", "gauge", "Audit log entries kept.");
+	mdb_stat(txn, db->dbi[DB_AUDIT], &st);
+	out(o, "gotunnel_audit_records %zu\n", st.ms_entries);
+	db_prune_oldest(db, txn, &oldest);
+	family(o, "gotunnel_history_oldest_record_timestamp_seconds", "gauge",
+	    "Start of the oldest session or connection record kept (0: none).");
+	out(o, "gotunnel_history_oldest_record_timestamp_seconds %lld\n",
+	    (long long)oldest);
+	stored_family(o, txn, db, "c:", "gotunnel_history_pruned_total", "counter",
+	    "History records deleted by retention or the record cap, by kind.");
+	stored_family(o, txn, db, "c:", "gotunnel_audit_pruned_total", "counter",
+	    "Audit entries deleted by audit_retention.");
+	db_prune_limits_get(db, txn, &lim);
+	family(o, "gotunnel_history_retention_seconds", "gauge",
+	    "history_retention of the master (0: forever).");
+	out(o, "gotunnel_history_retention_seconds %lld\n",
+	    (long long)lim.history_retention);
+	family(o, "gotunnel_history_max_records", "gauge",
+	    "history_max_records of the master (0: no cap).");
+	out(o, "gotunnel_history_max_records %llu\n",
+	    (unsigned long long)lim.history_max_records);
+	family(o, "gotunnel_audit_retention_seconds", "gauge",
+	    "audit_retention of the master (0: forever).");
+	out(o, "gotunnel_audit_retention_seconds %lld\n",
+	    (long long)lim.audit_retention);
+}
+
 /* Renders every metric as Prometheus text; the caller frees it. */
 char *
 metrics_render(struct db *db)
@@ -219,6 +263,8 @@ metrics_render(struct db *db)
 	MDB_txn		*txn;
 	MDB_envinfo	 info;
 	MDB_stat	 st;
+	struct stat	 fst;
+	char		 file[4200];
 
 	o.cap = 8192;
 	o.buf = xmalloc(o.cap);
@@ -240,6 +286,7 @@ metrics_render(struct db *db)
 	    "Workers restarted after they died.");
 	stored_family(&o, txn, db, "g:", "gotunnel_relay_buffer_bytes", "gauge",
 	    "Bytes held in relay pipes, per worker.");
+	history_families(&o, txn, db);
 	mdb_env_info(db->env, &info);
 	mdb_env_stat(db->env, &st);
 	family(&o, "gotunnel_lmdb_map_size_bytes", "gauge", "LMDB map size.");
@@ -247,6 +294,11 @@ metrics_render(struct db *db)
 	family(&o, "gotunnel_lmdb_used_bytes", "gauge", "LMDB pages in use times page size.");
 	out(&o, "gotunnel_lmdb_used_bytes %zu\n",
 	    (size_t)(info.me_last_pgno + 1) * st.ms_psize);
+	snprintf(file, sizeof(file), "%s/data.mdb", db->path);
+	family(&o, "gotunnel_lmdb_file_size_bytes", "gauge",
+	    "Size of data.mdb on disk (freed pages are reused, not returned).");
+	out(&o, "gotunnel_lmdb_file_size_bytes %lld\n",
+	    stat(file, &fst) == 0 ? (long long)fst.st_size : 0LL);
 	mdb_txn_abort(txn);
 	return o.buf;
 }

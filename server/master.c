@@ -460,6 +460,7 @@ master_cleanup(void)
 	event_del(&M->ev_tick);
 	event_del(&M->ev_housekeeping);
 	event_del(&M->ev_kill);
+	prune_stop();
 	for (int i = 0; i < M->nslots; i++) {
 		struct worker_slot *w = &M->slots[i];
 
@@ -534,6 +535,7 @@ master_main(const char *conf_path, int verbose)
 	    master_housekeeping, NULL);
 	event_add(&M->ev_housekeeping, &(struct timeval){ 10, 0 });
 	evtimer_assign(&M->ev_kill, M->base, master_kill_workers, NULL);
+	prune_start();
 	for (int i = 0; i < M->nworkers; i++)
 		spawn_worker(i);
 	log_info("gotunnel-master %s listening on %s:%ld with %d workers",

@@ -324,6 +324,10 @@ int	master_main(const char *conf_path, int verbose);
 int	master_reload(char *err, size_t errlen);
 int	master_send_ipc(int slot, const struct ipc_msg *);
 
+/* prune.c */
+void	prune_start(void);
+void	prune_stop(void);
+
 /* ctlsock.c */
 int	ctlsock_open(struct server_config *, struct event_base *);
 void	ctlsock_close(void);

@@ -41,5 +41,5 @@ fuzz: build/fuzz/fuzz_proto
 .PHONY: fuzz
 
 # End-to-end tests of the C binaries; GOTUNNEL_BIN picks plain or sanitizer build.
-check-e2e: c
+check-e2e: c admin
 	GOTUNNEL_BIN=$(BINDIR) python3 t/e2e/run.py

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * api_settings.c: GET /api/settings, what an operator hands to clients:
- * the fingerprint of the master's certificate ([common] tls_cert_file), so
- * a client can pin it (server_fingerprint).  Read once in the parent,
- * before Kore drops privileges, like the rest of the configuration.
+ * api_settings.c: GET /api/settings, the master's settings the console
+ * shows: the fingerprint of the master's certificate ([common]
+ * tls_cert_file), which an operator hands to clients so they can pin it
+ * (server_fingerprint), read once in the parent before Kore drops
+ * privileges; and how long history and the audit log are kept
+ * (db_prune.c), as the running master published them in LMDB, so a
+ * reload of the master shows here without restarting the admin (before
+ * any master ran: the documented defaults).
  */
+#include "db_prune.h"
 #include "module.h"
 #include "tls_fp.h"
 
@@ -26,15 +31,26 @@ settings_init(void)
 	}
 }
 
-/* GET /api/settings: {"tls_fingerprint": "sha256:..." or null, ...}. */
+/*
+ * GET /api/settings: {"tls_fingerprint": "sha256:..." or null, "tls": ..,
+ * "history_retention": s, "history_max_records": n, "audit_retention": s}.
+ */
 int
 api_settings(struct admin_ctx *ctx)
 {
 	static const char *const none[] = { NULL };
-	struct kore_buf	b;
+	struct db_prune_limits	 lim;
+	struct kore_buf		 b;
+	MDB_txn			*txn;
 
 	if (admin_params_allow(ctx, none) == -1)
 		return KORE_RESULT_OK;
+	if (db_txn_begin(&admin_db, 1, &txn) != 0) {
+		admin_error(ctx, 500, "database error");
+		return KORE_RESULT_OK;
+	}
+	db_prune_limits_get(&admin_db, txn, &lim);
+	mdb_txn_abort(txn);
 	kore_buf_init(&b, 256);
 	jw_open(&b, '{');
 	if (settings_fp[0] != '\0')
@@ -46,6 +62,9 @@ api_settings(struct admin_ctx *ctx)
 	jw_bool(&b, "tls", admin_conf.tls_cert_file[0] != '\0');
 	if (settings_fp_err[0] != '\0')
 		jw_str(&b, "tls_error", settings_fp_err, sizeof(settings_fp_err));
+	jw_int(&b, "history_retention", lim.history_retention);
+	jw_uint(&b, "history_max_records", lim.history_max_records);
+	jw_int(&b, "audit_retention", lim.audit_retention);
 	jw_close(&b, '}');
 	admin_json(ctx, 200, &b);
 	kore_buf_cleanup(&b);

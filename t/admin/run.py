@@ -602,6 +602,18 @@ def test_export_matches_records(a):
     assert len(r.body.decode().splitlines()) == 201
 
 
+def test_settings_retention(a):
+    """Before any master published its limits: the documented defaults."""
+    cookie, _ = a.login(source="127.0.0.91")
+    r = a.req("GET", "/api/settings", cookie=cookie)
+    assert r.status == 200, (r.status, r.body)
+    got = r.json()
+    assert {k: got.get(k) for k in ("history_retention", "history_max_records",
+                                    "audit_retention")} == {
+        "history_retention": 7776000, "history_max_records": 10000000,
+        "audit_retention": 31536000}, r.body
+
+
 def test_stats(a):
     a.fixture("stats", 120)
     cookie, csrf = a.login(source="127.0.0.67")
@@ -1591,7 +1603,7 @@ def main():
               test_methods_and_unknown, test_session_expiry, test_clients_and_mappings,
               test_disconnect_fixture, test_mapping_switch_fixture, test_settings_no_tls,
               test_history_filters_paging, test_export_matches_records,
-              test_stats, test_events, test_static_and_traversal, test_ctl_user,
+              test_stats, test_settings_retention, test_events, test_static_and_traversal, test_ctl_user,
               test_ctl_user_tty, test_roles, test_totp_login, test_admin_sessions,
               test_audit_action_filter, test_junk_requests, test_export_large_streams,
               test_no_worker_restart]

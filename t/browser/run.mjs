@@ -441,6 +441,9 @@ async function main() {
   await test('/sessions filters and the CSV download', async () => {
     await page.goto(ctx.base + '/sessions');
     await page.waitForSelector('[data-testid=history-table] .ant-table-row');
+    // The real master published its (default) retention; the page says it.
+    const kept = await page.locator('[data-testid=retention]').innerText({ timeout: 10000 });
+    assert(kept === 'kept 90 days, up to 10,000,000 records', `retention line: ${kept}`);
     await page.fill('[data-testid=filter-name]', 'gotunnel-demo');
     await page.click('[data-testid=filter-apply]');
     await page.waitForURL(/name=gotunnel-demo/);

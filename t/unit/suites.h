@@ -15,5 +15,6 @@ Suite	*suite_relay(void) __attribute__((weak));
 Suite	*suite_tls(void) __attribute__((weak));
 Suite	*suite_tbucket(void) __attribute__((weak));
 Suite	*suite_totp(void) __attribute__((weak));	/* RFC 6238 (admin two-factor login) */
+Suite	*suite_prune(void) __attribute__((weak));	/* history retention */
 
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: ISC
-// Server settings an operator hands to clients (the certificate fingerprint).
+// The master's settings the console shows: the certificate fingerprint an
+// operator hands to clients, and how long history is kept.
 import type { Settings } from '../types/api';
 import { get } from './http';
 

@@ -191,8 +191,15 @@ export interface AuditItem {
   detail: string;
 }
 
-/** GET /api/settings: what an operator hands to clients. */
-export interface Settings {
+/** How long the master keeps history (seconds, records; 0: forever / no cap). */
+export interface Retention {
+  history_retention: number;
+  history_max_records: number;
+  audit_retention: number;
+}
+
+/** GET /api/settings: what an operator hands to clients, and the retention. */
+export interface Settings extends Retention {
   /** "sha256:" + 64 hex digits of the master's certificate, null without tls_cert_file. */
   tls_fingerprint: string | null;
   tls: boolean;

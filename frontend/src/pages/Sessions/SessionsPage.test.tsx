@@ -51,4 +51,22 @@ describe('SessionsPage', () => {
     renderPage(<SessionsPage />, { path: '/sessions', route: '/sessions' });
     expect(await screen.findByText('bad port')).toBeInTheDocument();
   });
+
+  it('says how long history is kept, from /api/settings', async () => {
+    mockFetch({
+      'GET /api/sessions': () => ({ body: { kind: 'sessions', total: 1, page: 1, per_page: 20, items: [item] } }),
+      'GET /api/settings': () => ({ body: { history_retention: 7776000, history_max_records: 10000000, audit_retention: 31536000 } }),
+    });
+    renderPage(<SessionsPage />, { path: '/sessions', route: '/sessions' });
+    expect(await screen.findByTestId('retention')).toHaveTextContent('kept 90 days, up to 10,000,000 records');
+  });
+
+  it('says kept forever when history_retention is 0', async () => {
+    mockFetch({
+      'GET /api/sessions': () => ({ body: { kind: 'sessions', total: 0, page: 1, per_page: 20, items: [] } }),
+      'GET /api/settings': () => ({ body: { history_retention: 0, history_max_records: 0, audit_retention: 0 } }),
+    });
+    renderPage(<SessionsPage />, { path: '/sessions', route: '/sessions' });
+    expect(await screen.findByTestId('retention')).toHaveTextContent('kept forever');
+  });
 });

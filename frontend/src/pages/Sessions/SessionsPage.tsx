@@ -7,6 +7,7 @@ import type { ColumnsType } from 'antd/es/table';
 import { DownloadOutlined, FilterOutlined, ReloadOutlined, UndoOutlined } from '@ant-design/icons';
 import dayjs, { type Dayjs } from 'dayjs';
 import { exportUrl, listSessions } from '../../api/sessions';
+import { getSettings } from '../../api/settings';
 import type { ConnItem, HistoryFilter, HistoryKind, SessionItem } from '../../types/api';
 import { useLoader } from '../../hooks/useLoader';
 import { useEvents } from '../../hooks/events';
@@ -15,6 +16,7 @@ import { EmptyState, ErrorState } from '../../components/StateView';
 import { formatDuration, formatTime, formatTimeShort, shortId } from '../../components/format';
 import { Traffic } from '../../components/Traffic';
 import { PAGE_SIZES, parseView, viewParams, type HistoryView } from './filters';
+import { retentionText } from './retention';
 
 interface FormValues {
   client?: string;
@@ -38,6 +40,8 @@ export default function SessionsPage() {
   const key = viewParams(view).toString();
   const [form] = Form.useForm<FormValues>();
   const history = useLoader((signal) => listSessions(view.filter, view.page, view.perPage, signal), [key]);
+  // How long the master keeps history; nothing is shown if it cannot be read.
+  const settings = useLoader((signal) => getSettings(signal), []);
   const soon = useRef<ReturnType<typeof setTimeout> | null>(null);
   const screens = Grid.useBreakpoint();
   const mobile = screens.md === false;
@@ -176,9 +180,16 @@ export default function SessionsPage() {
   return (
     <div style={{ display: 'flex', flexDirection: 'column', gap: 16 }}>
       <Space wrap style={{ width: '100%', justifyContent: 'space-between' }}>
-        <Typography.Title level={3} style={{ margin: 0 }}>
-          {t('sessions.title')}
-        </Typography.Title>
+        <Space direction="vertical" size={0}>
+          <Typography.Title level={3} style={{ margin: 0 }}>
+            {t('sessions.title')}
+          </Typography.Title>
+          {settings.data && typeof settings.data.history_retention === 'number' ? (
+            <Typography.Text type="secondary" data-testid="retention">
+              {retentionText(settings.data, t)}
+            </Typography.Text>
+          ) : null}
+        </Space>
         <Space wrap>
           <Segmented<HistoryKind>
             value={kind}
