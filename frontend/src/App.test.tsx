@@ -54,7 +54,7 @@ describe('App (auth flow)', () => {
     await user.type(screen.getByLabelText('Password'), 'right');
     await user.click(screen.getByTestId('login-submit'));
     await waitFor(() => expect(window.location.pathname).toBe('/clients'));
-    expect(await screen.findByText('gotunnel-demo', {}, { timeout: 5000 })).toBeInTheDocument();
+    expect(await screen.findByText('gotunnel-demo')).toBeInTheDocument();
     vi.unstubAllGlobals();
   });
 
@@ -109,7 +109,7 @@ describe('App (auth flow)', () => {
     await user.type(screen.getByLabelText('One-time code'), '123456');
     await user.click(screen.getByTestId('login-submit'));
     await waitFor(() => expect(window.location.pathname).toBe('/clients'));
-    expect(await screen.findByText('gotunnel-demo', {}, { timeout: 5000 })).toBeInTheDocument();
+    expect(await screen.findByText('gotunnel-demo')).toBeInTheDocument();
     const logins = calls.filter((c) => c.url === '/api/login').map((c) => c.body);
     expect(logins).toEqual([
       { username: 'ops', password: 'right' },

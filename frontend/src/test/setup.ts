@@ -4,8 +4,9 @@ import '@testing-library/jest-dom/vitest';
 import { cleanup, configure } from '@testing-library/react';
 import { afterEach, vi } from 'vitest';
 
-// CI machines run other suites at the same time: give findBy/waitFor room.
-configure({ asyncUtilTimeout: 5000 });
+// CI machines run other suites at the same time (a load of 8 on 2 cores was
+// seen to take a lazy page over 5 s to render): give findBy/waitFor room.
+configure({ asyncUtilTimeout: 15000 });
 
 Object.defineProperty(window, 'matchMedia', {
   writable: true,
