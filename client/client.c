@@ -20,6 +20,13 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: gotunnel-client [-tvVh] [-c file]\n"
+	    "       gotunnel-client [-tv] --server HOST[:PORT][,HOST[:PORT]...] "
+	    "--token-file FILE\n"
+	    "           --map NAME=LOCAL_PORT:REMOTE_PORT [--map ...] "
+	    "[--local-ip IP] [--name NAME]\n"
+	    "           [--fingerprint sha256:HEX | --ca-file FILE] "
+	    "[--tls-server-name NAME]\n"
+	    "           [--discovery-interval SECS]\n"
 	    "  -c file  configuration (default /etc/gotunnel/gotunnel-client.ini)\n"
 	    "  -t       check the configuration and exit\n"
 	    "  -v       verbose (debug) logging\n"
@@ -43,9 +50,9 @@ client_signal(evutil_socket_t sig, short what, void *arg)
 static void
 client_cleanup(void)
 {
-	session_close();
+	discovery_stop();
+	session_free_all();
 	local_free_all();
-	event_del(&C->ev_reconnect);
 	evsignal_del(&C->ev_sigterm);
 	evsignal_del(&C->ev_sigint);
 	evsignal_del(&C->ev_sighup);
@@ -61,30 +68,68 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "server", required_argument, NULL, CLI_SERVER },
+		{ "token-file", required_argument, NULL, CLI_TOKEN_FILE },
+		{ "map", required_argument, NULL, CLI_MAP },
+		{ "local-ip", required_argument, NULL, CLI_LOCAL_IP },
+		{ "name", required_argument, NULL, CLI_NAME },
+		{ "fingerprint", required_argument, NULL, CLI_FINGERPRINT },
+		{ "ca-file", required_argument, NULL, CLI_CA_FILE },
+		{ "tls-server-name", required_argument, NULL, CLI_TLS_SERVER_NAME },
+		{ "discovery-interval", required_argument, NULL,
+		    CLI_DISCOVERY_INTERVAL },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*conf = "/etc/gotunnel/gotunnel-client.ini";
 	char		 err[512];
-	int		 ch, check = 0, verbose = 0;
+	int		 ch, check = 0, verbose = 0, file = 0, cli = 0;
 
+	C = xcalloc(1, sizeof(*C));
+	client_config_defaults(&C->conf);
 	while ((ch = getopt_long(argc, argv, "c:tvVh", longopts, NULL)) != -1) {
+		if (ch >= CLI_SERVER) {
+			cli = 1;
+			if (client_cli_set(&C->conf, ch, optarg, err,
+			    sizeof(err)) == -1) {
+				fprintf(stderr, "gotunnel-client: %s\n", err);
+				free(C);
+				return 1;
+			}
+			continue;
+		}
 		switch (ch) {
-		case 'c': conf = optarg; break;
+		case 'c': conf = optarg; file = 1; break;
 		case 't': check = 1; break;
 		case 'v': verbose = 1; break;
-		case 'V': printf("gotunnel-client %s\n", GOTUNNEL_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 1;
+		case 'V':
+			printf("gotunnel-client %s\n", GOTUNNEL_VERSION);
+			free(C);
+			return 0;
+		case 'h':
+			usage(stdout);
+			free(C);
+			return 0;
+		default:
+			usage(stderr);
+			free(C);
+			return 1;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "gotunnel-client: unexpected argument '%s'\n",
-		    argv[optind]);
+	if (optind != argc || (file && cli)) {
+		if (optind != argc)
+			fprintf(stderr, "gotunnel-client: unexpected argument "
+			    "'%s'\n", argv[optind]);
+		else
+			fprintf(stderr, "gotunnel-client: use either -c FILE or "
+			    "--server/--token-file/--map, not both\n");
 		usage(stderr);
+		free(C);
 		return 1;
 	}
-	C = xcalloc(1, sizeof(*C));
-	if (client_config_load(conf, &C->conf, err, sizeof(err)) == -1) {
+	if (cli)
+		conf = "command line";
+	if ((cli ? client_cli_finish(&C->conf, err, sizeof(err)) :
+	    client_config_load(conf, &C->conf, err, sizeof(err))) == -1) {
 		fprintf(stderr, "%s\n", err);
 		free(C);
 		return 1;
@@ -103,6 +148,7 @@ main(int argc, char *argv[])
 	log_init("client", verbose ? LOG_LVL_DEBUG : C->conf.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	TAILQ_INIT(&C->dconns);
+	TAILQ_INIT(&C->sessions);
 	if ((C->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	evsignal_assign(&C->ev_sigterm, C->base, SIGTERM, client_signal, NULL);
@@ -111,14 +157,12 @@ main(int argc, char *argv[])
 	evsignal_add(&C->ev_sigterm, NULL);
 	evsignal_add(&C->ev_sigint, NULL);
 	evsignal_add(&C->ev_sighup, NULL);
-	C->tcp_fd = -1;
 	if (client_tls_init(err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	session_init_events();
-	log_info("gotunnel-client %s: %zu mapping(s), server %s:%ld, name %s",
-	    GOTUNNEL_VERSION, C->conf.nmaps, C->conf.server_addr,
+	log_info("gotunnel-client %s: %zu mapping(s), servers %s (default port "
+	    "%ld), name %s", GOTUNNEL_VERSION, C->conf.nmaps, C->conf.server_addr,
 	    C->conf.server_port, C->conf.name);
-	session_connect();
+	discovery_start();
 	event_base_dispatch(C->base);
 	client_cleanup();
 	return 0;

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -16,6 +17,11 @@
 #include "net.h"
 
 #define CLIENT_MAX_MAPPINGS	64
+#define CLIENT_MAX_SERVERS	32	/* entries of server_addr */
+#define CLIENT_MAX_SESSIONS	128	/* masters at once, all entries together */
+#define CLIENT_MAX_ADDRS	32	/* addresses taken from one host name */
+#define CLIENT_SERVER_ADDR_LEN	1024
+#define DISCOVERY_RETRY		5	/* s: next try after a failed lookup (at most) */
 #define CLIENT_MAX_DATA_CONNS	20000
 #define BACKOFF_MIN		1
 #define BACKOFF_MAX		30
@@ -27,7 +33,11 @@ struct client_mapping {
 	char		local_ip[DB_ADDR_LEN];
 	long		local_port;
 	long		remote_port;		/* 0: the server picks */
-	long		assigned_port;		/* from register_response, 0 if none */
+	long		assigned_port;		/* the public port on every master:
+						 * remote_port, or the one the first
+						 * master picked (kept), 0 if none yet */
+	struct session	*picker;		/* remote_port 0: the session asking
+						 * a master to pick, or NULL */
 	long		max_conns;		/* limits, 0: none (see limit.c) */
 	long		conn_rate;
 	long		conn_burst;
@@ -35,10 +45,20 @@ struct client_mapping {
 	int		line;			/* where the section starts */
 };
 
+/* One entry of server_addr. */
+struct server_entry {
+	char		host[256];	/* name or literal address, no brackets */
+	uint16_t	port;
+	int		numeric;	/* host is a literal address */
+};
+
 struct client_config {
 	char			path[PATH_MAX];
-	char			server_addr[256];
+	char			server_addr[CLIENT_SERVER_ADDR_LEN];
 	long			server_port;
+	struct server_entry	servers[CLIENT_MAX_SERVERS];
+	size_t			nservers;
+	long			discovery_interval;	/* s: host names resolved again */
 	char			token[256];
 	char			name[DB_NAME_LEN];
 	long			heartbeat_interval;
@@ -50,9 +70,17 @@ struct client_config {
 	char			server_fingerprint[80];
 	char			tls_cert_file[PATH_MAX];	/* mutual TLS */
 	char			tls_key_file[PATH_MAX];
-	char			tls_server_name[256];	/* default: server_addr */
+	char			tls_server_name[256];	/* "": each entry's host */
 	struct client_mapping	maps[CLIENT_MAX_MAPPINGS];
 	size_t			nmaps;
+	int			cli_server;	/* --server given (client_cli.c) */
+	char			cli_local_ip[DB_ADDR_LEN];	/* --local-ip */
+};
+
+/* Long options of the file-less form (client_cli.c). */
+enum client_cli_opt {
+	CLI_SERVER = 256, CLI_TOKEN_FILE, CLI_MAP, CLI_LOCAL_IP, CLI_NAME,
+	CLI_FINGERPRINT, CLI_CA_FILE, CLI_TLS_SERVER_NAME, CLI_DISCOVERY_INTERVAL
 };
 
 /* A data connection: dialing the server, pooled, dialing local, relaying. */
@@ -69,51 +97,104 @@ struct dconn {
 	struct hsread		 hs;
 	struct relay		*relay;
 	struct client_mapping	*map;
+	char			 server[64];	/* the master's address, for logs */
+	char			 sni[256];	/* TLS server name of that master */
 	char			 data_id[80];
 	char			 peer[DB_ADDR_LEN];
 };
 TAILQ_HEAD(dconn_list, dconn);
 
-struct client {
-	struct event_base	*base;
-	struct client_config	 conf;
+/* Where one mapping stands on one master's session. */
+enum reg_state {
+	REG_NONE,	/* not sent (not connected yet) */
+	REG_WAIT_PORT,	/* remote_port 0: waiting for another master to pick */
+	REG_SENT,	/* register sent, response due */
+	REG_OK,
+	REG_FAILED
+};
+
+/*
+ * A control session with one master (one address of one server_addr
+ * entry).  Owned by the client's session list; session_free() is the one
+ * way out.  Data connections dialed for it copy what they need and do not
+ * point back, so they outlive it.
+ */
+struct session {
+	TAILQ_ENTRY(session)	 entry;
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	char			 label[300];	/* "host (addr:port)" for logs */
+	char			 addr_str[64];	/* "addr:port" / "[v6]:port" */
+	char			 sni[256];	/* TLS server name */
+	size_t			 server;	/* index in conf.servers */
+	int			 seen;		/* discovery: still in DNS */
 	struct bufferevent	*bev;		/* control connection, NULL if down */
-	struct ssl_ctx_st	*tls_ctx;	/* NULL: clear text */
 	int			 tcp_fd;	/* TLS: TCP connect under way, or -1 */
 	struct event		 ev_tcp;
 	int			 connected;
-	struct event		 ev_reconnect, ev_heartbeat, ev_connect_timeout,
-				 ev_sigterm, ev_sigint, ev_sighup;
+	struct event		 ev_reconnect, ev_heartbeat, ev_connect_timeout;
 	unsigned		 backoff;
 	time_t			 last_rx;
-	size_t			 responses_due;	/* register responses still expected */
-	char			 client_id[DB_ID_LEN];	/* current (or last) session */
+	/* Mappings with a register on the wire, in the order sent (the
+	 * responses come in that order). */
+	unsigned char		 due[CLIENT_MAX_MAPPINGS];
+	size_t			 due_head, due_len;
+	enum reg_state		 reg[CLIENT_MAX_MAPPINGS];
+	char			 client_id[DB_ID_LEN];	/* on this master */
+};
+TAILQ_HEAD(session_list, session);
+
+struct client {
+	struct event_base	*base;
+	struct client_config	 conf;
+	struct ssl_ctx_st	*tls_ctx;	/* NULL: clear text */
+	struct event		 ev_sigterm, ev_sigint, ev_sighup;
+	struct session_list	 sessions;
+	unsigned		 nsessions;
 	struct dconn_list	 dconns;
 	unsigned		 ndconns;
+	struct discovery	*disc;		/* host name lookups (discovery.c) */
 };
 
 extern struct client *C;
 
 /* client_config.c */
+void	client_config_defaults(struct client_config *);
 int	client_config_load(const char *path, struct client_config *, char *err,
+	    size_t errlen);
+int	client_config_finish(struct client_config *, const char *where,
+	    char *err, size_t errlen);
+
+/* client_cli.c */
+int	client_cli_set(struct client_config *, int opt, const char *arg,
+	    char *err, size_t errlen);
+int	client_cli_finish(struct client_config *, char *err, size_t errlen);
+
+/* serverlist.c */
+int	serverlist_parse(const char *list, long default_port,
+	    struct server_entry *, size_t max, size_t *n, char *err,
 	    size_t errlen);
 
 /* client_tls.c */
 int	client_tls_init(char *err, size_t errlen);
-struct ssl_st *client_tls_new(const char *alpn);
+struct ssl_st *client_tls_new(const char *sni, const char *alpn);
 void	client_tls_log_failure(struct ssl_st *, unsigned long ossl_err,
-	    const char *what);
+	    const char *what, const char *server);
 /* client_rand.c */
 uint32_t	client_rand_uniform(uint32_t upper);
 
 /* session.c */
-void	session_init_events(void);
-void	session_connect(void);
-void	session_schedule_reconnect(const char *why);
-void	session_close(void);
+struct session *session_find(const struct sockaddr *, socklen_t);
+struct session *session_new(size_t server, const struct sockaddr *, socklen_t);
+void	session_free(struct session *, const char *why);
+void	session_free_all(void);
+
+/* discovery.c */
+void	discovery_start(void);
+void	discovery_stop(void);
 
 /* local.c */
-void	local_data_open(const char *data_id);
+void	local_data_open(struct session *, const char *data_id);
 void	local_free_all(void);
 
 #endif

@@ -39,7 +39,13 @@ common_key(struct conf_ctx *ctx, struct client_config *c, const char *name,
 
 	if (strcmp(name, "server_addr") == 0) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(c->server_addr))
-			return "server_addr must be a host name or address";
+			return "server_addr must be a host name or address, or a "
+			    "comma-separated list of them";
+		/* Checked here for the line number; the ports are filled in
+		 * once server_port is known (client_config_finish). */
+		if (serverlist_parse(value, 1, c->servers, CLIENT_MAX_SERVERS,
+		    &c->nservers, ctx->msg, sizeof(ctx->msg)) == -1)
+			return ctx->msg;
 		snprintf(c->server_addr, sizeof(c->server_addr), "%s", value);
 	} else if (strcmp(name, "server_port") == 0) {
 		if (conf_parse_int(value, 1, 65535, &c->server_port) == -1)
@@ -52,6 +58,9 @@ common_key(struct conf_ctx *ctx, struct client_config *c, const char *name,
 		if (value[0] == '\0' || strlen(value) >= sizeof(c->name))
 			return "name must be 1 to 63 characters";
 		snprintf(c->name, sizeof(c->name), "%s", value);
+	} else if (strcmp(name, "discovery_interval") == 0) {
+		if (conf_parse_duration(value, &c->discovery_interval) == -1)
+			return "expected a duration such as 30 or 30s";
 	} else if (strcmp(name, "heartbeat_interval") == 0) {
 		if (conf_parse_duration(value, &c->heartbeat_interval) == -1)
 			return "expected a duration such as 30 or 30s";
@@ -162,30 +171,40 @@ client_key(struct conf_ctx *ctx, const char *section, const char *name,
 	return mapping_key(ctx, m, name, value);
 }
 
-/* Loads and checks the client config. */
-int
-client_config_load(const char *path, struct client_config *c, char *err,
-    size_t errlen)
+/* Fills in the defaults of every key. */
+void
+client_config_defaults(struct client_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	snprintf(c->path, sizeof(c->path), "%s", path);
 	snprintf(c->server_addr, sizeof(c->server_addr), "127.0.0.1");
 	c->server_port = 7000;
+	c->discovery_interval = 30;
 	c->heartbeat_interval = 30;
 	c->heartbeat_timeout = 90;
 	c->pool_count = 8;
 	c->log_level = LOG_LVL_INFO;
 	if (gethostname(c->name, sizeof(c->name) - 1) == -1 || c->name[0] == '\0')
 		snprintf(c->name, sizeof(c->name), "gotunnel-client");
-	if (conf_ini_parse(path, client_key, c, err, errlen) == -1)
-		return -1;
+}
+
+/*
+ * Checks a filled-in config as a whole and derives what follows from it
+ * (the server list with its ports, TLS on).  where: the file or
+ * "command line", for messages.
+ */
+int
+client_config_finish(struct client_config *c, const char *where, char *err,
+    size_t errlen)
+{
+	char msg[512];
+
 	if (c->token[0] == '\0') {
-		snprintf(err, errlen, "%s: [common] token is required", path);
+		snprintf(err, errlen, "%s: [common] token is required", where);
 		return -1;
 	}
 	if (c->nmaps == 0) {
 		snprintf(err, errlen, "%s: no mapping section (e.g. [ssh] with "
-		    "local_port and remote_port)", path);
+		    "local_port and remote_port)", where);
 		return -1;
 	}
 	for (size_t i = 0; i < c->nmaps; i++) {
@@ -193,24 +212,38 @@ client_config_load(const char *path, struct client_config *c, char *err,
 
 		if (m->local_port == -1 || m->remote_port == -1) {
 			snprintf(err, errlen, "%s:%d: [%s] needs local_port and "
-			    "remote_port", path, m->line, m->name);
+			    "remote_port", where, m->line, m->name);
 			return -1;
 		}
+	}
+	if (serverlist_parse(c->server_addr, c->server_port, c->servers,
+	    CLIENT_MAX_SERVERS, &c->nservers, msg, sizeof(msg)) == -1) {
+		snprintf(err, errlen, "%s: %s", where, msg);
+		return -1;
 	}
 	if (c->server_fingerprint[0] != '\0' || c->tls_trusted_ca_file[0] != '\0')
 		c->tls_enable = 1;
 	if ((c->tls_cert_file[0] != '\0') != (c->tls_key_file[0] != '\0')) {
 		snprintf(err, errlen, "%s: tls_cert_file and tls_key_file go "
-		    "together", path);
+		    "together", where);
 		return -1;
 	}
-	if (c->tls_server_name[0] == '\0')
-		snprintf(c->tls_server_name, sizeof(c->tls_server_name), "%s",
-		    c->server_addr);
 	if (c->heartbeat_timeout <= c->heartbeat_interval) {
 		snprintf(err, errlen, "%s: heartbeat_timeout must be longer than "
-		    "heartbeat_interval", path);
+		    "heartbeat_interval", where);
 		return -1;
 	}
 	return 0;
+}
+
+/* Loads and checks the client config. */
+int
+client_config_load(const char *path, struct client_config *c, char *err,
+    size_t errlen)
+{
+	client_config_defaults(c);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	if (conf_ini_parse(path, client_key, c, err, errlen) == -1)
+		return -1;
+	return client_config_finish(c, path, err, errlen);
 }

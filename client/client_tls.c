@@ -32,15 +32,15 @@ client_tls_init(char *err, size_t errlen)
 	return 0;
 }
 
-/* A new client SSL for the server, offering alpn. */
+/* A new client SSL for a master named sni (host or address), offering alpn. */
 SSL *
-client_tls_new(const char *alpn)
+client_tls_new(const char *sni, const char *alpn)
 {
 	SSL *ssl = SSL_new(C->tls_ctx);
 
 	if (ssl == NULL)
 		return NULL;
-	if (tls_client_prepare(ssl, C->conf.tls_server_name, alpn) == -1) {
+	if (tls_client_prepare(ssl, sni, alpn) == -1) {
 		SSL_free(ssl);
 		return NULL;
 	}
@@ -48,25 +48,26 @@ client_tls_new(const char *alpn)
 	return ssl;
 }
 
-/* Logs why a TLS connection to the server failed, a pin mismatch first
+/* Logs why a TLS connection to server failed, a pin mismatch first
  * (ossl_err: the error libevent took off the queue, or 0). */
 void
-client_tls_log_failure(SSL *ssl, unsigned long ossl_err, const char *what)
+client_tls_log_failure(SSL *ssl, unsigned long ossl_err, const char *what,
+    const char *server)
 {
 	char	got[TLS_FP_LEN], e[256];
 	long	vr;
 
 	if (ssl != NULL && tls_fp_mismatch(ssl, got)) {
-		log_errorx("%s to %s:%ld: server certificate fingerprint mismatch: "
+		log_errorx("%s to %s: server certificate fingerprint mismatch: "
 		    "expected %s, the server presented %s; not connecting",
-		    what, C->conf.server_addr, C->conf.server_port,
+		    what, server,
 		    C->conf.server_fingerprint, got);
 		ERR_clear_error();
 		return;
 	}
 	if (ssl != NULL && (vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
-		log_errorx("%s to %s:%ld: server certificate not trusted: %s",
-		    what, C->conf.server_addr, C->conf.server_port,
+		log_errorx("%s to %s: server certificate not trusted: %s",
+		    what, server,
 		    X509_verify_cert_error_string(vr));
 		ERR_clear_error();
 		return;
@@ -76,7 +77,6 @@ client_tls_log_failure(SSL *ssl, unsigned long ossl_err, const char *what)
 	else
 		tls_error_string(e, sizeof(e));
 	ERR_clear_error();
-	log_errorx("%s to %s:%ld: TLS handshake failed: %s (does the server "
-	    "have tls_cert_file set?)", what, C->conf.server_addr,
-	    C->conf.server_port, e);
+	log_errorx("%s to %s: TLS handshake failed: %s (does the server "
+	    "have tls_cert_file set?)", what, server, e);
 }

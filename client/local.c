@@ -85,7 +85,7 @@ dconn_start(struct dconn *d, const struct msg *m)
 		if (C->conf.maps[i].assigned_port == m->remote_port)
 			d->map = &C->conf.maps[i];
 	if (d->map == NULL) {
-		log_warnx("server asked for unknown remote port %lld",
+		log_warnx("%s asked for unknown remote port %lld", d->server,
 		    (long long)m->remote_port);
 		dconn_free(d);
 		return;
@@ -116,9 +116,9 @@ dconn_tls_start(struct dconn *d)
 
 	snprintf(alpn, sizeof(alpn), "%s%ld", TLS_ALPN_DATA,
 	    owner >= 0 && owner < 1024 ? owner : 0);
-	if ((d->ssl = client_tls_new(alpn)) == NULL ||
+	if ((d->ssl = client_tls_new(d->sni, alpn)) == NULL ||
 	    SSL_set_fd(d->ssl, d->fd) != 1) {
-		log_warnx("data connection: cannot start TLS");
+		log_warnx("data connection to %s: cannot start TLS", d->server);
 		return -1;
 	}
 	return 0;
@@ -140,7 +140,7 @@ dconn_tls_step(struct dconn *d)
 		dconn_wait(d, d->fd, EV_WRITE);
 		return 0;
 	default:
-		client_tls_log_failure(d->ssl, 0, "data connection");
+		client_tls_log_failure(d->ssl, 0, "data connection", d->server);
 		return -1;
 	}
 }
@@ -159,8 +159,8 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 	switch (d->state) {
 	case DC_SERVER_CONNECT:
 		if ((e = socket_error(d->fd)) != 0) {
-			log_warnx("data connection to the server failed: %s",
-			    strerror(e));
+			log_warnx("data connection to %s failed: %s",
+			    d->server, strerror(e));
 			dconn_free(d);
 			return;
 		}
@@ -252,28 +252,31 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* open_data: dial the server for a new data connection. */
+/* open_data from session s: dial that master for a new data connection. */
 void
-local_data_open(const char *data_id)
+local_data_open(struct session *s, const char *data_id)
 {
 	struct dconn	*d;
 	int		 fd, inprogress;
 
 	if (C->ndconns >= CLIENT_MAX_DATA_CONNS) {
-		log_warnx("too many data connections; ignoring open_data");
+		log_warnx("%s: too many data connections; ignoring open_data",
+		    s->label);
 		return;
 	}
-	fd = net_connect_nb(C->conf.server_addr, (uint16_t)C->conf.server_port,
+	fd = net_connect_addr_nb((struct sockaddr *)&s->addr, s->addrlen,
 	    &inprogress);
 	if (fd == -1) {
-		log_warn("data connection to %s:%ld", C->conf.server_addr,
-		    C->conf.server_port);
+		log_warn("%s: data connection", s->label);
 		return;
 	}
 	d = xcalloc(1, sizeof(*d));
 	d->fd = fd;
 	d->local_fd = -1;
 	d->state = DC_SERVER_CONNECT;
+	/* Copies, not a pointer: the session may be left before this ends. */
+	snprintf(d->server, sizeof(d->server), "%s", s->addr_str);
+	snprintf(d->sni, sizeof(d->sni), "%s", s->sni);
 	snprintf(d->data_id, sizeof(d->data_id), "%s", data_id);
 	TAILQ_INSERT_TAIL(&C->dconns, d, entry);
 	C->ndconns++;

@@ -112,13 +112,36 @@ net_port_free(const char *addr, uint16_t port)
 	return rc == 0 ? 0 : -1;
 }
 
+/* Starts a non-blocking connect to addr; -1 on failure (errno set). */
+int
+net_connect_addr_nb(const struct sockaddr *addr, socklen_t len, int *inprogress)
+{
+	int fd, saved;
+
+	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	*inprogress = 0;
+	if (connect(fd, addr, len) == -1) {
+		if (errno != EINPROGRESS) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		*inprogress = 1;
+	}
+	net_set_nodelay(fd);
+	return fd;
+}
+
 /* Starts a non-blocking connect to host (literal or name); -1 on failure. */
 int
 net_connect_nb(const char *host, uint16_t port, int *inprogress)
 {
 	struct addrinfo	 hints, *res = NULL;
 	char		 portstr[8];
-	int		 fd, rc;
+	int		 fd, rc, saved;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -128,25 +151,10 @@ net_connect_nb(const char *host, uint16_t port, int *inprogress)
 		errno = EHOSTUNREACH;
 		return -1;
 	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		freeaddrinfo(res);
-		return -1;
-	}
-	*inprogress = 0;
-	if (connect(fd, res->ai_addr, res->ai_addrlen) == -1) {
-		if (errno != EINPROGRESS) {
-			int saved = errno;
-
-			close(fd);
-			freeaddrinfo(res);
-			errno = saved;
-			return -1;
-		}
-		*inprogress = 1;
-	}
+	fd = net_connect_addr_nb(res->ai_addr, res->ai_addrlen, inprogress);
+	saved = errno;
 	freeaddrinfo(res);
-	net_set_nodelay(fd);
+	errno = saved;
 	return fd;
 }
 

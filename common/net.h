@@ -23,6 +23,8 @@ int		net_listen(const char *addr, uint16_t port, int reuseport,
 		    int backlog);
 int		net_port_free(const char *addr, uint16_t port);
 int		net_connect_nb(const char *host, uint16_t port, int *inprogress);
+int		net_connect_addr_nb(const struct sockaddr *, socklen_t,
+		    int *inprogress);
 int		net_set_nonblock(int);
 void		net_set_nodelay(int);
 void		net_addr_str(const struct sockaddr *, char *, size_t);

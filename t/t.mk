@@ -12,10 +12,10 @@ check: deps
 	t/run-suites
 
 # Check unit tests (built with the sanitizers when SANITIZE=1).
-# client_config.c is not in libgotunnel.a; check_config.c tests it, so it is
-# compiled in here.
+# client_config.c and serverlist.c are not in libgotunnel.a; check_config.c
+# and check_serverlist.c test them, so they are compiled in here.
 UNIT_SRC := $(wildcard t/unit/*.c)
-UNIT_EXTRA := client/client_config.c
+UNIT_EXTRA := client/client_config.c client/serverlist.c
 $(BUILD)/t/unit/check_all: $(UNIT_SRC) $(UNIT_EXTRA) $(wildcard t/unit/*.h client/*.h) $(BUILD)/libgotunnel.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iclient $(LDFLAGS) -o $@ $(UNIT_SRC) $(UNIT_EXTRA) $(BUILD)/libgotunnel.a $(LDLIBS) -loath -lcheck -lsubunit -lm -lrt -lpthread

@@ -32,6 +32,7 @@ main(void)
 	add_suite(&sr, suite_tbucket);
 	add_suite(&sr, suite_totp);
 	add_suite(&sr, suite_prune);
+	add_suite(&sr, suite_serverlist);
 	if (sr == NULL)
 		return 1;
 	srunner_run_all(sr, CK_NORMAL);

@@ -16,5 +16,6 @@ Suite	*suite_tls(void) __attribute__((weak));
 Suite	*suite_tbucket(void) __attribute__((weak));
 Suite	*suite_totp(void) __attribute__((weak));	/* RFC 6238 (admin two-factor login) */
 Suite	*suite_prune(void) __attribute__((weak));	/* history retention */
+Suite	*suite_serverlist(void) __attribute__((weak));	/* the client's server_addr list */
 
 #endif
