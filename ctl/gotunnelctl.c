@@ -416,6 +416,11 @@ main(int argc, char *argv[])
 		fputs(YAJL_IS_STRING(result) ? result->u.string : "", stdout);
 	else
 		printf("reloaded\n");
+	/* A probe's question: does this master serve tunnels right now? */
+	rc = strcmp(cmd, "status") == 0 && !YAJL_IS_TRUE(get(result, "serving"));
+	if (rc)
+		fprintf(stderr, "gotunnelctl: status: the master is not serving "
+		    "(stopping, or no worker running)\n");
 	yajl_tree_free(reply);
-	return 0;
+	return rc;
 }

@@ -222,10 +222,17 @@ gen_clients(yajl_gen g, MDB_txn *txn)
 static void
 gen_status(yajl_gen g, MDB_txn *txn)
 {
-	MDB_stat st;
+	MDB_stat	st;
+	int		running = 0;
 
+	for (int i = 0; i < M->nslots; i++)
+		running += M->slots[i].active && M->slots[i].pid > 0;
 	yajl_gen_map_open(g);
 	GEN_KV_STR(g, "version", GOTUNNEL_VERSION);
+	/* For probes (gotunnelctl status exits 1 without it): not stopping,
+	 * and at least one worker runs the listeners. */
+	GEN_STR(g, "serving");
+	yajl_gen_bool(g, !M->stopping && running > 0);
 	GEN_KV_INT(g, "pid", getpid());
 	GEN_KV_INT(g, "uptime", time(NULL) - M->started);
 	GEN_KV_STR(g, "bind", M->conf.bind_addr);
