@@ -42,12 +42,12 @@ client_cli_token(struct client_config *c, const char *path, char *err,
 	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
 		len--;
 	buf[len] = '\0';
-	if (buf[0] == '\0' || strlen(buf) >= sizeof(c->token)) {
+	if (len == 0 || len >= sizeof(c->token)) {
 		snprintf(err, errlen, "--token-file %s: the first line must hold "
 		    "the token (1 to %zu characters)", path, sizeof(c->token) - 1);
 		return -1;
 	}
-	snprintf(c->token, sizeof(c->token), "%s", buf);
+	memcpy(c->token, buf, len + 1);	/* len < sizeof(c->token), checked */
 	return 0;
 }
 

@@ -92,7 +92,7 @@ serverlist_entry(char *s, long default_port, struct server_entry *e)
 		return "not a host name or address";
 	if (strlen(host) >= sizeof(e->host))
 		return "host too long";
-	snprintf(e->host, sizeof(e->host), "%s", host);
+	memcpy(e->host, host, strlen(host) + 1);	/* fits: checked above */
 	e->port = (uint16_t)port;
 	return NULL;
 }
