@@ -505,6 +505,38 @@ START_TEST(test_client_sample)
 }
 END_TEST
 
+/* server_addr as a list: ports from server_port (even when it comes later),
+ * discovery_interval, and no TLS name default (each entry's host). */
+START_TEST(test_client_server_list)
+{
+	struct client_config	c;
+	char			err[512] = "";
+
+	put("[common]\ntoken = t\n"
+	    "server_addr = m1.example.org, 10.0.0.2:7443 ,[2001:db8::1]:7001\n"
+	    "server_port = 7100\n"
+	    "discovery_interval = 10s\n"
+	    "[ssh]\nlocal_port = 22\nremote_port = 0\n");
+	ck_assert_msg(client_config_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(c.nservers, 3);
+	ck_assert_str_eq(c.servers[0].host, "m1.example.org");
+	ck_assert_uint_eq(c.servers[0].port, 7100);
+	ck_assert_int_eq(c.servers[0].numeric, 0);
+	ck_assert_str_eq(c.servers[1].host, "10.0.0.2");
+	ck_assert_uint_eq(c.servers[1].port, 7443);
+	ck_assert_str_eq(c.servers[2].host, "2001:db8::1");
+	ck_assert_uint_eq(c.servers[2].port, 7001);
+	ck_assert_int_eq(c.discovery_interval, 10);
+	ck_assert_str_eq(c.tls_server_name, "");
+	put("[common]\ntoken = t\n[ssh]\nlocal_port = 22\nremote_port = 0\n");
+	ck_assert_msg(client_config_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(c.nservers, 1);
+	ck_assert_str_eq(c.servers[0].host, "127.0.0.1");
+	ck_assert_uint_eq(c.servers[0].port, 7000);
+	ck_assert_int_eq(c.discovery_interval, 30);
+}
+END_TEST
+
 /* 64 mappings fit; the 65th is an error at its line. */
 START_TEST(test_client_many_mappings)
 {
@@ -539,6 +571,10 @@ static const struct {
 	{ "[common]\ntoken = t\nserver_port = 65536\n", 3, "server_port must be" },
 	{ "[common]\ntoken = t\nserver_port = ssh\n", 3, "server_port must be" },
 	{ "[common]\ntoken = t\nserver_addr =\n", 3, "server_addr must be" },
+	{ "[common]\ntoken = t\nserver_addr = m1,,m2\n", 3, "server_addr: empty entry" },
+	{ "[common]\ntoken = t\nserver_addr = m1:99999\n", 3, "entry 'm1:99999': bad port" },
+	{ "[common]\ntoken = t\nserver_addr = ::1:7000:x\n", 3, "[addr]:port" },
+	{ "[common]\ntoken = t\ndiscovery_interval = often\n", 3, "duration" },
 	{ "[common]\ntoken = t\nname =\n", 3, "name must be 1 to 63 characters" },
 	{ "[common]\ntoken = t\nname = nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\n",
 	    3, "name must be 1 to 63 characters" },
@@ -676,6 +712,7 @@ suite_config(void)
 	tcase_add_test(tc, test_client_defaults);
 	tcase_add_test(tc, test_client_all_keys);
 	tcase_add_test(tc, test_client_sample);
+	tcase_add_test(tc, test_client_server_list);
 	tcase_add_test(tc, test_client_many_mappings);
 	tcase_add_loop_test(tc, test_client_bad, 0,
 	    sizeof(client_bad) / sizeof(client_bad[0]));
