@@ -40,6 +40,12 @@ fuzz: build/fuzz/fuzz_proto
 	    -dict=t/fuzz/proto.dict -print_final_stats=1 build/fuzz/corpus t/fuzz/corpus
 .PHONY: fuzz
 
+# deploy/ (Compose, Kubernetes, start script): structure and the configuration
+# the start script writes, checked offline (t/deploy/check.py says what is not run).
+.PHONY: check-deploy
+check-deploy: c admin
+	GOTUNNEL_BIN=$(BINDIR) python3 t/deploy/check.py
+
 # End-to-end tests of the C binaries; GOTUNNEL_BIN picks plain or sanitizer build.
 check-e2e: c admin
 	GOTUNNEL_BIN=$(BINDIR) python3 t/e2e/run.py
