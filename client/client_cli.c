@@ -116,6 +116,8 @@ int
 client_cli_set(struct client_config *c, int opt, const char *arg, char *err,
     size_t errlen)
 {
+	char msg[400];
+
 	switch (opt) {
 	case CLI_SERVER:
 		if (client_cli_str(c->server_addr, sizeof(c->server_addr),
@@ -123,8 +125,10 @@ client_cli_set(struct client_config *c, int opt, const char *arg, char *err,
 			return -1;
 		/* Checked now so that the message names the option. */
 		if (serverlist_parse(arg, c->server_port, c->servers,
-		    CLIENT_MAX_SERVERS, &c->nservers, err, errlen) == -1)
+		    CLIENT_MAX_SERVERS, &c->nservers, msg, sizeof(msg)) == -1) {
+			snprintf(err, errlen, "--server: %s", msg);
 			return -1;
+		}
 		c->cli_server = 1;
 		return 0;
 	case CLI_TOKEN_FILE:
