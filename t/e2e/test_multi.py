@@ -16,7 +16,7 @@ import threading
 import time
 
 from lib import (CLIENT, Client, Master, Proc, Service, check, connect, echo_handler, fail, free_port,
-                 port_accepts, recv_exact, run_cmd, test, wait_until)
+                 make_ca, make_cert, port_accepts, recv_exact, run_cmd, test, wait_until)
 
 ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
 
@@ -192,18 +192,67 @@ def write_in_place(path, text):
         f.write(text)
 
 
+def private_hosts(env, text):
+    """A hosts file and a host.conf ("multi on") for a client's own mount namespace."""
+    hosts = os.path.join(env.dir, "hosts")
+    hostconf = os.path.join(env.dir, "host.conf")
+    with open(hosts, "w") as f:
+        f.write(text)
+    with open(hostconf, "w") as f:
+        f.write("multi on\n")
+    return hosts, hostconf
+
+
+def start_in_namespace(env, c, hosts, hostconf):
+    """Starts client c where /etc/hosts is hosts (unshare -m + bind mounts)."""
+    c.write()
+    c.proc = Proc(c.name, ["unshare", "-m", "sh", "-c",
+                           'mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/host.conf && '
+                           'exec "$2" -c "$3"', hosts, hostconf, CLIENT, c.conf], c.log_path)
+    env.procs.append(c.proc)
+
+
+@test(timeout=180)
+def test_multi_tls_name_per_entry(env):
+    """TLS applies per master: each session checks the certificate against
+    its own entry's host (or tls_server_name), never a global name."""
+    ca = make_ca(env.dir, "ca")
+    cert, key, _ = make_cert(env.dir, "gtm", "gtm.test", ca=ca)
+    env.master_defaults.update({"tls_cert_file": cert, "tls_key_file": key})
+    ms = three_masters(env)[:2]
+    svc = env.service()
+    hosts, hostconf = private_hosts(env, "127.0.0.1 localhost\n%s gtm.test\n%s gtm.test\n" % (ADDRS[0], ADDRS[1]))
+    # By name: both addresses of gtm.test, each checked against "gtm.test".
+    c = Client(env, ms[0], [{"name": "n", "local_port": svc.port, "remote_port": env.ports[0]}],
+               server_addr="gtm.test", tls_trusted_ca_file=ca[0])
+    start_in_namespace(env, c, hosts, hostconf)
+    for m in ms:
+        wait_held(m, c.name, {"n": env.ports[0]})
+    check(works(ADDRS[0], env.ports[0]) and works(ADDRS[1], env.ports[0]), "no TLS tunnel through both masters")
+    check(c.proc.log().count("connected with TLSv1.3") >= 2, "the client did not use TLS with both masters")
+    # By address: the certificate names no address, so both sessions refuse it ...
+    bad = Client(env, ms[0], [{"name": "b", "local_port": svc.port, "remote_port": env.ports[1]}],
+                 server_addr=",".join(ADDRS[:2]), tls_trusted_ca_file=ca[0])
+    bad.start(wait=False)
+    wait_until(lambda: all("%s:%d: server certificate not trusted" % (a, ms[0].port) in bad.proc.log()
+                           for a in ADDRS[:2]), 20, "both address entries to refuse the certificate")
+    check(not any(held(m, bad.name) for m in ms), "a client that refused the certificate registered")
+    # ... unless tls_server_name names the certificate's host for every entry.
+    ok = Client(env, ms[0], [{"name": "o", "local_port": svc.port, "remote_port": env.ports[2]}],
+                server_addr=",".join(ADDRS[:2]), tls_trusted_ca_file=ca[0], tls_server_name="gtm.test")
+    ok.start(wait=False)
+    for m in ms:
+        wait_held(m, ok.name, {"o": env.ports[2]})
+    env.note("CA + names: gtm.test entry ok on 2 masters; literal entries refused, ok with tls_server_name")
+
+
 @test(timeout=180)
 def test_multi_discovery_by_name(env):
     ms = three_masters(env)
     svc = env.service()
     fixed = env.ports[0]
     name = "gtcluster.test"
-    hosts = os.path.join(env.dir, "hosts")
-    hostconf = os.path.join(env.dir, "host.conf")
-    with open(hosts, "w") as f:
-        f.write("127.0.0.1 localhost\n%s %s\n%s %s\n" % (ADDRS[0], name, ADDRS[1], name))
-    with open(hostconf, "w") as f:
-        f.write("multi on\n")
+    hosts, hostconf = private_hosts(env, "127.0.0.1 localhost\n%s %s\n%s %s\n" % (ADDRS[0], name, ADDRS[1], name))
     rc, out, err = run_cmd(["unshare", "-m", "sh", "-c",
                             'mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/host.conf && '
                             'exec getent ahostsv4 "$2"', hosts, hostconf, name])
@@ -211,11 +260,7 @@ def test_multi_discovery_by_name(env):
           "a private /etc/hosts through unshare -m does not work here: rc %d %r %r" % (rc, out, err))
     c = Client(env, ms[0], [{"name": "fixed", "local_port": svc.port, "remote_port": fixed}],
                server_addr=name, discovery_interval=2)
-    c.write()
-    c.proc = Proc(c.name, ["unshare", "-m", "sh", "-c",
-                           'mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/host.conf && '
-                           'exec "$2" -c "$3"', hosts, hostconf, CLIENT, c.conf], c.log_path)
-    env.procs.append(c.proc)
+    start_in_namespace(env, c, hosts, hostconf)
     wait_held(ms[0], c.name, {"fixed": fixed})
     wait_held(ms[1], c.name, {"fixed": fixed})
     check(works(ADDRS[0], fixed) and works(ADDRS[1], fixed), "no tunnel through the two addresses of the name")
