@@ -122,8 +122,9 @@ discovery_collect(void)
 		d->reqs[r].ar_result = NULL;
 	}
 	d->n = 0;
-	/* Leave what a successful lookup of its own name no longer returned
-	 * (and no other name or literal entry still names). */
+	/* Leave what a successful lookup of its own name no longer returned,
+	 * unless another name's answer has it too.  Literal entries run
+	 * first (discovery_start), so they own their sessions: never left. */
 	for (s = TAILQ_FIRST(&C->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		if (!s->seen && ok[s->server] && !C->conf.servers[s->server].numeric)
