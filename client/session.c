@@ -246,7 +246,7 @@ session_connected(struct session *s)
 	event_del(&s->ev_connect_timeout);
 	s->connected = 1;
 	s->last_rx = time(NULL);
-	log_info("%s: connected%s%s", s->label, ssl ? " with " : "",
+	log_info("connected to %s%s%s", s->label, ssl ? " with " : "",
 	    ssl ? SSL_get_version(ssl) : "");
 	for (size_t i = 0; i < C->conf.nmaps; i++)
 		session_register_one(s, i);
