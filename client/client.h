@@ -33,6 +33,13 @@ struct client_mapping {
 	long		conn_burst;
 	int64_t		bandwidth_limit;	/* bytes a second */
 	int		line;			/* where the section starts */
+	char		type[8];		/* tcp, http, https (client_vhost.c) */
+	char		custom_domains[512];
+	char		subdomain[64];
+	char		http_user[64];
+	char		http_password[128];
+	char		host_header_rewrite[256];
+	int		proxy_protocol;		/* 0 none, 1 v1, 2 v2 */
 };
 
 struct client_config {
@@ -97,6 +104,14 @@ extern struct client *C;
 /* client_config.c */
 int	client_config_load(const char *path, struct client_config *, char *err,
 	    size_t errlen);
+
+/* client_vhost.c */
+struct msg;
+const char *client_vhost_key(struct client_mapping *, const char *name,
+	    const char *value, int *mine);
+int	client_vhost_check(const char *path, struct client_mapping *, char *err,
+	    size_t errlen);
+void	client_vhost_register(const struct client_mapping *, struct msg *);
 
 /* client_tls.c */
 int	client_tls_init(char *err, size_t errlen);

@@ -15,7 +15,7 @@ check: deps
 # client_config.c is not in libgotunnel.a; check_config.c tests it, so it is
 # compiled in here.
 UNIT_SRC := $(wildcard t/unit/*.c)
-UNIT_EXTRA := client/client_config.c
+UNIT_EXTRA := client/client_config.c client/client_vhost.c client/proxyproto.c server/http_head.c
 $(BUILD)/t/unit/check_all: $(UNIT_SRC) $(UNIT_EXTRA) $(wildcard t/unit/*.h client/*.h) $(BUILD)/libgotunnel.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iclient $(LDFLAGS) -o $@ $(UNIT_SRC) $(UNIT_EXTRA) $(BUILD)/libgotunnel.a $(LDLIBS) -loath -lcheck -lsubunit -lm -lrt -lpthread
