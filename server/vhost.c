@@ -351,6 +351,8 @@ vpeek_read(evutil_socket_t fd, short what, void *arg)
 		case TLS_PEEK_MORE:
 			if ((size_t)n == sizeof(buf))
 				vpeek_refuse(p, 0, "ClientHello over 16 KiB");
+			else if (what & EV_CLOSED)
+				vpeek_refuse(p, 0, "ClientHello cut short");
 			return;
 		case TLS_PEEK_NOT_TLS:
 		case TLS_PEEK_BAD:
@@ -373,6 +375,8 @@ vpeek_read(evutil_socket_t fd, short what, void *arg)
 	}
 	switch (http_head_parse(buf, (size_t)n, &h, &why)) {
 	case HH_AGAIN:
+		if (what & EV_CLOSED)	/* the peer sent all it will send */
+			vpeek_refuse(p, 400, "request head cut short");
 		return;
 	case HH_BAD:
 		vpeek_refuse(p, 400, why);
@@ -434,8 +438,8 @@ vpeek_new(int fd, int https, int steered)
 	TAILQ_INSERT_TAIL(&peeks, p, entry);
 	npeeks++;
 	/* Edge-triggered: a peek leaves the bytes there, so wait for more. */
-	event_assign(&p->ev, W->base, fd, EV_READ | EV_ET | EV_PERSIST,
-	    vpeek_read, p);
+	event_assign(&p->ev, W->base, fd, EV_READ | EV_ET | EV_CLOSED |
+	    EV_PERSIST, vpeek_read, p);
 	event_add(&p->ev, NULL);
 	if (steered)
 		vpeek_read(fd, EV_READ, p);	/* its bytes are all there */
