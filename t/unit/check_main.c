@@ -32,6 +32,8 @@ main(void)
 	add_suite(&sr, suite_tbucket);
 	add_suite(&sr, suite_totp);
 	add_suite(&sr, suite_prune);
+	add_suite(&sr, suite_http_head);
+	add_suite(&sr, suite_proxyproto);
 	if (sr == NULL)
 		return 1;
 	srunner_run_all(sr, CK_NORMAL);

@@ -16,5 +16,7 @@ Suite	*suite_tls(void) __attribute__((weak));
 Suite	*suite_tbucket(void) __attribute__((weak));
 Suite	*suite_totp(void) __attribute__((weak));	/* RFC 6238 (admin two-factor login) */
 Suite	*suite_prune(void) __attribute__((weak));	/* history retention */
+Suite	*suite_http_head(void) __attribute__((weak));	/* vhost request heads */
+Suite	*suite_proxyproto(void) __attribute__((weak));	/* PROXY protocol v1/v2 */
 
 #endif
