@@ -660,7 +660,12 @@ head_write(evutil_socket_t fd, short what, void *arg)
 			}
 		}
 	}
-	/* All out: the relay takes the sockets; the head is done. */
+	/* All out: the relay takes the sockets; the head is done.  Its bytes
+	 * did not pass the relay: count them here (public -> client). */
+	pc->mapping->bytes_in += hd->len;
+	pc->mapping->session->bytes_in += hd->len;
+	pc->mapping->session->dirty = 1;
+	W->flush_bytes_in += hd->len;
 	pc->head = NULL;
 	if (hd->armed)
 		event_del(&hd->ev);
