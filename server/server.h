@@ -280,6 +280,8 @@ void	tunnel_pubconn_close(struct pubconn *, const char *reason);
 /* vhost.c */
 void	vhost_init(void);
 void	vhost_stop(void);
+void	vhost_free(void);
+long	vhost_port(int https);
 void	vhost_adopt(int fd, const char *kind);
 void	vhost_head_send(struct pubconn *, int dfd, struct ssl_st *);
 void	vhost_head_free(struct vhost_head *);

@@ -15,6 +15,7 @@
  * stays with the host of its first request.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,7 @@ static unsigned		 npeeks;
 static struct strmap	 routes;	/* "http:domain" -> struct mapping */
 static struct event	 ev_sweep;
 static int		 started;
+static long		 listen_port[2];	/* the ports listened on, or 0 */
 
 static const char page_404[] =
     "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
@@ -188,35 +190,55 @@ auth_ok(const struct vhost_map *vm, const char *buf, const struct http_head *h)
 	return sodium_memcmp(hash, vm->auth_hash, sizeof(hash)) == 0;
 }
 
-/* Copies buf[0..len) to out at *off (the caller sized out). */
+/* Appends buf[0..len) to the head being built (its buffer is sized for
+ * the whole head: see head_rewrite). */
 static void
-put(char *out, size_t *off, const char *buf, size_t len)
+put(struct vhost_head *hd, size_t cap, const char *buf, size_t len)
 {
-	memcpy(out + *off, buf, len);
-	*off += len;
+	if (len > cap - hd->len)
+		len = cap - hd->len;	/* cannot happen; never overflow */
+	memcpy(hd->buf + hd->len, buf, len);
+	hd->len += len;
+}
+
+/* Appends a formatted line to the head being built (cut at its end). */
+static void __attribute__((format(printf, 3, 4)))
+putf(struct vhost_head *hd, size_t cap, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(hd->buf + hd->len, cap - hd->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		hd->len += (size_t)n < cap - hd->len ? (size_t)n :
+		    cap - hd->len - 1;
 }
 
 /*
  * Builds the head passed on: the request line, the visitor's fields but
- * those the master sets (X-Real-IP, X-Forwarded-Proto, Host when
- * rewritten, Authorization when the master checked it), then Host,
- * X-Forwarded-For (appended to a previous one), X-Forwarded-Proto and
- * X-Real-IP.
+ * those the master sets (X-Real-IP, X-Forwarded-Proto, X-Forwarded-For,
+ * Host when rewritten, Authorization when the master checked it), then
+ * Host, X-Forwarded-For (the visitor's own value first, if any),
+ * X-Forwarded-Proto and X-Real-IP.
  */
 static struct vhost_head *
 head_rewrite(const struct vhost_map *vm, const char *buf,
     const struct http_head *h, const char *peer)
 {
 	struct vhost_head	*hd = xcalloc(1, sizeof(*hd));
-	char			 ip[DB_ADDR_LEN], line[HTTP_HEAD_MAX + 128];
+	char			 ip[DB_ADDR_LEN];
 	int			 xff = http_head_find(h, buf, "x-forwarded-for", 0);
-	size_t			 cap = h->len + 2 * sizeof(line) + 512, off = 0;
-	int			 n;
+	/* The old head, plus at most: Host, X-Forwarded-For (an old value is
+	 * part of h->len), X-Forwarded-Proto, X-Real-IP and the end. */
+	size_t			 cap = h->len + sizeof(vm->host_rewrite) +
+				    3 * DB_ADDR_LEN + 128;
 
 	peer_ip(peer, ip, sizeof(ip));
 	hd->buf = xmalloc(cap);
 	hd->dfd = -1;
-	put(hd->buf, &off, buf, h->reqline_len);
+	put(hd, cap, buf, h->reqline_len);
 	for (size_t i = 0; i < h->nfields; i++) {
 		const struct hh_field	*f = &h->fields[i];
 		const char		*name = buf + f->name;
@@ -231,23 +253,16 @@ head_rewrite(const struct vhost_map *vm, const char *buf,
 		    (vm->has_auth && f->name_len == 13 &&
 		    strncasecmp(name, "authorization", 13) == 0))
 			continue;
-		put(hd->buf, &off, buf + f->line, f->line_len);
+		put(hd, cap, buf + f->line, f->line_len);
 	}
-	if (vm->host_rewrite[0]) {
-		n = snprintf(line, sizeof(line), "Host: %s\r\n", vm->host_rewrite);
-		put(hd->buf, &off, line, (size_t)n);
-	}
-	if (xff != -1 && h->fields[xff].value_len > 0 &&
-	    h->fields[xff].value_len < HTTP_HEAD_MAX)
-		n = snprintf(line, sizeof(line), "X-Forwarded-For: %.*s, %s\r\n",
+	if (vm->host_rewrite[0])
+		putf(hd, cap, "Host: %s\r\n", vm->host_rewrite);
+	if (xff != -1 && h->fields[xff].value_len > 0)
+		putf(hd, cap, "X-Forwarded-For: %.*s, %s\r\n",
 		    (int)h->fields[xff].value_len, buf + h->fields[xff].value, ip);
 	else
-		n = snprintf(line, sizeof(line), "X-Forwarded-For: %s\r\n", ip);
-	put(hd->buf, &off, line, (size_t)n);
-	n = snprintf(line, sizeof(line), "X-Forwarded-Proto: http\r\n"
-	    "X-Real-IP: %s\r\n\r\n", ip);
-	put(hd->buf, &off, line, (size_t)n);
-	hd->len = off;
+		putf(hd, cap, "X-Forwarded-For: %s\r\n", ip);
+	putf(hd, cap, "X-Forwarded-Proto: http\r\nX-Real-IP: %s\r\n\r\n", ip);
 	return hd;
 }
 
@@ -518,6 +533,7 @@ vhost_init(void)
 		event_assign(&listeners[i].ev, W->base, listeners[i].fd,
 		    EV_READ | EV_PERSIST, vhost_accept, i ? (void *)1 : NULL);
 		event_add(&listeners[i].ev, NULL);
+		listen_port[i] = ports[i];
 	}
 	event_assign(&ev_sweep, W->base, -1, EV_PERSIST, vhost_sweep, NULL);
 	event_add(&ev_sweep, &(struct timeval){ 1, 0 });
@@ -534,10 +550,30 @@ vhost_stop(void)
 			event_del(&listeners[i].ev);
 			close(listeners[i].fd);
 			listeners[i].fd = -1;
+			listen_port[i] = 0;
 		}
 	while (!TAILQ_EMPTY(&peeks))
 		vpeek_free(TAILQ_FIRST(&peeks), 1);
 	event_del(&ev_sweep);
+}
+
+/* Frees the routes too (worker exit: every session is closed by now). */
+void
+vhost_free(void)
+{
+	if (!started)
+		return;
+	vhost_stop();
+	strmap_free(&routes);
+	started = 0;
+}
+
+/* The vhost port this worker listens on (https or http), 0 if none: what
+ * a register is told, even after a reload changed the file. */
+long
+vhost_port(int https)
+{
+	return listen_port[https ? 1 : 0];
 }
 
 /* Publishes an http/https mapping's domains in this worker's routes. */

@@ -68,8 +68,7 @@ vhost_prepare(const struct msg *req, struct db_mapping *m, char *err,
     size_t errlen)
 {
 	int		 https = strcmp(req->protocol, "https") == 0, n = 0;
-	long		 port = https ? W->conf.vhost_https_port :
-			    W->conf.vhost_http_port;
+	long		 port = vhost_port(https);
 	const char	*p, *e;
 
 	if (port == 0) {

@@ -630,7 +630,7 @@ worker_cleanup(void)
 			free(mo);
 		}
 	}
-	vhost_stop();
+	vhost_free();
 	relay_pipes_release_all();
 	SSL_CTX_free(W->tls_ctx);
 	event_base_free(W->base);
