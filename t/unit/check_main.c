@@ -34,6 +34,7 @@ main(void)
 	add_suite(&sr, suite_prune);
 	add_suite(&sr, suite_http_head);
 	add_suite(&sr, suite_proxyproto);
+	add_suite(&sr, suite_db_vhost);
 	if (sr == NULL)
 		return 1;
 	srunner_run_all(sr, CK_NORMAL);

@@ -18,5 +18,6 @@ Suite	*suite_totp(void) __attribute__((weak));	/* RFC 6238 (admin two-factor log
 Suite	*suite_prune(void) __attribute__((weak));	/* history retention */
 Suite	*suite_http_head(void) __attribute__((weak));	/* vhost request heads */
 Suite	*suite_proxyproto(void) __attribute__((weak));	/* PROXY protocol v1/v2 */
+Suite	*suite_db_vhost(void) __attribute__((weak));	/* domain claims, sticky ports */
 
 #endif
