@@ -633,6 +633,7 @@ worker_cleanup(void)
 	vhost_free();
 	relay_pipes_release_all();
 	SSL_CTX_free(W->tls_ctx);
+	net_linger_close_all();		/* peers slower than the exit */
 	event_base_free(W->base);
 	db_close(&W->db);
 	if (W->listen_fd != -1)
