@@ -539,3 +539,12 @@ def test_sticky_remote_port_zero(env):
         again = c.wait_registered()["stick"]
         check(again == first, "round %d: port %d, not the sticky %d" % (round_, again, first))
         lib.check_tunnel(again, "after restart %d" % round_)
+
+
+# The HTTP and HTTPS paths again with TLS control and data connections: the
+# rewritten request head then goes through OpenSSL (SSL_write) first.
+import test_tls  # noqa: E402
+
+test_tls.tls_variant(test_vhost_http_two_sites_one_port, 300)
+test_tls.tls_variant(test_vhost_http_basic_auth_and_host_rewrite, 90)
+test_tls.tls_variant(test_vhost_https_by_sni, 120)
