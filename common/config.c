@@ -217,6 +217,13 @@ server_config_load(const char *path, struct server_config *c, char *err,
 		    "need tls_cert_file and tls_key_file", path);
 		return -1;
 	}
+	if ((c->vhost_http_port != 0 && c->vhost_http_port == c->bind_port) ||
+	    (c->vhost_https_port != 0 && (c->vhost_https_port == c->bind_port ||
+	    c->vhost_https_port == c->vhost_http_port))) {
+		snprintf(err, errlen, "%s: vhost_http_port and vhost_https_port "
+		    "must differ from bind_port and from each other", path);
+		return -1;
+	}
 	if (c->heartbeat_timeout < 2) {
 		snprintf(err, errlen, "%s: heartbeat_timeout must be at least 2 "
 		    "seconds", path);

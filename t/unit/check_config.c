@@ -392,6 +392,20 @@ START_TEST(test_server_file_errors)
 	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "heartbeat_timeout must be at least 2"));
 
+	/* Virtual-host ports: their own, not bind_port, not each other. */
+	put("[common]\ntoken = t\nbind_port = 7000\nvhost_http_port = 7000\n");
+	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "must differ from bind_port"));
+	put("[common]\ntoken = t\nvhost_http_port = 80\nvhost_https_port = 80\n");
+	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "from each other"));
+	put("[common]\ntoken = t\nvhost_http_port = 80\nvhost_https_port = 443\n"
+	    "subdomain_host = example.org\n");
+	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.vhost_http_port, 80);
+	ck_assert_int_eq(c.vhost_https_port, 443);
+	ck_assert_str_eq(c.subdomain_host, "example.org");
+
 	/* TLS keys: the pair goes together; mTLS and clear text need TLS. */
 	put("[common]\ntoken = t\ntls_cert_file = /c.pem\n");
 	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
