@@ -122,7 +122,7 @@ struct pubconn {
 	int64_t			 since;
 	uint64_t		 flushed_in, flushed_out; /* bytes already counted */
 	int			 in_db;		/* written to the conns table */
-	struct vhost_head	*head;		/* http: request head to send first */
+	struct vhost_pump	*pump;		/* http: the visitor's side (vhost_pump.c) */
 };
 TAILQ_HEAD(pubconn_list, pubconn);
 
@@ -271,10 +271,9 @@ void	tunnel_session_drop_data(struct session *);
 void	tunnel_ticket_free(struct data_ticket *);
 void	tunnel_account(struct pubconn *);
 void	tunnel_session_stop(struct session *);
-struct vhost_head;
+struct vhost_pump;
 void	tunnel_pubconn_add(struct mapping *, int fd, const struct sockaddr *,
-	    struct vhost_head *);
-void	tunnel_relay_start(struct pubconn *, int dfd, struct ssl_st *);
+	    struct vhost_pump *);
 void	tunnel_pubconn_close(struct pubconn *, const char *reason);
 
 /* vhost.c */
@@ -283,12 +282,14 @@ void	vhost_stop(void);
 void	vhost_free(void);
 long	vhost_port(int https);
 void	vhost_adopt(int fd, const char *kind);
-void	vhost_head_send(struct pubconn *, int dfd, struct ssl_st *);
-void	vhost_head_free(struct vhost_head *);
 void	vhost_mapping_free(struct mapping *);
 
 void	vhost_mapping_attach(struct mapping *, const struct msg *,
 	    const char *domains);
+
+/* vhost_pump.c */
+void	vhost_pump_attach(struct vhost_pump *, struct pubconn *);
+void	vhost_pump_free(struct vhost_pump *);
 
 /* vhost_reg.c */
 struct db_mapping;

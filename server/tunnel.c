@@ -86,16 +86,6 @@ tunnel_pair(struct pubconn *pc, int dfd, SSL *ssl)
 		pc->waiting = 0;
 		event_del(&pc->wait_timer);
 	}
-	if (pc->head != NULL)
-		vhost_head_send(pc, dfd, ssl);	/* then tunnel_relay_start() */
-	else
-		tunnel_relay_start(pc, dfd, ssl);
-}
-
-/* Relays a public connection with its data connection (TLS if ssl). */
-void
-tunnel_relay_start(struct pubconn *pc, int dfd, SSL *ssl)
-{
 	pc->relay = ssl != NULL ?
 	    relay_new_tls(W->base, pc->fd, dfd, ssl, relay_done, pc) :
 	    relay_new(W->base, pc->fd, dfd, relay_done, pc);
@@ -125,7 +115,7 @@ pubconn_close(struct pubconn *pc, const char *reason)
 		relay_free(pc->relay);	/* closes both sockets */
 	else
 		close(pc->fd);
-	vhost_head_free(pc->head);	/* and its data connection, if any */
+	vhost_pump_free(pc->pump);	/* http: the visitor's socket */
 	log_debug("port %u: connection from %s closed: %s", map->remote_port,
 	    pc->peer, reason);
 	free(pc);
@@ -228,13 +218,13 @@ mapping_accept_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Takes a new public connection of map (accepted here, or a vhost visitor
- * whose request head is in head, owned from now on) and pairs it with a
+ * Takes a new public connection of map (accepted here, or the socketpair
+ * end of an HTTP visitor's pump, owned from now on) and pairs it with a
  * data connection, now or when one comes.  Closes fd if a limit refuses.
  */
 void
 tunnel_pubconn_add(struct mapping *map, int fd, const struct sockaddr *sa,
-    struct vhost_head *head)
+    struct vhost_pump *pump)
 {
 	struct session	*s = map->session;
 	struct timeval	 wait_tv = { WAIT_FOR_DATA_TIMEOUT, 0 };
@@ -242,7 +232,7 @@ tunnel_pubconn_add(struct mapping *map, int fd, const struct sockaddr *sa,
 	struct dataconn	*dc;
 
 	if (limit_refuse(map, sa)) {
-		vhost_head_free(head);
+		vhost_pump_free(pump);
 		close(fd);	/* at once: counted and logged by limit.c */
 		return;
 	}
@@ -250,7 +240,9 @@ tunnel_pubconn_add(struct mapping *map, int fd, const struct sockaddr *sa,
 	pc = xcalloc(1, sizeof(*pc));
 	pc->mapping = map;
 	pc->fd = fd;
-	pc->head = head;
+	pc->pump = pump;
+	if (pump != NULL)
+		vhost_pump_attach(pump, pc);	/* runs while pc waits, bounded */
 	pc->id = ++W->conn_seq;
 	pc->since = time(NULL);
 	net_addr_str(sa, pc->peer, sizeof(pc->peer));

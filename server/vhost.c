@@ -9,13 +9,11 @@
  * the socket goes there with its bytes still unread (MESH_VHOST_CONN), and
  * that worker peeks again.  The serving worker then pairs it with a data
  * connection like any public connection (tunnel_pubconn_add).  HTTPS bytes
- * pass untouched; an HTTP head is read, checked (Basic auth), rewritten
- * (X-Forwarded-*, Host) and written to the data connection first; the rest
- * of the connection is relayed as it comes, so a keep-alive connection
- * stays with the host of its first request.
+ * pass untouched.  An HTTP visitor goes to a pump (vhost_pump.c) that
+ * checks and rewrites every request head on the connection; a keep-alive
+ * connection stays with the host of its first request.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +22,6 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-#include <openssl/ssl.h>
 #include <sodium.h>
 
 #include "db_vhost.h"
@@ -33,32 +30,12 @@
 #include "proto.h"
 #include "server.h"
 #include "tls.h"
+#include "vhost.h"
 #include "xmalloc.h"
 
 #define VHOST_PEEK_TIMEOUT	10	/* seconds to send a whole head */
 #define VHOST_MAX_PEEKS		1024	/* visitors not yet routed, per worker */
 #define VHOST_MAX_PEEKS_ADDR	256	/* ... and per source address */
-#define VHOST_WRITE_TIMEOUT	10	/* seconds to pass the head on */
-
-/* What the master knows of an http/https mapping besides struct mapping. */
-struct vhost_map {
-	int		 https;
-	char		 domains[sizeof(((struct db_mapping *)0)->domains)];
-	int		 has_auth;
-	unsigned char	 auth_hash[32];	/* generichash("user:password") */
-	char		 host_rewrite[HTTP_HOST_MAX + 8];
-};
-
-/* A rewritten request head on its way to the data connection. */
-struct vhost_head {
-	char		*buf;
-	size_t		 len, off;
-	struct pubconn	*pc;
-	int		 dfd;		/* -1 until paired */
-	SSL		*ssl;
-	struct event	 ev;
-	int		 armed;
-};
 
 /* A visitor whose first bytes have not named a domain yet. */
 struct vpeek {
@@ -149,135 +126,19 @@ vpeek_refuse(struct vpeek *p, int code, const char *why)
 	vpeek_free(p, 0);
 }
 
-/* Writes the IP of "ip:port" / "[v6]:port" into out. */
-static void
-peer_ip(const char *peer, char *out, size_t len)
-{
-	const char	*colon = strrchr(peer, ':');
-	size_t		 n = colon ? (size_t)(colon - peer) : strlen(peer);
-
-	if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
-		peer++;
-		n -= 2;
-	}
-	if (n >= len)
-		n = len - 1;
-	memcpy(out, peer, n);
-	out[n] = '\0';
-}
-
-/* Checks "Authorization: Basic ..." against the mapping's, in constant
- * time (hash, then sodium_memcmp); 1 good, 0 not. */
-static int
-auth_ok(const struct vhost_map *vm, const char *buf, const struct http_head *h)
-{
-	int			 i = http_head_find(h, buf, "authorization", 0);
-	const struct hh_field	*f;
-	unsigned char		 dec[256], hash[32];
-	size_t			 declen;
-
-	if (i == -1 || http_head_find(h, buf, "authorization", (size_t)i + 1) != -1)
-		return 0;
-	f = &h->fields[i];
-	if (f->value_len < 7 || strncasecmp(buf + f->value, "basic ", 6) != 0)
-		return 0;
-	if (sodium_base642bin(dec, sizeof(dec), buf + f->value + 6,
-	    f->value_len - 6, " ", &declen, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0)
-		return 0;
-	crypto_generichash(hash, sizeof(hash), dec, declen, NULL, 0);
-	sodium_memzero(dec, sizeof(dec));
-	return sodium_memcmp(hash, vm->auth_hash, sizeof(hash)) == 0;
-}
-
-/* Appends buf[0..len) to the head being built (its buffer is sized for
- * the whole head: see head_rewrite). */
-static void
-put(struct vhost_head *hd, size_t cap, const char *buf, size_t len)
-{
-	if (len > cap - hd->len)
-		len = cap - hd->len;	/* cannot happen; never overflow */
-	memcpy(hd->buf + hd->len, buf, len);
-	hd->len += len;
-}
-
-/* Appends a formatted line to the head being built (cut at its end). */
-static void __attribute__((format(printf, 3, 4)))
-putf(struct vhost_head *hd, size_t cap, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(hd->buf + hd->len, cap - hd->len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		hd->len += (size_t)n < cap - hd->len ? (size_t)n :
-		    cap - hd->len - 1;
-}
-
-/*
- * Builds the head passed on: the request line, the visitor's fields but
- * those the master sets (X-Real-IP, X-Forwarded-Proto, X-Forwarded-For,
- * Host when rewritten, Authorization when the master checked it), then
- * Host, X-Forwarded-For (the visitor's own value first, if any),
- * X-Forwarded-Proto and X-Real-IP.
- */
-static struct vhost_head *
-head_rewrite(const struct vhost_map *vm, const char *buf,
-    const struct http_head *h, const char *peer)
-{
-	struct vhost_head	*hd = xcalloc(1, sizeof(*hd));
-	char			 ip[DB_ADDR_LEN];
-	int			 xff = http_head_find(h, buf, "x-forwarded-for", 0);
-	/* The old head, plus at most: Host, X-Forwarded-For (an old value is
-	 * part of h->len), X-Forwarded-Proto, X-Real-IP and the end. */
-	size_t			 cap = h->len + sizeof(vm->host_rewrite) +
-				    3 * DB_ADDR_LEN + 128;
-
-	peer_ip(peer, ip, sizeof(ip));
-	hd->buf = xmalloc(cap);
-	hd->dfd = -1;
-	put(hd, cap, buf, h->reqline_len);
-	for (size_t i = 0; i < h->nfields; i++) {
-		const struct hh_field	*f = &h->fields[i];
-		const char		*name = buf + f->name;
-
-		if ((f->name_len == 9 && strncasecmp(name, "x-real-ip", 9) == 0) ||
-		    (f->name_len == 17 &&
-		    strncasecmp(name, "x-forwarded-proto", 17) == 0) ||
-		    (f->name_len == 15 &&
-		    strncasecmp(name, "x-forwarded-for", 15) == 0) ||
-		    (vm->host_rewrite[0] && f->name_len == 4 &&
-		    strncasecmp(name, "host", 4) == 0) ||
-		    (vm->has_auth && f->name_len == 13 &&
-		    strncasecmp(name, "authorization", 13) == 0))
-			continue;
-		put(hd, cap, buf + f->line, f->line_len);
-	}
-	if (vm->host_rewrite[0])
-		putf(hd, cap, "Host: %s\r\n", vm->host_rewrite);
-	if (xff != -1 && h->fields[xff].value_len > 0)
-		putf(hd, cap, "X-Forwarded-For: %.*s, %s\r\n",
-		    (int)h->fields[xff].value_len, buf + h->fields[xff].value, ip);
-	else
-		putf(hd, cap, "X-Forwarded-For: %s\r\n", ip);
-	putf(hd, cap, "X-Forwarded-Proto: http\r\nX-Real-IP: %s\r\n\r\n", ip);
-	return hd;
-}
-
-/* Hands a routed HTTP visitor to its mapping: reads the head it peeked,
- * checks auth, rewrites the head and pairs the connection. */
+/* Hands a routed HTTP visitor to its mapping: checks the first request's
+ * credentials, then gives the connection to a pump (vhost_pump.c) that
+ * rewrites each request head; the pump's socketpair end is what the relay
+ * to the data connection sees. */
 static void
 deliver_http(struct vpeek *p, struct mapping *map, const char *buf,
     const struct http_head *h)
 {
 	struct vhost_map	*vm = map->vhost;
-	struct vhost_head	*hd;
-	char			 sink[HTTP_HEAD_MAX];
-	ssize_t			 n;
+	struct vhost_pump	*pump;
+	int			 sp[2];
 
-	if (vm->has_auth && !auth_ok(vm, buf, h)) {
+	if (vm->has_auth && !vhost_auth_ok(vm, buf, h)) {
 		log_info("http vhost %s: %s refused: %s", h->host, p->peer,
 		    http_head_find(h, buf, "authorization", 0) == -1 ?
 		    "no credentials" : "bad credentials");
@@ -289,16 +150,17 @@ deliver_http(struct vpeek *p, struct mapping *map, const char *buf,
 		vpeek_free(p, 0);
 		return;
 	}
-	/* The head was peeked whole: it is in the socket, read it now. */
-	n = recv(p->fd, sink, h->len, MSG_DONTWAIT);
-	if (n != (ssize_t)h->len) {
-		vpeek_refuse(p, 0, "lost its request head");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sp) == -1) {
+		log_warn("http vhost %s: socketpair", h->host);
+		vpeek_refuse(p, 0, "out of descriptors");
 		return;
 	}
-	hd = head_rewrite(vm, buf, h, p->peer);
 	log_debug("http vhost %s: %s to client %s", h->host, p->peer,
 	    map->session->name);
-	tunnel_pubconn_add(map, p->fd, (struct sockaddr *)&p->ss, hd);
+	/* The head stays unread: the pump reads it as the first request. */
+	pump = vhost_pump_new(vm, p->fd, sp[1], p->peer);
+	tunnel_pubconn_add(map, sp[0], (struct sockaddr *)&p->ss, pump);
 	vpeek_free(p, 0);
 }
 
@@ -633,105 +495,4 @@ vhost_mapping_free(struct mapping *map)
 	sodium_memzero(vm, sizeof(*vm));
 	free(vm);
 	map->vhost = NULL;
-}
-
-/* Frees a head and, if it was being written, its data connection. */
-void
-vhost_head_free(struct vhost_head *hd)
-{
-	if (hd == NULL)
-		return;
-	if (hd->armed)
-		event_del(&hd->ev);
-	if (hd->dfd != -1) {
-		SSL_free(hd->ssl);
-		close(hd->dfd);
-	}
-	free(hd->buf);
-	free(hd);
-}
-
-/* Writes what is left of the head; the relay starts once it is all out. */
-static void
-head_write(evutil_socket_t fd, short what, void *arg)
-{
-	struct vhost_head	*hd = arg;
-	struct pubconn		*pc = hd->pc;
-	short			 wait = EV_WRITE;
-
-	if (what & EV_TIMEOUT) {
-		tunnel_pubconn_close(pc, "data connection stalled");
-		return;
-	}
-	while (hd->off < hd->len) {
-		if (hd->ssl != NULL) {
-			/* No partial writes: a retry repeats the same call. */
-			int r = SSL_write(hd->ssl, hd->buf, (int)hd->len);
-
-			if (r > 0) {
-				hd->off = hd->len;
-				break;
-			}
-			switch (tls_result(hd->ssl, r)) {
-			case TLS_IO_WANT_READ:
-				wait = EV_READ;
-				goto again;
-			case TLS_IO_WANT_WRITE:
-				goto again;
-			default:
-				tunnel_pubconn_close(pc, "data connection failed");
-				return;
-			}
-		} else {
-			ssize_t n = send(hd->dfd, hd->buf + hd->off,
-			    hd->len - hd->off, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-			if (n > 0)
-				hd->off += (size_t)n;
-			else if (n == -1 && (errno == EAGAIN || errno == EINTR))
-				goto again;
-			else {
-				tunnel_pubconn_close(pc, "data connection failed");
-				return;
-			}
-		}
-	}
-	/* All out: the relay takes the sockets; the head is done.  Its bytes
-	 * did not pass the relay: count them here (public -> client). */
-	pc->mapping->bytes_in += hd->len;
-	pc->mapping->session->bytes_in += hd->len;
-	pc->mapping->session->dirty = 1;
-	W->flush_bytes_in += hd->len;
-	pc->head = NULL;
-	if (hd->armed)
-		event_del(&hd->ev);
-	{
-		int	 dfd = hd->dfd;
-		SSL	*ssl = hd->ssl;
-
-		hd->dfd = -1;
-		hd->ssl = NULL;
-		hd->armed = 0;
-		vhost_head_free(hd);
-		tunnel_relay_start(pc, dfd, ssl);
-	}
-	return;
-again:
-	if (hd->armed)
-		event_del(&hd->ev);
-	event_assign(&hd->ev, W->base, hd->dfd, wait, head_write, hd);
-	event_add(&hd->ev, &(struct timeval){ VHOST_WRITE_TIMEOUT, 0 });
-	hd->armed = 1;
-}
-
-/* Starts writing pc's request head to its new data connection. */
-void
-vhost_head_send(struct pubconn *pc, int dfd, SSL *ssl)
-{
-	struct vhost_head *hd = pc->head;
-
-	hd->pc = pc;
-	hd->dfd = dfd;
-	hd->ssl = ssl;
-	head_write(dfd, EV_WRITE, hd);
 }

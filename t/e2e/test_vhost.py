@@ -68,16 +68,29 @@ class SiteHandler(http.server.BaseHTTPRequestHandler):
         self._answer({})
 
     def do_POST(self):
-        n = int(self.headers.get("Content-Length", "0"))
         h = hashlib.sha256()
-        left = n
-        while left > 0:
-            chunk = self.rfile.read(min(left, 1 << 20))
-            if not chunk:
-                break
-            h.update(chunk)
-            left -= len(chunk)
-        self._answer({"length": n - left, "sha256": h.hexdigest()})
+        got = 0
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    break
+                data = self.rfile.read(size)
+                h.update(data)
+                got += len(data)
+                self.rfile.readline()
+        else:
+            left = int(self.headers.get("Content-Length", "0"))
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                h.update(chunk)
+                got += len(chunk)
+                left -= len(chunk)
+        self._answer({"length": got, "sha256": h.hexdigest()})
 
 
 def site(env, name):
@@ -116,10 +129,14 @@ def http_req(port, host, path="/", extra=b"", src=None, timeout=10):
         s.close()
 
 
-def read_response(s, timeout=10, keep=False):
-    """Reads one HTTP response (Content-Length framed) from s."""
+_LEFT = {}     # bytes read past a response, per socket (pipelining)
+
+
+def read_response(s, timeout=10):
+    """Reads one HTTP response (Content-Length framed) from s; bytes of the
+    next responses are kept for the next call."""
     s.settimeout(timeout)
-    buf = b""
+    buf = _LEFT.pop(id(s), b"")
     while b"\r\n\r\n" not in buf:
         d = s.recv(65536)
         if not d:
@@ -138,6 +155,8 @@ def read_response(s, timeout=10, keep=False):
         if not d:
             break
         body += d
+    if len(body) > n:
+        _LEFT[id(s)] = body[n:]
     return status, hdrs, body[:n]
 
 
@@ -200,15 +219,34 @@ def test_vhost_http_two_sites_one_port(env):
     low = body.lower()
     for word in (b"gotunnel", b"127.0.0.1", b"client", b"worker", str(m.port).encode()):
         check(word not in low, "the 404 page names %r: %r" % (word, body))
-    # Keep-alive: the second request (another Host) stays with the first.
-    s = lib.connect(vport)
+    # Keep-alive: the second request (another Host) stays with the first,
+    # and gets its own X-Forwarded-For / X-Real-IP (a forged one replaced).
+    s = lib.connect(vport, src="127.0.0.4")
     s.sendall(b"GET /1 HTTP/1.1\r\nHost: a.example.org\r\n\r\n")
     first = site_json(*read_response(s)[::2])
-    s.sendall(b"GET /2 HTTP/1.1\r\nHost: b.example.org\r\n\r\n")
+    s.sendall(b"GET /2 HTTP/1.1\r\nHost: b.example.org\r\nX-Real-IP: 6.6.6.6\r\n\r\n")
     second = site_json(*read_response(s)[::2])
-    s.close()
     check(first["site"] == "A" and second["site"] == "A" and second["path"] == "/2",
           "keep-alive: %s then %s" % (first["site"], second["site"]))
+    check(second["headers"].get("x-real-ip") == "127.0.0.4" and
+          second["headers"].get("x-forwarded-for") == "127.0.0.4",
+          "second request on a keep-alive connection: %r" % second["headers"])
+    # Pipelined on the same connection: a GET, a Content-Length POST and a
+    # chunked POST in one write, each framed and rewritten.
+    body = os.urandom(70000)
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (body[:1000], body[1000:])) + b"0\r\nX-T: 1\r\n\r\n"
+    s.sendall(b"GET /3 HTTP/1.1\r\nHost: a.example.org\r\n\r\n"
+              b"POST /4 HTTP/1.1\r\nHost: a.example.org\r\nContent-Length: %d\r\n\r\n%s"
+              b"POST /5 HTTP/1.1\r\nHost: a.example.org\r\nTransfer-Encoding: chunked\r\n\r\n%s"
+              % (len(body), body, chunked))
+    r3, r4, r5 = (site_json(*read_response(s)[::2]) for _ in range(3))
+    s.close()
+    want = hashlib.sha256(body).hexdigest()
+    check([r["path"] for r in (r3, r4, r5)] == ["/3", "/4", "/5"], "pipelined paths")
+    check(r4["sha256"] == want and r5["sha256"] == want and r5["length"] == len(body),
+          "pipelined bodies: %r %r" % (r4.get("sha256"), r5.get("sha256")))
+    check(all(r["headers"].get("x-forwarded-for") == "127.0.0.4" for r in (r3, r4, r5)),
+          "pipelined requests without X-Forwarded-For")
     # 100 MiB POST, checked by sha256 at the local service.
     size = 100 << 20
     data = lib.rnd_bytes(size, 14)
@@ -315,6 +353,18 @@ def test_vhost_http_basic_auth_and_host_rewrite(env):
     got = site_json(st, body)
     check("authorization" not in got["headers"], "the credentials reached the service")
     check(got["headers"].get("host") == "internal.local:8080", "Host not rewritten: %r" % got["headers"].get("host"))
+    # Every request of a keep-alive connection is checked: a later one
+    # without credentials ends the connection, unanswered.
+    s = lib.connect(vport)
+    s.sendall(b"GET /1 HTTP/1.1\r\nHost: a.example.org\r\n" + auth("alice", "s3cret pass") + b"\r\n")
+    check(site_json(*read_response(s)[::2])["path"] == "/1", "first request")
+    s.sendall(b"GET /2 HTTP/1.1\r\nHost: a.example.org\r\n" + auth("alice", "s3cret pass") + b"\r\n")
+    second = site_json(*read_response(s)[::2])
+    check(second["path"] == "/2" and "authorization" not in second["headers"], "second request")
+    s.sendall(b"GET /3 HTTP/1.1\r\nHost: a.example.org\r\n\r\n")
+    data, closed, _ = lib.read_until_close(s, 15)
+    s.close()
+    check(closed and b"HTTP/1.1 200" not in data, "a later request without credentials was served: %r" % data[:100])
     check("s3cret" not in m.proc.log() and "s3cret" not in c.proc.log(), "the password is in a log")
 
 
