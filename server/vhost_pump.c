@@ -534,6 +534,7 @@ vhost_pump_new(const struct vhost_map *vm, int vfd, int sfd, const char *peer)
 {
 	struct vhost_pump *pp = xcalloc(1, sizeof(*pp));
 
+	net_set_nodelay(vfd);	/* the relay sees only the socketpair */
 	pp->vm = *vm;
 	pp->vfd = vfd;
 	pp->sfd = sfd;
