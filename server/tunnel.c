@@ -121,7 +121,7 @@ pubconn_close(struct pubconn *pc, const char *reason)
 	free(pc);
 }
 
-/* Closes a public connection for another file (vhost.c). */
+/* Closes a public connection for another file (vhost_pump.c). */
 void
 tunnel_pubconn_close(struct pubconn *pc, const char *reason)
 {
