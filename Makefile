@@ -79,7 +79,7 @@ $(BINDIR)/gotunnelctl: $(CTL_OBJ) $(BUILD)/libgotunnel.a
 DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev openssl libyajl-dev liblmdb-dev lmdb-utils check \
 	    libsubunit-dev kore libinih-dev libsodium-dev libsystemd-dev mandoc python3 \
 	    openssh-server openssh-client iperf3 socat curl chromium fonts-wqy-microhei valgrind \
-	    liboath-dev libqrencode-dev python3-yaml
+	    liboath-dev libqrencode-dev python3-yaml haproxy
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

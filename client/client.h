@@ -43,6 +43,13 @@ struct client_mapping {
 	long		conn_burst;
 	int64_t		bandwidth_limit;	/* bytes a second */
 	int		line;			/* where the section starts */
+	char		type[8];		/* tcp, http, https (client_vhost.c) */
+	char		custom_domains[512];
+	char		subdomain[64];
+	char		http_user[64];
+	char		http_password[128];
+	char		host_header_rewrite[256];
+	int		proxy_protocol;		/* 0 none, 1 v1, 2 v2 */
 };
 
 /* One entry of server_addr. */
@@ -174,6 +181,14 @@ int	client_cli_finish(struct client_config *, char *err, size_t errlen);
 int	serverlist_parse(const char *list, long default_port,
 	    struct server_entry *, size_t max, size_t *n, char *err,
 	    size_t errlen);
+
+/* client_vhost.c */
+struct msg;
+const char *client_vhost_key(struct client_mapping *, const char *name,
+	    const char *value, int *mine);
+int	client_vhost_check(const char *path, struct client_mapping *, char *err,
+	    size_t errlen);
+void	client_vhost_register(const struct client_mapping *, struct msg *);
 
 /* client_tls.c */
 int	client_tls_init(char *err, size_t errlen);

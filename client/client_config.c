@@ -114,10 +114,12 @@ static const char *
 mapping_key(struct conf_ctx *ctx, struct client_mapping *m, const char *name,
     const char *value)
 {
-	if (strcmp(name, "type") == 0) {
-		if (strcmp(value, "tcp") != 0)
-			return "unsupported type (only tcp)";
-	} else if (strcmp(name, "local_ip") == 0) {
+	const char	*verr;
+	int		 mine;
+
+	if ((verr = client_vhost_key(m, name, value, &mine)) != NULL || mine)
+		return verr;	/* type, domains, auth, PROXY protocol */
+	if (strcmp(name, "local_ip") == 0) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(m->local_ip))
 			return "local_ip must be a host name or address";
 		snprintf(m->local_ip, sizeof(m->local_ip), "%s", value);
@@ -210,6 +212,8 @@ client_config_finish(struct client_config *c, const char *where, char *err,
 	for (size_t i = 0; i < c->nmaps; i++) {
 		struct client_mapping *m = &c->maps[i];
 
+		if (client_vhost_check(where, m, err, errlen) == -1)
+			return -1;
 		if (m->local_port == -1 || m->remote_port == -1) {
 			snprintf(err, errlen, "%s:%d: [%s] needs local_port and "
 			    "remote_port", where, m->line, m->name);

@@ -17,6 +17,7 @@
 #include "client.h"
 #include "frame.h"
 #include "proto.h"
+#include "proxyproto.h"
 #include "relay.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -82,7 +83,9 @@ dconn_start(struct dconn *d, const struct msg *m)
 	int inprogress;
 
 	for (size_t i = 0; i < C->conf.nmaps; i++)
-		if (C->conf.maps[i].assigned_port == m->remote_port)
+		if (C->conf.maps[i].assigned_port == m->remote_port &&
+		    (!MSG_HAS(m, F_MAPPING) ||	/* http/https share a port */
+		    strcmp(C->conf.maps[i].name, m->mapping) == 0))
 			d->map = &C->conf.maps[i];
 	if (d->map == NULL) {
 		log_warnx("%s asked for unknown remote port %lld", d->server,
@@ -235,6 +238,13 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 			    "connection from %s: %s", d->map->name,
 			    d->map->local_ip, d->map->local_port, d->peer,
 			    strerror(e));
+			dconn_free(d);
+			return;
+		}
+		if (d->map->proxy_protocol != 0 && proxyproto_write(d->local_fd,
+		    d->map->proxy_protocol, d->peer) == -1) {
+			log_warn("mapping %s: cannot send the PROXY header for %s",
+			    d->map->name, d->peer);
 			dconn_free(d);
 			return;
 		}

@@ -59,7 +59,7 @@ session_send_register(struct session *s, size_t i, long port)
 	msg_init(&m, MSG_REGISTER);
 	msg_set_int(&m, F_LOCAL_PORT, map->local_port);
 	msg_set_int(&m, F_REMOTE_PORT, port);
-	msg_set_str(&m, F_PROTOCOL, "tcp");
+	client_vhost_register(map, &m);	/* protocol, domains, auth */
 	msg_set_str(&m, F_TOKEN, C->conf.token);
 	msg_set_str(&m, F_NAME, C->conf.name);
 	msg_set_str(&m, F_MAPPING, map->name);

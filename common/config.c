@@ -58,6 +58,9 @@ static const struct key_def server_keys[] = {
 	R("common", "history_retention", history_retention),
 	I("common", "history_max_records", history_max_records, 0, 2000000000L),
 	R("common", "audit_retention", audit_retention),
+	I("common", "vhost_http_port", vhost_http_port, 0, 65535),
+	I("common", "vhost_https_port", vhost_https_port, 0, 65535),
+	S("common", "subdomain_host", subdomain_host),
 	IP("admin", "bind_addr", admin_bind_addr),
 	I("admin", "bind_port", admin_bind_port, 1, 65535),
 	D("admin", "session_ttl", admin_session_ttl),
@@ -212,6 +215,13 @@ server_config_load(const char *path, struct server_config *c, char *err,
 	    c->allow_plaintext)) {
 		snprintf(err, errlen, "%s: tls_client_ca_file and allow_plaintext "
 		    "need tls_cert_file and tls_key_file", path);
+		return -1;
+	}
+	if ((c->vhost_http_port != 0 && c->vhost_http_port == c->bind_port) ||
+	    (c->vhost_https_port != 0 && (c->vhost_https_port == c->bind_port ||
+	    c->vhost_https_port == c->vhost_http_port))) {
+		snprintf(err, errlen, "%s: vhost_http_port and vhost_https_port "
+		    "must differ from bind_port and from each other", path);
 		return -1;
 	}
 	if (c->heartbeat_timeout < 2) {

@@ -38,6 +38,9 @@ struct server_config {
 	long		 history_retention;	/* seconds, 0 forever */
 	long		 history_max_records;	/* 0 no cap */
 	long		 audit_retention;	/* seconds, 0 forever */
+	long		 vhost_http_port;	/* 0: no HTTP virtual hosts */
+	long		 vhost_https_port;	/* 0: no HTTPS by SNI */
+	char		 subdomain_host[256];	/* "subdomain = app" -> app.<this> */
 	/* [admin] */
 	char		 admin_bind_addr[64];
 	long		 admin_bind_port;

@@ -23,6 +23,8 @@ static const char *const db_names[DB_NTABLES] = {
 	[DB_AUDIT] = "audit",
 	[DB_META] = "meta",
 	[DB_MAPSTATE] = "mapstate",
+	[DB_DOMAINS] = "domains",
+	[DB_STICKY] = "sticky",
 };
 
 /* Returns the LMDB name of a table. */

@@ -23,6 +23,11 @@
  *   audit       uint64 seq                    -> struct db_audit
  *   meta        string                        -> anything (schema version)
  *   mapstate    uint16 port (big endian)      -> struct db_mapstate (db_mapstate.h)
+ *   domains     "http:" or "https:" + domain  -> struct db_domain (db_vhost.h)
+ *   sticky      client name "\n" mapping name -> struct db_sticky (db_vhost.h)
+ *
+ * A tcp mapping's key in mappings is its port; an http or https mapping
+ * (no port of its own) is keyed "@" client_id "/" mapping name.
  */
 #ifndef GOTUNNEL_DB_H
 #define GOTUNNEL_DB_H
@@ -48,6 +53,8 @@ enum db_table {
 	DB_AUDIT,
 	DB_META,
 	DB_MAPSTATE,
+	DB_DOMAINS,
+	DB_STICKY,
 	DB_NTABLES
 };
 
@@ -67,6 +74,8 @@ struct db_mapping {
 	uint64_t	bytes_out;		/* client -> public */
 	uint32_t	live_conns;
 	uint32_t	total_conns;
+	char		type[8];		/* "tcp" ("" reads as tcp), "http", "https" */
+	char		domains[512];		/* http/https: "a.example.org,b.example.org" */
 };
 
 /* A connected client (live only). */

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "db_live.h"
+#include "db_vhost.h"
 #include "log.h"
 #include "strmap.h"
 
@@ -118,16 +119,25 @@ port_taken(struct db *db, MDB_txn *txn, struct db_claim *c, uint16_t port)
 static int
 claim_port(struct db *db, MDB_txn *txn, struct db_claim *c)
 {
-	uint32_t n, start;
+	enum port_state	st;
+	uint32_t	n, start;
+	uint16_t	sp;
 
 	if (c->map.remote_port != 0) {
-		enum port_state st = port_taken(db, txn, c, c->map.remote_port);
-
+		st = port_taken(db, txn, c, c->map.remote_port);
 		if (st == PORT_TAKEN || c->bind(c->map.remote_port,
 		    st == PORT_FREE, c->bind_arg) == -1) {
 			snprintf(c->error, sizeof(c->error), "port in use");
 			return -1;
 		}
+		return 0;
+	}
+	/* Sticky: the port this mapping had last time, while it is free. */
+	if ((sp = db_sticky_get(db, txn, c->map.client_name, c->map.name)) != 0 &&
+	    portrange_contains(c->allow, sp) &&
+	    (st = port_taken(db, txn, c, sp)) != PORT_TAKEN &&
+	    c->bind(sp, st == PORT_FREE, c->bind_arg) == 0) {
+		c->map.remote_port = sp;
 		return 0;
 	}
 	n = portrange_count(c->allow);
@@ -140,6 +150,7 @@ claim_port(struct db *db, MDB_txn *txn, struct db_claim *c)
 			continue;
 		if (c->bind(port, 1, c->bind_arg) == 0) {
 			c->map.remote_port = port;
+			db_sticky_put(db, txn, c->map.client_name, c->map.name, port);
 			return 0;
 		}
 	}
@@ -174,6 +185,7 @@ db_claim(struct db *db, struct db_claim *c)
 	MDB_txn			*txn;
 	MDB_val			 k;
 	uint16_t		 store;
+	char			 kbuf[DB_ID_LEN + DB_NAME_LEN + 4];
 	int			 rc;
 
 	c->error[0] = '\0';
@@ -189,10 +201,11 @@ db_claim(struct db *db, struct db_claim *c)
 	}
 	if (c->new_client && claim_client(db, txn, c) == -1)
 		goto fail;
-	if (claim_port(db, txn, c) == -1)
+	if ((db_vhost_is(&c->map) ? db_vhost_claim(db, txn, c) :
+	    claim_port(db, txn, c)) == -1)
 		goto fail;
 	c->map.since = db_now();
-	k = port_key(c->map.remote_port, &store);
+	k = db_vhost_mapping_key(&c->map, kbuf, sizeof(kbuf), &store);
 	if (db_put_rec(db, txn, db->dbi[DB_MAPPINGS], &k, &c->map, sizeof(c->map)) != 0)
 		goto dbfail;
 	c->client.nmappings++;
@@ -283,6 +296,7 @@ db_session_end(struct db *db, const char *client_id, uint64_t hist_seq,
 			mdb_del(txn, db->dbi[DB_MAPPINGS], &k, NULL);
 	}
 	conns_delete_client(db, txn, client_id);
+	db_vhost_end(db, txn, client_id);
 	if (hist_seq != 0)
 		hist_close(db, txn, hist_seq, reason, bytes_in, bytes_out);
 	return db_txn_commit(db, txn);
@@ -310,7 +324,9 @@ db_mapping_update(struct db *db, MDB_txn *txn, const struct db_mapping *m)
 {
 	struct db_mapping	cur;
 	uint16_t		store;
-	MDB_val			k = port_key(m->remote_port, &store);
+	char			kbuf[DB_ID_LEN + DB_NAME_LEN + 4];
+	MDB_val			k = db_vhost_mapping_key(m, kbuf, sizeof(kbuf),
+				    &store);
 
 	if (db_get_rec(txn, db->dbi[DB_MAPPINGS], &k, &cur, sizeof(cur)) == -1 ||
 	    strcmp(cur.client_id, m->client_id) != 0)
@@ -517,6 +533,7 @@ db_clear_rows(struct db *db, int pid, const char *reason)
 		}
 		mdb_cursor_close(cur);
 	}
+	db_vhost_clear(db, txn, pid);
 	histconn_close_open(db, txn, pid == 0 ? NULL : &gone, reason);
 	strmap_free(&gone);
 	rc = db_txn_commit(db, txn);

@@ -203,8 +203,9 @@ live_families(struct outbuf *o, MDB_txn *txn, struct db *db)
 				continue;
 			memcpy(&m, v.mv_data, sizeof(m));	/* values are 2-byte aligned */
 			val = f == 0 ? m.bytes_in : f == 1 ? m.bytes_out : m.live_conns;
-			out(o, "%s{port=\"%u\",mapping=\"%s\",client=\"%s\"} %llu\n",
-			    names[f], m.remote_port,
+			out(o, "%s{port=\"%u\",type=\"%s\",mapping=\"%s\","
+			    "client=\"%s\"} %llu\n", names[f], m.remote_port,
+			    m.type[0] ? m.type : "tcp",
 			    label_escape(m.name, n1, sizeof(n1)),
 			    label_escape(m.client_name, n2, sizeof(n2)),
 			    (unsigned long long)val);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/queue.h>
+
 #include <event2/event.h>
 
 #include "frame.h"
@@ -206,10 +208,24 @@ net_local_port(int fd)
 }
 
 struct linger_state {
+	LIST_ENTRY(linger_state) entry;
 	int		 fd;
 	size_t		 discarded;
 	struct event	*ev;
 };
+
+/* Closes still lingering: the owner of each until it ends or exit frees it. */
+static LIST_HEAD(, linger_state) lingering = LIST_HEAD_INITIALIZER(lingering);
+
+/* Ends one linger: its event, its descriptor, itself. */
+static void
+linger_free(struct linger_state *ls)
+{
+	LIST_REMOVE(ls, entry);
+	event_free(ls->ev);
+	close(ls->fd);
+	free(ls);
+}
 
 /* Discards what the peer still sends, so our last reply is not lost to a RST. */
 static void
@@ -223,11 +239,8 @@ linger_cb(evutil_socket_t fd, short what, void *arg)
 		n = read(fd, buf, sizeof(buf));
 	if ((what & EV_TIMEOUT) || n == 0 ||
 	    (n < 0 && errno != EAGAIN && errno != EINTR) ||
-	    (ls->discarded += (n > 0 ? (size_t)n : 0)) > 256 * 1024) {
-		event_free(ls->ev);
-		close(ls->fd);
-		free(ls);
-	}
+	    (ls->discarded += (n > 0 ? (size_t)n : 0)) > 256 * 1024)
+		linger_free(ls);
 }
 
 /*
@@ -243,7 +256,16 @@ net_linger_close(struct event_base *base, int fd)
 	shutdown(fd, SHUT_WR);
 	ls->fd = fd;
 	ls->ev = event_new(base, fd, EV_READ | EV_PERSIST, linger_cb, ls);
+	LIST_INSERT_HEAD(&lingering, ls, entry);
 	event_add(ls->ev, &tv);
+}
+
+/* Ends every linger still running (before its event base is freed). */
+void
+net_linger_close_all(void)
+{
+	while (!LIST_EMPTY(&lingering))
+		linger_free(LIST_FIRST(&lingering));
 }
 
 /* Forgets a partial read. */

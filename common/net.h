@@ -32,6 +32,7 @@ void		net_peer_str(int fd, char *, size_t);
 uint16_t	net_local_port(int fd);
 void		net_random_hex(char *out, size_t nbytes);	/* net_random.c */
 void		net_linger_close(struct event_base *, int fd);
+void		net_linger_close_all(void);
 typedef ssize_t (*hs_read_fn)(void *ctx, void *buf, size_t len);
 enum hs_result	hsread_step(struct hsread *, int fd, const char **err);
 enum hs_result	hsread_step_io(struct hsread *, hs_read_fn, void *ctx,

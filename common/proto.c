@@ -50,6 +50,11 @@ static const struct field_def fields[F_NFIELDS] = {
 	[F_CONN_RATE] = INT(conn_rate, "conn_rate", 0, 1000000),
 	[F_CONN_BURST] = INT(conn_burst, "conn_burst", 0, 1000000),
 	[F_BANDWIDTH_LIMIT] = INT(bandwidth_limit, "bandwidth_limit", 0, 1LL << 33),
+	[F_CUSTOM_DOMAINS] = STR(custom_domains, "custom_domains"),
+	[F_SUBDOMAIN] = STR(subdomain, "subdomain"),
+	[F_HTTP_USER] = STR(http_user, "http_user"),
+	[F_HTTP_PASSWORD] = STR(http_password, "http_password"),
+	[F_HOST_HEADER_REWRITE] = STR(host_header_rewrite, "host_header_rewrite"),
 };
 
 static const char *const type_names[MSG_NTYPES] = {

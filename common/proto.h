@@ -30,6 +30,8 @@ enum msg_field {
 	F_PROTOCOL, F_LOCAL_IP, F_LOCAL_PORT, F_REMOTE_PORT, F_POOL_COUNT,
 	F_DATA_ID, F_PEER, F_CMD,
 	F_MAX_CONNS, F_CONN_RATE, F_CONN_BURST, F_BANDWIDTH_LIMIT,	/* limits */
+	F_CUSTOM_DOMAINS, F_SUBDOMAIN, F_HTTP_USER, F_HTTP_PASSWORD,
+	F_HOST_HEADER_REWRITE,						/* vhosts */
 	F_NFIELDS
 };
 
@@ -55,6 +57,11 @@ struct msg {
 	int64_t		conn_rate;		/* new connections a second, 0: none */
 	int64_t		conn_burst;		/* 0: conn_rate */
 	int64_t		bandwidth_limit;	/* bytes a second each way, 0: none */
+	char		custom_domains[512];	/* "a.example.org,b.example.org" */
+	char		subdomain[64];		/* app -> app.<subdomain_host> */
+	char		http_user[64];
+	char		http_password[128];
+	char		host_header_rewrite[256];
 };
 
 #define MSG_HAS(m, f)	(((m)->present >> (f)) & 1)

@@ -265,20 +265,31 @@ print_clients(yajl_val r)
 static void
 print_mappings(yajl_val r)
 {
-	printf("%-6s  %-12s  %-20s  %-21s  %-8s  %6s  %12s  %12s\n", "PORT",
-	    "NAME", "CLIENT", "LOCAL", "STATE", "CONNS", "BYTES IN", "BYTES OUT");
+	printf("%-6s  %-5s  %-12s  %-20s  %-21s  %-8s  %6s  %12s  %12s  %s\n",
+	    "PORT", "TYPE", "NAME", "CLIENT", "LOCAL", "STATE", "CONNS",
+	    "BYTES IN", "BYTES OUT", "DOMAINS");
 	for (size_t i = 0; YAJL_IS_ARRAY(r) && i < r->u.array.len; i++) {
-		yajl_val	m = r->u.array.values[i];
-		char		local[96];
+		yajl_val	m = r->u.array.values[i], d = get(m, "domains");
+		char		local[96], doms[600];
+		size_t		off = 0;
 
 		snprintf(local, sizeof(local), "%s:%lld", get_str(m, "local_ip"),
 		    get_int(m, "local_port"));
-		printf("%-6lld  %-12s  %-20s  %-21s  %-8s  %6lld  %12lld  %12lld\n",
-		    get_int(m, "remote_port"), get_str(m, "name"),
-		    get_str(m, "client_name"), local,
+		doms[0] = '\0';
+		for (size_t j = 0; YAJL_IS_ARRAY(d) && j < d->u.array.len &&
+		    off < sizeof(doms); j++)
+			off += (size_t)snprintf(doms + off, sizeof(doms) - off,
+			    "%s%s", j ? "," : "",
+			    YAJL_IS_STRING(d->u.array.values[j]) ?
+			    YAJL_GET_STRING(d->u.array.values[j]) : "");
+		printf("%-6lld  %-5s  %-12s  %-20s  %-21s  %-8s  %6lld  %12lld  "
+		    "%12lld  %s\n", get_int(m, "remote_port"),
+		    get_str(m, "type")[0] ? get_str(m, "type") : "tcp",
+		    get_str(m, "name"), get_str(m, "client_name"), local,
 		    YAJL_IS_FALSE(get(m, "enabled")) ? "disabled" : "enabled",
 		    get_int(m, "live_conns"),
-		    get_int(m, "bytes_in"), get_int(m, "bytes_out"));
+		    get_int(m, "bytes_in"), get_int(m, "bytes_out"),
+		    doms[0] ? doms : "-");
 	}
 }
 

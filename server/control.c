@@ -162,7 +162,8 @@ control_register(struct session *s, const struct msg *req)
 	if (!s->registered && s->nmappings == 0)
 		snprintf(s->name, sizeof(s->name), "%s",
 		    req->name[0] ? req->name : "client");
-	if (MSG_HAS(req, F_PROTOCOL) && strcmp(req->protocol, "tcp") != 0) {
+	if (MSG_HAS(req, F_PROTOCOL) && strcmp(req->protocol, "tcp") != 0 &&
+	    !vhost_is_type(req)) {
 		register_fail(s, req, "unsupported protocol");
 		return;
 	}
@@ -213,6 +214,12 @@ control_register(struct session *s, const struct msg *req)
 	c.map.worker_index = (uint32_t)W->index;
 	c.bind = bind_public;
 	c.bind_arg = &fd;
+	db_strlcpy(c.map.type, "tcp", sizeof(c.map.type));
+	if (vhost_is_type(req) && vhost_prepare(req, &c.map, c.error,
+	    sizeof(c.error)) == -1) {
+		register_fail(s, req, c.error);	/* no domain, bad domain, ... */
+		return;
+	}
 	if (db_claim(&W->db, &c) == -1) {
 		if (fd != -1)
 			close(fd);
@@ -229,8 +236,10 @@ control_register(struct session *s, const struct msg *req)
 	map->local_port = c.map.local_port;
 	snprintf(map->name, sizeof(map->name), "%s", c.map.name);
 	snprintf(map->local_ip, sizeof(map->local_ip), "%s", c.map.local_ip);
+	snprintf(map->type, sizeof(map->type), "%s", c.map.type);
 	limit_mapping_init(map, req);
-	tunnel_mapping_listen(s, map, fd);
+	tunnel_mapping_listen(s, map, fd);	/* fd -1 for http/https */
+	vhost_mapping_attach(map, req, c.map.domains);
 	log_info("client %s (%s) from %s: registered %s remote port %u -> "
 	    "local port %u", s->name, s->id, s->addr, map->name,
 	    map->remote_port, map->local_port);

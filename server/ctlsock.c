@@ -98,12 +98,31 @@ ctl_fail(struct ctl_conn *c, const char *error)
 	yajl_gen_free(g);
 }
 
+/* Emits "domains": the comma-separated list as an array ([] for tcp). */
+static void
+ctlsock_gen_domains(yajl_gen g, const char *list)
+{
+	const char *p = list, *e;
+
+	GEN_STR(g, "domains");
+	yajl_gen_array_open(g);
+	for (; *p != '\0'; p = *e ? e + 1 : e) {
+		if ((e = strchr(p, ',')) == NULL)
+			e = p + strlen(p);
+		if (e > p)
+			yajl_gen_string(g, (const unsigned char *)p, (size_t)(e - p));
+	}
+	yajl_gen_array_close(g);
+}
+
 /* Emits one mapping record. */
 static void
 gen_mapping(yajl_gen g, MDB_txn *txn, const struct db_mapping *m, int full)
 {
 	yajl_gen_map_open(g);
 	GEN_KV_INT(g, "remote_port", m->remote_port);
+	GEN_KV_STR(g, "type", m->type[0] ? m->type : "tcp");
+	ctlsock_gen_domains(g, m->domains);
 	GEN_KV_STR(g, "name", m->name);
 	GEN_KV_STR(g, "local_ip", m->local_ip);
 	GEN_KV_INT(g, "local_port", m->local_port);

@@ -187,6 +187,8 @@ flush_session(MDB_txn *txn, struct session *s)
 		memset(&m, 0, sizeof(m));
 		m.remote_port = map->remote_port;
 		db_strlcpy(m.client_id, s->id, sizeof(m.client_id));
+		db_strlcpy(m.type, map->type, sizeof(m.type));	/* picks the key */
+		db_strlcpy(m.name, map->name, sizeof(m.name));
 		m.bytes_in = map->bytes_in;
 		m.bytes_out = map->bytes_out;
 		m.live_conns = map->live_conns;

@@ -19,6 +19,7 @@
 #include "strmap.h"
 
 struct msg;
+struct sockaddr;
 
 #define MAX_WORKERS		256
 #define REGISTER_TIMEOUT	10	/* seconds to complete the first message */
@@ -55,6 +56,8 @@ enum mesh_type {
 	MESH_KILL,		/* close client_id: its client has reconnected */
 	MESH_TLS_CONN,		/* a TLS connection steered here before its
 				 * handshake (fd attached, id = peer address) */
+	MESH_VHOST_CONN,	/* a vhost visitor for a domain served here
+				 * (fd attached, unread; id = "http"/"https") */
 };
 
 struct mesh_msg {
@@ -119,6 +122,7 @@ struct pubconn {
 	int64_t			 since;
 	uint64_t		 flushed_in, flushed_out; /* bytes already counted */
 	int			 in_db;		/* written to the conns table */
+	struct vhost_pump	*pump;		/* http: the visitor's side (vhost_pump.c) */
 };
 TAILQ_HEAD(pubconn_list, pubconn);
 
@@ -138,6 +142,8 @@ struct mapping {
 	uint32_t		 total_conns;
 	uint64_t		 bytes_in, bytes_out;
 	struct map_limit	*limit;		/* limit.c */
+	char			 type[8];	/* "tcp", "http", "https" */
+	struct vhost_map	*vhost;		/* http/https only (vhost.c) */
 };
 TAILQ_HEAD(mapping_list, mapping);
 
@@ -265,6 +271,31 @@ void	tunnel_session_drop_data(struct session *);
 void	tunnel_ticket_free(struct data_ticket *);
 void	tunnel_account(struct pubconn *);
 void	tunnel_session_stop(struct session *);
+struct vhost_pump;
+void	tunnel_pubconn_add(struct mapping *, int fd, const struct sockaddr *,
+	    struct vhost_pump *);
+void	tunnel_pubconn_close(struct pubconn *, const char *reason);
+
+/* vhost.c */
+void	vhost_init(void);
+void	vhost_stop(void);
+void	vhost_free(void);
+long	vhost_port(int https);
+void	vhost_adopt(int fd, const char *kind);
+void	vhost_mapping_free(struct mapping *);
+
+void	vhost_mapping_attach(struct mapping *, const struct msg *,
+	    const char *domains);
+
+/* vhost_pump.c */
+void	vhost_pump_attach(struct vhost_pump *, struct pubconn *);
+void	vhost_pump_free(struct vhost_pump *);
+
+/* vhost_reg.c */
+struct db_mapping;
+int	vhost_is_type(const struct msg *);
+int	vhost_prepare(const struct msg *, struct db_mapping *, char *err,
+	    size_t errlen);
 
 /* flush.c */
 void	flush_start(void);

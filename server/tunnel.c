@@ -21,6 +21,8 @@
 #include "xmalloc.h"
 
 static void pubconn_close(struct pubconn *, const char *reason);
+static void pubconn_wait_timeout(evutil_socket_t, short, void *);
+static void tunnel_request_data(struct session *);
 
 /* Moves relay byte counts not yet counted into the mapping and session. */
 void
@@ -64,6 +66,7 @@ tunnel_pair(struct pubconn *pc, int dfd, SSL *ssl)
 
 	msg_init(&m, MSG_START);
 	msg_set_int(&m, F_REMOTE_PORT, pc->mapping->remote_port);
+	msg_set_str(&m, F_MAPPING, pc->mapping->name);	/* vhosts share a port */
 	msg_set_str(&m, F_PEER, pc->peer);
 	if (proto_encode(&m, json, &len) == -1)
 		sent = 0;
@@ -112,9 +115,17 @@ pubconn_close(struct pubconn *pc, const char *reason)
 		relay_free(pc->relay);	/* closes both sockets */
 	else
 		close(pc->fd);
+	vhost_pump_free(pc->pump);	/* http: the visitor's socket */
 	log_debug("port %u: connection from %s closed: %s", map->remote_port,
 	    pc->peer, reason);
 	free(pc);
+}
+
+/* Closes a public connection for another file (vhost_pump.c). */
+void
+tunnel_pubconn_close(struct pubconn *pc, const char *reason)
+{
+	pubconn_close(pc, reason);
 }
 
 /* A public connection waited too long for a data connection. */
@@ -206,19 +217,76 @@ mapping_accept_retry(evutil_socket_t fd, short what, void *arg)
 		event_add(&map->ev_accept, NULL);
 }
 
+/*
+ * Takes a new public connection of map (accepted here, or the socketpair
+ * end of an HTTP visitor's pump, owned from now on) and pairs it with a
+ * data connection, now or when one comes.  Closes fd if a limit refuses.
+ */
+void
+tunnel_pubconn_add(struct mapping *map, int fd, const struct sockaddr *sa,
+    struct vhost_pump *pump)
+{
+	struct session	*s = map->session;
+	struct timeval	 wait_tv = { WAIT_FOR_DATA_TIMEOUT, 0 };
+	struct pubconn	*pc;
+	struct dataconn	*dc;
+
+	if (limit_refuse(map, sa)) {
+		vhost_pump_free(pump);
+		close(fd);	/* at once: counted and logged by limit.c */
+		return;
+	}
+	net_set_nodelay(fd);
+	pc = xcalloc(1, sizeof(*pc));
+	pc->mapping = map;
+	pc->fd = fd;
+	pc->pump = pump;
+	if (pump != NULL)
+		vhost_pump_attach(pump, pc);	/* runs while pc waits, bounded */
+	pc->id = ++W->conn_seq;
+	pc->since = time(NULL);
+	net_addr_str(sa, pc->peer, sizeof(pc->peer));
+	TAILQ_INSERT_TAIL(&map->conns, pc, entry);
+	map->live_conns++;
+	map->total_conns++;
+	s->live_conns++;
+	s->dirty = 1;
+	W->flush_new_conns++;
+	if ((dc = TAILQ_FIRST(&s->pool)) != NULL) {
+		int	 dfd = dc->fd;
+		SSL	*dssl = dc->ssl;
+
+		TAILQ_REMOVE(&s->pool, dc, entry);
+		s->pool_size--;
+		event_del(&dc->ev);
+		free(dc);
+		tunnel_pair(pc, dfd, dssl);
+	} else {
+		pc->waiting = 1;
+		TAILQ_INSERT_TAIL(&s->waiting, pc, wait_entry);
+		s->nwaiting++;
+		evtimer_assign(&pc->wait_timer, W->base,
+		    pubconn_wait_timeout, pc);
+		evtimer_add(&pc->wait_timer, &wait_tv);
+		/*
+		 * Its own request: a data connection the client failed
+		 * to open must not leave this one waiting for a ticket
+		 * that is still outstanding.
+		 */
+		tunnel_request_data(s);
+	}
+	tunnel_pool_refill(s);
+}
+
 /* Accepts public connections of one mapping (bounded per wakeup). */
 static void
 mapping_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct mapping	*map = arg;
-	struct session	*s = map->session;
-	struct timeval	 wait_tv = { WAIT_FOR_DATA_TIMEOUT, 0 };
 
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage	 ss;
 		socklen_t		 sl = sizeof(ss);
-		struct pubconn		*pc;
-		struct dataconn		*dc;
 		int			 fd;
 
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
@@ -235,47 +303,7 @@ mapping_accept(evutil_socket_t lfd, short what, void *arg)
 				log_warn("port %u: accept", map->remote_port);
 			return;
 		}
-		if (limit_refuse(map, (struct sockaddr *)&ss)) {
-			close(fd);	/* at once: counted and logged by limit.c */
-			continue;
-		}
-		net_set_nodelay(fd);
-		pc = xcalloc(1, sizeof(*pc));
-		pc->mapping = map;
-		pc->fd = fd;
-		pc->id = ++W->conn_seq;
-		pc->since = time(NULL);
-		net_addr_str((struct sockaddr *)&ss, pc->peer, sizeof(pc->peer));
-		TAILQ_INSERT_TAIL(&map->conns, pc, entry);
-		map->live_conns++;
-		map->total_conns++;
-		s->live_conns++;
-		s->dirty = 1;
-		W->flush_new_conns++;
-		if ((dc = TAILQ_FIRST(&s->pool)) != NULL) {
-			int	 dfd = dc->fd;
-			SSL	*dssl = dc->ssl;
-
-			TAILQ_REMOVE(&s->pool, dc, entry);
-			s->pool_size--;
-			event_del(&dc->ev);
-			free(dc);
-			tunnel_pair(pc, dfd, dssl);
-		} else {
-			pc->waiting = 1;
-			TAILQ_INSERT_TAIL(&s->waiting, pc, wait_entry);
-			s->nwaiting++;
-			evtimer_assign(&pc->wait_timer, W->base,
-			    pubconn_wait_timeout, pc);
-			evtimer_add(&pc->wait_timer, &wait_tv);
-			/*
-			 * Its own request: a data connection the client failed
-			 * to open must not leave this one waiting for a ticket
-			 * that is still outstanding.
-			 */
-			tunnel_request_data(s);
-		}
-		tunnel_pool_refill(s);
+		tunnel_pubconn_add(map, fd, (struct sockaddr *)&ss, NULL);
 	}
 }
 
@@ -288,7 +316,8 @@ tunnel_mapping_listen(struct session *s, struct mapping *map, int fd)
 	event_assign(&map->ev_accept, W->base, fd, EV_READ | EV_PERSIST,
 	    mapping_accept, map);
 	evtimer_assign(&map->ev_accept_retry, W->base, mapping_accept_retry, map);
-	event_add(&map->ev_accept, NULL);
+	if (fd != -1)		/* http/https mappings share the vhost listeners */
+		event_add(&map->ev_accept, NULL);
 	TAILQ_INSERT_TAIL(&s->mappings, map, entry);
 	s->nmappings++;
 	return 0;
@@ -310,6 +339,7 @@ tunnel_mapping_free(struct mapping *map)
 	TAILQ_REMOVE(&map->session->mappings, map, entry);
 	map->session->nmappings--;
 	limit_mapping_free(map);
+	vhost_mapping_free(map);
 	free(map);
 }
 

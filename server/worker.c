@@ -414,6 +414,8 @@ worker_mesh_read(evutil_socket_t mfd, short what, void *arg)
 			tunnel_data_conn(fd, NULL, mm.id, addr);
 		} else if (mm.type == MESH_TLS_CONN && fd != -1 && !W->stopping) {
 			pending_adopt(fd, mm.id, 1);
+		} else if (mm.type == MESH_VHOST_CONN && fd != -1) {
+			vhost_adopt(fd, mm.id);
 		} else if (mm.type == MESH_KILL) {
 			control_kick(mm.id, "replaced by a new session");
 			if (fd != -1)
@@ -507,6 +509,7 @@ worker_stop(const char *why)
 	/* Leave the SO_REUSEPORT group now, so the kernel sends nothing more here. */
 	close(W->listen_fd);
 	W->listen_fd = -1;
+	vhost_stop();
 	while (!TAILQ_EMPTY(&W->pending))
 		pending_free(TAILQ_FIRST(&W->pending), 1);
 	msg_init(&m, MSG_ERROR);
@@ -627,8 +630,10 @@ worker_cleanup(void)
 			free(mo);
 		}
 	}
+	vhost_free();
 	relay_pipes_release_all();
 	SSL_CTX_free(W->tls_ctx);
+	net_linger_close_all();		/* peers slower than the exit */
 	event_base_free(W->base);
 	db_close(&W->db);
 	if (W->listen_fd != -1)
@@ -704,6 +709,7 @@ worker_main(const char *conf_path, int index, int nworkers, const char *fds,
 	evsignal_add(&W->ev_sighup, NULL);
 	evsignal_assign(&W->ev_sigusr1, W->base, SIGUSR1, worker_signal, NULL);
 	evsignal_add(&W->ev_sigusr1, NULL);
+	vhost_init();
 	flush_start();
 	log_info("worker %d started", index);
 	event_base_dispatch(W->base);

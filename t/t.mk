@@ -15,7 +15,7 @@ check: deps
 # client_config.c and serverlist.c are not in libgotunnel.a; check_config.c
 # and check_serverlist.c test them, so they are compiled in here.
 UNIT_SRC := $(wildcard t/unit/*.c)
-UNIT_EXTRA := client/client_config.c client/serverlist.c
+UNIT_EXTRA := client/client_config.c client/serverlist.c client/client_vhost.c client/proxyproto.c server/http_head.c
 $(BUILD)/t/unit/check_all: $(UNIT_SRC) $(UNIT_EXTRA) $(wildcard t/unit/*.h client/*.h) $(BUILD)/libgotunnel.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iclient $(LDFLAGS) -o $@ $(UNIT_SRC) $(UNIT_EXTRA) $(BUILD)/libgotunnel.a $(LDLIBS) -loath -lcheck -lsubunit -lm -lrt -lpthread

@@ -34,6 +34,17 @@ live_mapping_json(struct kore_buf *b, MDB_txn *txn, const struct db_mapping *m,
 		jw_str(b, "client_name", m->client_name,
 		    sizeof(m->client_name));
 	}
+	jw_str(b, "type", m->type[0] ? m->type : "tcp", sizeof(m->type));
+	jw_key(b, "domains");		/* [] for tcp */
+	jw_open(b, '[');
+	for (const char *p = m->domains, *e; *p != '\0' &&
+	    p < m->domains + sizeof(m->domains); p = *e ? e + 1 : e) {
+		if ((e = strchr(p, ',')) == NULL)
+			e = p + strlen(p);
+		if (e > p)
+			jw_str(b, NULL, p, (size_t)(e - p));
+	}
+	jw_close(b, ']');
 	jw_str(b, "local_ip", m->local_ip, sizeof(m->local_ip));
 	jw_uint(b, "local_port", m->local_port);
 	jw_int(b, "since", m->since);

@@ -425,6 +425,7 @@ def test_clients_and_mappings(a):
     assert sorted(m["remote_port"] for m in c["mappings"]) == [21022, 21080]
     m = [m for m in c["mappings"] if m["remote_port"] == 21022][0]
     assert m["name"] == "ssh" and m["local_port"] == 22 and m["local_ip"] == "127.0.0.1"
+    assert m["type"] == "tcp" and m["domains"] == [], m   # a record without a type is tcp
     r = a.req("GET", "/api/clients/c0ffee01", cookie=cookie)
     assert r.status == 200 and r.json()["conns"][0]["peer"] == "127.0.0.1:40001", r.body
     assert r.json()["conns"][0]["remote_port"] == 21022

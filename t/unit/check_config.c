@@ -392,6 +392,20 @@ START_TEST(test_server_file_errors)
 	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "heartbeat_timeout must be at least 2"));
 
+	/* Virtual-host ports: their own, not bind_port, not each other. */
+	put("[common]\ntoken = t\nbind_port = 7000\nvhost_http_port = 7000\n");
+	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "must differ from bind_port"));
+	put("[common]\ntoken = t\nvhost_http_port = 80\nvhost_https_port = 80\n");
+	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "from each other"));
+	put("[common]\ntoken = t\nvhost_http_port = 80\nvhost_https_port = 443\n"
+	    "subdomain_host = example.org\n");
+	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.vhost_http_port, 80);
+	ck_assert_int_eq(c.vhost_https_port, 443);
+	ck_assert_str_eq(c.subdomain_host, "example.org");
+
 	/* TLS keys: the pair goes together; mTLS and clear text need TLS. */
 	put("[common]\ntoken = t\ntls_cert_file = /c.pem\n");
 	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
@@ -592,7 +606,19 @@ static const struct {
 	{ "[common]\ntoken = t\ntls_enable = sometimes\n", 3, "tls_enable must be true or false" },
 	{ "[common]\ntoken = t\ntls_server_name =\n", 3, "tls_server_name must be a host name" },
 	{ "token = t\n[common]\n", 1, "key outside of a section" },
-	{ CLI_OK "type = udp\n", 6, "unsupported type (only tcp)" },
+	{ CLI_OK "type = ftp\n", 6, "unsupported type (tcp, http or https)" },
+	{ CLI_OK "type = http\ncustom_domains = a.example.org\n", 3,
+	    "type http has no remote_port" },
+	{ "[common]\ntoken = t\n[web]\ntype = http\nlocal_port = 80\n", 3,
+	    "needs custom_domains or subdomain" },
+	{ CLI_OK "custom_domains = a.example.org\n", 3, "need type = http" },
+	{ CLI_OK "proxy_protocol_version = v3\n", 6,
+	    "proxy_protocol_version must be v1 or v2" },
+	{ "[common]\ntoken = t\n[web]\ntype = https\nlocal_port = 443\n"
+	    "subdomain = x\nhttp_user = u\nhttp_password = p\n", 3,
+	    "for type http only" },
+	{ "[common]\ntoken = t\n[web]\ntype = http\nlocal_port = 80\n"
+	    "subdomain = x\nhttp_user = u\n", 3, "go together" },
 	{ CLI_OK "type =\n", 6, "unsupported type" },
 	{ CLI_OK "local_port = 0\n", 6, "local_port must be a number from 1 to 65535" },
 	{ CLI_OK "local_port = 65536\n", 6, "local_port must be" },

@@ -33,6 +33,9 @@ main(void)
 	add_suite(&sr, suite_totp);
 	add_suite(&sr, suite_prune);
 	add_suite(&sr, suite_serverlist);
+	add_suite(&sr, suite_http_head);
+	add_suite(&sr, suite_proxyproto);
+	add_suite(&sr, suite_db_vhost);
 	if (sr == NULL)
 		return 1;
 	srunner_run_all(sr, CK_NORMAL);

@@ -17,5 +17,8 @@ Suite	*suite_tbucket(void) __attribute__((weak));
 Suite	*suite_totp(void) __attribute__((weak));	/* RFC 6238 (admin two-factor login) */
 Suite	*suite_prune(void) __attribute__((weak));	/* history retention */
 Suite	*suite_serverlist(void) __attribute__((weak));	/* the client's server_addr list */
+Suite	*suite_http_head(void) __attribute__((weak));	/* vhost request heads */
+Suite	*suite_proxyproto(void) __attribute__((weak));	/* PROXY protocol v1/v2 */
+Suite	*suite_db_vhost(void) __attribute__((weak));	/* domain claims, sticky ports */
 
 #endif

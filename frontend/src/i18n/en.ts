@@ -112,6 +112,8 @@ const en = {
   'detail.history': 'Session history',
 
   'mapping.state': 'Enabled',
+  'mapping.type': 'Type',
+  'mapping.domains': 'Domains',
   'mapping.on': 'on',
   'mapping.off': 'off',
   'mapping.switchLabel': 'Accept public connections on port {port}',

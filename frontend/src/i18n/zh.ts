@@ -114,6 +114,8 @@ const zh: Record<MessageKey, string> = {
   'detail.history': '会话历史',
 
   'mapping.state': '启用',
+  'mapping.type': '类型',
+  'mapping.domains': '域名',
   'mapping.on': '开',
   'mapping.off': '关',
   'mapping.switchLabel': '在端口 {port} 接受公网连接',

@@ -2,7 +2,7 @@
 // One client: its mappings and its live public connections, updated live.
 import { useEffect, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
-import { App, Badge, Button, Card, Col, Descriptions, Popconfirm, Result, Row, Space, Statistic, Table, Tooltip, Typography } from 'antd';
+import { App, Badge, Button, Card, Col, Descriptions, Popconfirm, Result, Row, Space, Statistic, Table, Tag, Tooltip, Typography } from 'antd';
 import { ArrowLeftOutlined, DisconnectOutlined, HistoryOutlined, ReloadOutlined } from '@ant-design/icons';
 import { disconnectClient, getClient } from '../../api/clients';
 import { useCan } from '../../access';
@@ -169,7 +169,7 @@ export default function ClientDetailPage() {
 
       <Card size="small" title={t('detail.mappings')}>
         <Table<Mapping>
-          rowKey="remote_port"
+          rowKey="name"
           size="small"
           dataSource={c.mappings}
           pagination={false}
@@ -177,8 +177,10 @@ export default function ClientDetailPage() {
           data-testid="detail-mappings"
           locale={{ emptyText: <EmptyState title={t('detail.noMappings')} /> }}
           columns={[
-            { title: t('mapping.state'), key: 'enabled', render: (_: unknown, m) => <MappingSwitch mapping={m} disabled={offline || !mayToggle} onChanged={reloadSoon} /> },
+            { title: t('mapping.state'), key: 'enabled', render: (_: unknown, m) => <MappingSwitch mapping={m} disabled={offline || !mayToggle || (m.type ?? 'tcp') !== 'tcp'} onChanged={reloadSoon} /> },
             { title: t('detail.mappingName'), dataIndex: 'name' },
+            { title: t('mapping.type'), key: 'type', render: (_: unknown, m) => <Tag color={(m.type ?? 'tcp') === 'tcp' ? 'blue' : 'purple'}>{m.type ?? 'tcp'}</Tag> },
+            { title: t('mapping.domains'), key: 'domains', render: (_: unknown, m) => (m.domains?.length ? m.domains.join(', ') : '—') },
             { title: t('detail.remotePort'), dataIndex: 'remote_port', render: (v: number) => <Typography.Text strong>:{v}</Typography.Text> },
             { title: t('detail.local'), key: 'local', render: (_: unknown, m) => `${m.local_ip}:${m.local_port}` },
             { title: t('clients.liveConns'), dataIndex: 'live_conns', align: 'right' },

@@ -41,6 +41,16 @@ describe('ClientsPage', () => {
     expect(await screen.findByText('No client matches the search')).toBeInTheDocument();
   });
 
+  it('shows the type and domains of virtual-host mappings', async () => {
+    const web = { name: 'web', remote_port: 80, type: 'http', domains: ['a.example.org', 'www.a.example.org'],
+      local_ip: '127.0.0.1', local_port: 8080, since: 1700000000, live_conns: 0, total_conns: 0, bytes_in: 0, bytes_out: 0 };
+    const tls = { ...web, name: 'tls', remote_port: 443, type: 'https', domains: ['b.example.org'] };
+    mockFetch({ 'GET /api/clients': () => ({ body: { clients: [sampleClient({ mappings: [web, tls] })] } }) });
+    renderPage(<ClientsPage />);
+    expect(await screen.findByText('web http a.example.org +1')).toBeInTheDocument();
+    expect(screen.getByText('tls https b.example.org')).toBeInTheDocument();
+  });
+
   it('keeps the last data and shows a banner when a refresh fails', async () => {
     let up = true;
     mockFetch({

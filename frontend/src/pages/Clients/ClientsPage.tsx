@@ -18,18 +18,26 @@ import { countConn, matchClient, removeClient, upsertClient } from './live';
 
 const QUIET_REFRESH_MS = 15000;
 
-/** The mapping tags of a client: "ssh 10022 → 127.0.0.1:22". */
+/** The mapping tags of a client: "ssh :10022" (tcp) or "web http a.example.org"
+ * (a virtual host: its type and first domain; the tooltip lists them all). */
 export function MappingTags({ client }: { client: Client }) {
   if (!client.mappings.length) return <Typography.Text type="secondary">—</Typography.Text>;
   return (
     <Space size={[4, 4]} wrap>
-      {client.mappings.map((m) => (
-        <Tooltip key={m.remote_port} title={`${m.name}: :${m.remote_port} → ${m.local_ip}:${m.local_port}`}>
-          <Tag color="blue" style={{ marginInlineEnd: 0 }}>
-            {m.name} :{m.remote_port}
-          </Tag>
-        </Tooltip>
-      ))}
+      {client.mappings.map((m) => {
+        const vhost = m.type === 'http' || m.type === 'https';
+        const doms = m.domains ?? [];
+        const title = vhost
+          ? `${m.name} (${m.type}): ${doms.join(', ')} :${m.remote_port} → ${m.local_ip}:${m.local_port}`
+          : `${m.name}: :${m.remote_port} → ${m.local_ip}:${m.local_port}`;
+        return (
+          <Tooltip key={m.name} title={title}>
+            <Tag color={vhost ? 'purple' : 'blue'} style={{ marginInlineEnd: 0 }}>
+              {vhost ? `${m.name} ${m.type} ${doms[0] ?? ''}${doms.length > 1 ? ` +${doms.length - 1}` : ''}` : `${m.name} :${m.remote_port}`}
+            </Tag>
+          </Tooltip>
+        );
+      })}
     </Space>
   );
 }
