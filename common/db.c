@@ -23,6 +23,7 @@ static const char *const db_names[DB_NTABLES] = {
 	[DB_AUDIT] = "audit",
 	[DB_META] = "meta",
 	[DB_MAPSTATE] = "mapstate",
+	[DB_OUTBOX] = "outbox",
 };
 
 /* Returns the LMDB name of a table. */

@@ -71,6 +71,8 @@ master_ipc_read(evutil_socket_t fd, short what, void *arg)
 	if (n == sizeof(m) && (m.type == IPC_KICK_RESULT ||
 	    m.type == IPC_MAPPING_RESULT))
 		ctlsock_kick_result(&m);
+	else if (n == sizeof(m) && m.type == IPC_CLAIM)
+		cluster_claim((int)((struct worker_slot *)arg - M->slots), &m);
 }
 
 /* Sends a message to a worker slot; -1 if it is not running. */
@@ -474,6 +476,7 @@ master_cleanup(void)
 		}
 	}
 	db_clear_live(&M->db, "master stopped");
+	cluster_stop();
 	mdb_env_sync(M->db.env, 1);	/* NOSYNC environment: the last word on disk */
 	db_close(&M->db);
 	event_base_free(M->base);
@@ -516,6 +519,8 @@ master_main(const char *conf_path, int verbose)
 		fatalx("cannot open the database in %s", M->conf.data_dir);
 	if (ctlsock_open(&M->conf, M->base) == -1)
 		exit(1);
+	/* Cluster mode (first: the history closed below goes to its outbox). */
+	cluster_start();
 	/* Rows left by a crash of a previous run are stale. */
 	db_clear_live(&M->db, "master restarted");
 	master_open_slots();
