@@ -15,6 +15,32 @@
 #include "log.h"
 
 #define OUTBOX_ORIGIN_KEY	"outbox_origin"
+#define OUTBOX_SEQ_KEY		"outbox_seq"
+
+/*
+ * Takes the next outbox sequence number.  It is kept in meta, not derived
+ * from the last key: the master empties the outbox, and a number used
+ * again would be taken by PostgreSQL for a copy already written.
+ */
+static uint64_t
+outbox_next_seq(struct db *db, MDB_txn *txn)
+{
+	MDB_val		k = { .mv_size = strlen(OUTBOX_SEQ_KEY),
+			      .mv_data = (void *)OUTBOX_SEQ_KEY }, v;
+	uint64_t	seq = 0;
+
+	if (mdb_get(txn, db->dbi[DB_META], &k, &v) == 0 &&
+	    v.mv_size == sizeof(seq))
+		memcpy(&seq, v.mv_data, sizeof(seq));
+	if (seq == 0)		/* first use, or an outbox from before the counter */
+		seq = db_next_seq(txn, db->dbi[DB_OUTBOX]) - 1;
+	seq++;
+	v.mv_size = sizeof(seq);
+	v.mv_data = &seq;
+	if (db_put(db, txn, db->dbi[DB_META], &k, &v, 0) != 0)
+		return 0;
+	return seq;
+}
 
 /* Appends a copy of rec to the outbox inside txn (no-op outside cluster mode). */
 int
@@ -25,6 +51,7 @@ db_outbox_put(struct db *db, MDB_txn *txn, enum db_outbox_kind kind,
 	unsigned char		key[8];
 	MDB_val			k = { .mv_size = 8, .mv_data = key };
 	MDB_val			v = { .mv_size = sizeof(o), .mv_data = &o };
+	uint64_t		seq;
 	int			rc;
 
 	if (!db->outbox)
@@ -34,7 +61,9 @@ db_outbox_put(struct db *db, MDB_txn *txn, enum db_outbox_kind kind,
 	memset(&o, 0, sizeof(o));
 	o.kind = kind;
 	memcpy(&o.u, rec, size);
-	db_key_u64(db_next_seq(txn, db->dbi[DB_OUTBOX]), key);
+	if ((seq = outbox_next_seq(db, txn)) == 0)
+		return -1;
+	db_key_u64(seq, key);
 	if ((rc = db_put(db, txn, db->dbi[DB_OUTBOX], &k, &v, MDB_APPEND)) != 0)
 		log_warnx("outbox write: %s", mdb_strerror(rc));
 	return rc;

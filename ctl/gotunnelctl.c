@@ -29,6 +29,7 @@
 int	ctl_user(const char *data_dir, int argc, char **argv) __attribute__((weak));
 int	ctl_cert(const struct server_config *, int argc, char **argv);
 int	ctl_fingerprint(const struct server_config *, int argc, char **argv);
+int	ctl_db(const struct server_config *, int argc, char **argv);
 
 /* Prints usage. */
 static void
@@ -39,6 +40,8 @@ usage(FILE *fp)
 	    "  status            master, workers, counts\n"
 	    "  clients           connected clients\n"
 	    "  mappings          published ports\n"
+	    "  nodes             the masters of the cluster ([cluster] mode)\n"
+	    "  db init           create or upgrade the cluster schema\n"
 	    "  kick CLIENT_ID    close a client's session and connections\n"
 	    "  mapping disable|enable PORT   refuse / accept public connections\n"
 	    "  reload            re-read the configuration (like SIGHUP)\n"
@@ -282,6 +285,27 @@ print_mappings(yajl_val r)
 	}
 }
 
+/* Human output of nodes. */
+static void
+print_nodes(yajl_val r)
+{
+	char t[32];
+
+	printf("%-16s  %-24s  %-7s  %-19s  %7s  %11s  %s\n", "NODE",
+	    "ADVERTISE", "STATUS", "LAST SEEN", "CLIENTS", "CONNECTIONS",
+	    "VERSION");
+	for (size_t i = 0; YAJL_IS_ARRAY(r) && i < r->u.array.len; i++) {
+		yajl_val n = r->u.array.values[i];
+
+		printf("%-16s  %-24s  %-7s  %-19s  %7lld  %11lld  %s\n",
+		    get_str(n, "name"), get_str(n, "advertise_addr"),
+		    get_str(n, "status"),
+		    fmt_time(get_int(n, "last_seen"), t, sizeof(t)),
+		    get_int(n, "clients"), get_int(n, "connections"),
+		    get_str(n, "version"));
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -327,6 +351,11 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", err);
 		free(c);
 		return 1;
+	}
+	if (strcmp(cmd, "db") == 0) {
+		rc = ctl_db(c, nargs - optind, args + optind);
+		free(c);
+		return rc;
 	}
 	if (strcmp(cmd, "cert") == 0 || strcmp(cmd, "fingerprint") == 0) {
 		rc = strcmp(cmd, "cert") == 0 ?
@@ -375,7 +404,7 @@ main(int argc, char *argv[])
 		yajl_tree_free(reply);
 		return 0;
 	}
-	if (strcmp(cmd, "status") && strcmp(cmd, "clients") &&
+	if (strcmp(cmd, "status") && strcmp(cmd, "clients") && strcmp(cmd, "nodes") &&
 	    strcmp(cmd, "mappings") && strcmp(cmd, "kick") && strcmp(cmd, "reload") &&
 	    strcmp(cmd, "stats")) {
 		fprintf(stderr, "gotunnelctl: unknown command '%s'\n", cmd);
@@ -410,6 +439,8 @@ main(int argc, char *argv[])
 		print_clients(result);
 	else if (strcmp(cmd, "mappings") == 0)
 		print_mappings(result);
+	else if (strcmp(cmd, "nodes") == 0)
+		print_nodes(result);
 	else if (strcmp(cmd, "kick") == 0)
 		printf("kicked %s\n", args[optind + 1]);
 	else if (strcmp(cmd, "stats") == 0)

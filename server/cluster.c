@@ -24,7 +24,9 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <sodium.h>
 #include <yajl/yajl_gen.h>
 
 #include "cluster_schema.h"
@@ -38,6 +40,7 @@
 #define OUTBOX_BATCH		500	/* outbox records a batch */
 #define NOTIFY_CHANNEL		"gotunnel"
 #define KICK_COOKIE_BIT		(1ULL << 63)	/* kicks nobody waits for */
+#define CLAIM_TRIES		3	/* a claim that lost a deadlock runs again */
 
 enum cq_kind { CQ_SCHEMA, CQ_TICK, CQ_OUTBOX, CQ_CLAIM, CQ_CTL, CQ_OTHER };
 
@@ -51,6 +54,7 @@ struct cq {
 	uint64_t	 cookie;		/* CQ_CTL: the waiting ctl connection */
 	char		 cmd[16];		/* CQ_CTL: nodes, clients, mappings, kick */
 	uint64_t	 outbox_last;		/* CQ_OUTBOX: last seq sent */
+	int		 tries;			/* CQ_CLAIM: runs after a deadlock */
 };
 TAILQ_HEAD(cq_list, cq);
 
@@ -66,6 +70,7 @@ static struct {
 	struct cq	*busy;
 	PGresult	*last;			/* busy's last result */
 	int		 failed;		/* busy had an error */
+	int		 retry;			/* ... a deadlock: worth another try */
 	time_t		 busy_since;
 	time_t		 next_try;
 	int		 schema_done;
@@ -381,6 +386,7 @@ cl_send_next(void)
 	C.busy = q;
 	C.busy_since = time(NULL);
 	C.failed = 0;
+	C.retry = 0;
 	if (!PQsendQuery(C.conn, q->sql)) {
 		cl_drop(PQerrorMessage(C.conn));
 		return;
@@ -446,8 +452,16 @@ cl_read(void)
 			ExecStatusType st = PQresultStatus(res);
 
 			if (st == PGRES_FATAL_ERROR) {
-				log_warnx("cluster: query failed: %s",
-				    PQresultErrorMessage(res));
+				const char *code = PQresultErrorField(res,
+				    PG_DIAG_SQLSTATE);
+
+				/* 40P01 deadlock, 40001 serialization: try again */
+				C.retry = code != NULL &&
+				    (strcmp(code, "40P01") == 0 ||
+				    strcmp(code, "40001") == 0);
+				if (!C.retry || C.busy->kind != CQ_CLAIM)
+					log_warnx("cluster: query failed: %s",
+					    PQresultErrorMessage(res));
 				C.failed = 1;
 			}
 			if (C.last != NULL)
@@ -460,6 +474,16 @@ cl_read(void)
 		C.busy = NULL;
 		res = C.last;
 		C.last = NULL;
+		if (C.failed && C.retry && q->kind == CQ_CLAIM &&
+		    ++q->tries < CLAIM_TRIES) {
+			/* Lost a deadlock to another node's batch: run it again. */
+			if (res != NULL)
+				PQclear(res);
+			TAILQ_INSERT_HEAD(&C.queue, q, entry);
+			C.nqueue++;
+			cl_send_next();
+			return;
+		}
 		cq_done(q, C.failed ? NULL : res);
 		if (res != NULL)
 			PQclear(res);
@@ -536,11 +560,19 @@ cl_io(evutil_socket_t fd, short what, void *arg)
 		cl_read();
 }
 
+/* Drops PostgreSQL's notices ("already exists, skipping"): not ours to log. */
+static void
+cl_notice(void *arg, const char *message)
+{
+}
+
 /* Starts connecting (asynchronously). */
 static void
 cl_connect(void)
 {
 	C.conn = PQconnectStart(M->conf.cluster_database);
+	if (C.conn != NULL)
+		PQsetNoticeProcessor(C.conn, cl_notice, NULL);
 	if (C.conn == NULL || PQstatus(C.conn) == CONNECTION_BAD) {
 		if (!C.warned_down)
 			log_warnx("cluster: cannot connect to the database: %s",
@@ -820,6 +852,37 @@ cl_tick(evutil_socket_t fd, short what, void *arg)
 	cl_outbox();
 }
 
+/*
+ * remote_port 0: picks an allowed port that no identity owns (as far as the
+ * cache knows), that this node has no mapping on, and that is free here;
+ * 0 if none.  The claim then decides for real.
+ */
+static uint16_t
+cl_pick_port(void)
+{
+	uint32_t	 n = portrange_count(&M->conf.allow_ports), start;
+	MDB_txn		*txn;
+	uint16_t	 port = 0;
+
+	if (n == 0 || db_txn_begin(&M->db, 1, &txn) != 0)
+		return 0;
+	start = randombytes_uniform(n);
+	/* Bounded: a crowded range gives up rather than scan for long. */
+	for (uint32_t i = 0; i < n && i < 4096 && port == 0; i++) {
+		uint16_t	cand = portrange_nth(&M->conf.allow_ports,
+				    (start + i) % n);
+		uint16_t	be = htons(cand);
+		MDB_val		k = { sizeof(be), &be }, v;
+
+		if (C.owner[cand] == NULL &&
+		    mdb_get(txn, M->db.dbi[DB_MAPPINGS], &k, &v) != 0 &&
+		    net_port_free(M->conf.proxy_bind_addr, cand) == 0)
+			port = cand;
+	}
+	mdb_txn_abort(txn);
+	return port;
+}
+
 /* A worker asks whether identity may hold a port: ask PostgreSQL. */
 void
 cluster_claim(int slot, const struct ipc_msg *m)
@@ -833,26 +896,34 @@ cluster_claim(int slot, const struct ipc_msg *m)
 	q->slot = slot;
 	q->claim = *m;
 	q->claim.identity[sizeof(q->claim.identity) - 1] = '\0';
-	if (C.state != CL_READY || !C.schema_done || m->remote_port == 0 ||
-	    m->remote_port > 65535) {
+	if (C.state != CL_READY || !C.schema_done || m->remote_port > 65535) {
 		cq_done(q, NULL);
+		return;
+	}
+	if (m->remote_port == 0 &&
+	    (q->claim.remote_port = cl_pick_port()) == 0) {
+		claim_answer(q, 0, "no free port in allow_ports");
+		cq_free(q);
 		return;
 	}
 	/*
 	 * One statement decides: the row is inserted, or taken over when it is
-	 * the same identity's or no live node holds it any more; a racing
-	 * claim of another identity waits on the row lock and then loses.
+	 * the same identity's or no live node holds it any more.  A racing
+	 * claim of another identity waits on the row lock, then re-checks the
+	 * row's newest version: its since is fresh, so it loses (the sub-select
+	 * alone would still see the snapshot from before the winner's commit).
 	 */
 	b = evbuffer_new();
 	evbuffer_add_printf(b, "WITH c AS (INSERT INTO gt_ports AS p (port, "
-	    "identity) VALUES (%u, ", m->remote_port);
+	    "identity) VALUES (%u, ", q->claim.remote_port);
 	lit(b, q->claim.identity);
 	evbuffer_add_printf(b, ") ON CONFLICT (port) DO UPDATE SET identity = "
 	    "EXCLUDED.identity, since = now() WHERE p.identity = "
-	    "EXCLUDED.identity OR NOT EXISTS (SELECT 1 FROM gt_holds h JOIN "
+	    "EXCLUDED.identity OR (p.since < now() - interval '5 seconds' AND "
+	    "NOT EXISTS (SELECT 1 FROM gt_holds h JOIN "
 	    "gt_nodes n ON n.name = h.node WHERE h.port = p.port AND "
 	    "h.identity = p.identity AND n.last_seen >= now() - interval "
-	    "'%ld seconds') RETURNING port, identity), h AS (INSERT INTO "
+	    "'%ld seconds')) RETURNING port, identity), h AS (INSERT INTO "
 	    "gt_holds (port, node, identity) SELECT port, ", to);
 	lit(b, M->conf.cluster_node_name);
 	evbuffer_add_printf(b, ", identity FROM c ON CONFLICT (port, node) DO "
@@ -890,7 +961,7 @@ cluster_ctl(const char *cmd, const char *arg, uint64_t cookie)
 		    "ORDER BY name), '[]') FROM gt_nodes", to, to, to);
 	else if (strcmp(cmd, "kick") == 0) {
 		evbuffer_add_printf(b, "SELECT pg_notify('" NOTIFY_CHANNEL "', "
-		    "'kick ' || l.node || ' ' || e->>'id') FROM gt_live l CROSS "
+		    "'kick ' || l.node || ' ' || (e->>'id')) FROM gt_live l CROSS "
 		    "JOIN jsonb_array_elements(l.items) e WHERE l.kind = 'clients' "
 		    "AND l.node <> ");
 		lit(b, M->conf.cluster_node_name);

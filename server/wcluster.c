@@ -12,8 +12,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <sodium.h>
-
 #include "db_live.h"
 #include "log.h"
 #include "proto.h"
@@ -22,7 +20,7 @@
 
 #define PARKED_MAX		2048	/* registers waiting for the master */
 #define PARKED_TIMEOUT		8	/* seconds: then the store counts as down */
-#define PICK_TRIES		8	/* remote_port 0: candidates tried */
+#define PICK_TRIES		8	/* remote_port 0: picks tried */
 
 /* A register waiting for the master's cluster-wide answer. */
 struct parked {
@@ -30,7 +28,7 @@ struct parked {
 	uint64_t		 cookie;	/* 0 until sent */
 	char			 session_id[DB_ID_LEN];
 	struct msg		 req;
-	uint16_t		 port;		/* asked for (a pick when req's is 0) */
+	uint16_t		 port;		/* asked for; 0: the master picks */
 	int			 tries;
 	time_t			 since;
 };
@@ -55,39 +53,6 @@ parked_free(struct parked *p)
 	TAILQ_REMOVE(&parked, p, entry);
 	nparked--;
 	free(p);
-}
-
-/* Tells whether a port is in this node's mappings table (any worker). */
-static int
-port_known(MDB_txn *txn, uint16_t port)
-{
-	uint16_t	be = htons(port);
-	MDB_val		k = { .mv_size = sizeof(be), .mv_data = &be }, v;
-
-	return mdb_get(txn, W->db.dbi[DB_MAPPINGS], &k, &v) == 0;
-}
-
-/* remote_port 0: picks a free allowed port to ask the cluster for; 0 if none. */
-static uint16_t
-pick_port(void)
-{
-	uint32_t	 n = portrange_count(&W->conf.allow_ports), start;
-	MDB_txn		*txn;
-	uint16_t	 port = 0;
-
-	if (n == 0 || db_txn_begin(&W->db, 1, &txn) != 0)
-		return 0;
-	start = randombytes_uniform(n);
-	/* Bounded: a crowded range gives up rather than scan for long. */
-	for (uint32_t i = 0; i < n && i < 4096 && port == 0; i++) {
-		uint16_t cand = portrange_nth(&W->conf.allow_ports, (start + i) % n);
-
-		if (!port_known(txn, cand) &&
-		    net_port_free(W->conf.proxy_bind_addr, cand) == 0)
-			port = cand;
-	}
-	mdb_txn_abort(txn);
-	return port;
 }
 
 /* Sends the claim of a parked register to the master. */
@@ -130,11 +95,6 @@ parked_next(const char *session_id)
 		if (p->cookie != 0 || strcmp(p->session_id, session_id) != 0)
 			continue;
 		if (s == NULL || s->closing) {
-			parked_free(p);
-			continue;
-		}
-		if (p->port == 0 && (p->port = pick_port()) == 0) {
-			control_register_fail(s, &p->req, "no free port in allow_ports");
 			parked_free(p);
 			continue;
 		}
@@ -187,12 +147,12 @@ wcluster_result(const struct ipc_msg *m)
 	s = control_session_find(id);
 	if (s != NULL && !s->closing) {
 		if (m->ok)
-			control_register_claim(s, &p->req, p->port);
+			control_register_claim(s, &p->req,
+			    (uint16_t)m->remote_port);
 		else if (p->req.remote_port == 0 && ++p->tries < PICK_TRIES &&
 		    strcmp(reason, "port in use") == 0) {
-			/* Another identity has our pick: ask for another port. */
+			/* Another node's identity took the pick meanwhile. */
 			p->cookie = 0;
-			p->port = 0;
 			parked_next(id);
 			return;
 		} else
