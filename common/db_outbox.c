@@ -16,6 +16,7 @@
 
 #define OUTBOX_ORIGIN_KEY	"outbox_origin"
 #define OUTBOX_SEQ_KEY		"outbox_seq"
+#define OUTBOX_MAX		500000	/* records waiting (~250 MB): beyond, dropped */
 
 /*
  * Takes the next outbox sequence number.  It is kept in meta, not derived
@@ -52,12 +53,20 @@ db_outbox_put(struct db *db, MDB_txn *txn, enum db_outbox_kind kind,
 	MDB_val			k = { .mv_size = 8, .mv_data = key };
 	MDB_val			v = { .mv_size = sizeof(o), .mv_data = &o };
 	uint64_t		seq;
+	MDB_stat		st;
 	int			rc;
 
 	if (!db->outbox)
 		return 0;
 	if (size > sizeof(o.u))
 		return -1;
+	/* A database away for days must not fill the disk: the bound. */
+	if (mdb_stat(txn, db->dbi[DB_OUTBOX], &st) == 0 &&
+	    st.ms_entries >= OUTBOX_MAX) {
+		log_warnx("outbox full (%d records): a history record for "
+		    "PostgreSQL is dropped", OUTBOX_MAX);
+		return 0;
+	}
 	memset(&o, 0, sizeof(o));
 	o.kind = kind;
 	memcpy(&o.u, rec, size);

@@ -246,13 +246,21 @@ print_status(yajl_val r)
 static void
 print_clients(yajl_val r)
 {
-	char t1[32], t2[32];
+	char	t1[32], t2[32];
+	int	cluster = 0;
 
+	/* Cluster mode: items carry their node; show it first. */
+	for (size_t i = 0; YAJL_IS_ARRAY(r) && i < r->u.array.len; i++)
+		cluster |= get(r->u.array.values[i], "node") != NULL;
+	if (cluster)
+		printf("%-16s  ", "NODE");
 	printf("%-32s  %-20s  %-22s  %-19s  %-19s  %s\n", "ID", "NAME", "ADDRESS",
 	    "CONNECTED", "LAST HEARTBEAT", "PORTS");
 	for (size_t i = 0; YAJL_IS_ARRAY(r) && i < r->u.array.len; i++) {
 		yajl_val c = r->u.array.values[i], maps = get(c, "mappings");
 
+		if (cluster)
+			printf("%-16s  ", get_str(c, "node"));
 		printf("%-32s  %-20s  %-22s  %-19s  %-19s  ", get_str(c, "id"),
 		    get_str(c, "name"), get_str(c, "address"),
 		    fmt_time(get_int(c, "connected_since"), t1, sizeof(t1)),

@@ -73,6 +73,7 @@ static struct {
 	int		 retry;			/* ... a deadlock: worth another try */
 	time_t		 busy_since;
 	time_t		 next_try;
+	time_t		 connect_since;
 	int		 schema_done;
 	int		 tick_queued, outbox_queued;
 	char		*owner[65536];		/* cluster-wide port owners (cache) */
@@ -491,6 +492,8 @@ cl_read(void)
 			return;
 		cl_send_next();
 	}
+	/* Notifications parsed along with the results. */
+	cl_notifies();
 }
 
 /* The database's socket is ready. */
@@ -582,6 +585,7 @@ cl_connect(void)
 		return;
 	}
 	C.state = CL_CONNECTING;
+	C.connect_since = time(NULL);
 	cl_watch(EV_WRITE);
 }
 
@@ -835,7 +839,12 @@ cl_tick(evutil_socket_t fd, short what, void *arg)
 		cl_connect();
 		return;
 	}
-	if (C.state == CL_CONNECTING && now - C.next_try > CQ_TIMEOUT) {
+	if (C.state == CL_CONNECTING && now - C.connect_since > CQ_TIMEOUT) {
+		if (!C.warned_down)
+			log_warnx("cluster: cannot connect to the database: "
+			    "timed out");
+		C.warned_down = 1;
+		C.state = CL_OFF;
 		cl_drop("connect timed out");
 		return;
 	}

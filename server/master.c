@@ -136,6 +136,13 @@ spawn_worker(int i)
 		_exit(127);
 	}
 	close(sp[1]);
+	if (cluster_on()) {
+		/* Claims of many registers at once: room for them both ways. */
+		int sz = 1 << 20;
+
+		setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		setsockopt(sp[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
 	w->pid = pid;
 	w->ipc_fd = sp[0];
 	w->started = time(NULL);
@@ -322,6 +329,15 @@ master_reload(char *err, size_t errlen)
 	memcpy(nc.data_dir, M->conf.data_dir, sizeof(nc.data_dir));
 	memcpy(nc.control_socket, M->conf.control_socket,
 	    sizeof(nc.control_socket));
+	/* The cluster link is made once: [cluster] changes need a restart. */
+	if (strcmp(nc.cluster_database, M->conf.cluster_database) != 0 ||
+	    strcmp(nc.cluster_node_name, M->conf.cluster_node_name) != 0)
+		log_warnx("reload: [cluster] database and node_name take effect "
+		    "at the next restart");
+	memcpy(nc.cluster_database, M->conf.cluster_database,
+	    sizeof(nc.cluster_database));
+	memcpy(nc.cluster_node_name, M->conf.cluster_node_name,
+	    sizeof(nc.cluster_node_name));
 	M->conf = nc;
 	log_set_level(M->verbose ? LOG_LVL_DEBUG : nc.log_level);
 	memset(&m, 0, sizeof(m));

@@ -191,6 +191,8 @@ wcluster_start(void)
 {
 	if (!wcluster_on())
 		return;
+	/* Claims of many registers at once: room for them (master.c, other end). */
+	setsockopt(W->ipc_fd, SOL_SOCKET, SO_SNDBUF, &(int){ 1 << 20 }, sizeof(int));
 	event_assign(&ev_expire, W->base, -1, EV_PERSIST, wcluster_expire, NULL);
 	event_add(&ev_expire, &(struct timeval){ 1, 0 });
 }
