@@ -240,6 +240,9 @@ print_status(yajl_val r)
 	printf("clients: %lld, mappings: %lld, connections: %lld\n",
 	    get_int(r, "clients"), get_int(r, "mappings"),
 	    get_int(r, "connections"));
+	if (get(r, "node") != NULL)
+		printf("cluster node %s, store %s\n", get_str(r, "node"),
+		    get_str(r, "cluster_store"));
 }
 
 /* Human output of clients. */

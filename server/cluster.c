@@ -92,6 +92,13 @@ cluster_on(void)
 	return M->conf.cluster_database[0] != '\0';
 }
 
+/* Tells whether the database is connected and its schema in place. */
+int
+cluster_store_ok(void)
+{
+	return C.state == CL_READY && C.schema_done;
+}
+
 /* Appends str to b as an SQL literal (quoted, escaped by libpq). */
 static void
 lit(struct evbuffer *b, const char *str)

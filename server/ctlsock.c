@@ -260,6 +260,11 @@ gen_status(yajl_gen g, MDB_txn *txn)
 	GEN_KV_INT(g, "mappings", st.ms_entries);
 	mdb_stat(txn, M->db.dbi[DB_CONNS], &st);
 	GEN_KV_INT(g, "connections", st.ms_entries);
+	if (cluster_on()) {
+		GEN_KV_STR(g, "node", M->conf.cluster_node_name);
+		GEN_KV_STR(g, "cluster_store", cluster_store_ok() ? "ok" :
+		    "unavailable");
+	}
 	yajl_gen_map_close(g);
 }
 

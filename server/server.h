@@ -360,6 +360,7 @@ char	*ctlsock_local_json(const char *cmd);
 
 /* cluster.c (master side of cluster mode: PostgreSQL) */
 int	cluster_on(void);
+int	cluster_store_ok(void);
 void	cluster_start(void);
 void	cluster_stop(void);
 void	cluster_claim(int slot, const struct ipc_msg *);

@@ -346,6 +346,10 @@ class Suite:
         conns = []          # (node, peer) made while the database was down
         self.pg.stop()
         t0 = time.monotonic()
+        lib.wait_until(lambda: self.nodes[0].json("status").get("cluster_store") == "unavailable",
+                       10, "m1's status to say the store is unavailable")
+        rc, _, err = self.nodes[0].ctl("nodes")
+        lib.check(rc != 0 and "cluster store unavailable" in err, "nodes without the store: %s" % err)
         refused = restarted = False
         m3_up = True
         try:
@@ -373,6 +377,8 @@ class Suite:
                 time.sleep(0.3)
         finally:
             self.pg.start()
+        lib.wait_until(lambda: all(n.json("status").get("cluster_store") == "ok" for n in self.nodes),
+                       15, "every master back on the store")
         print("     %d connections through m1/m2/m3 during a 20 s database outage, none failed"
               % len(conns))
         want = {}
