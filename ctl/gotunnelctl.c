@@ -30,6 +30,7 @@ int	ctl_user(const char *data_dir, int argc, char **argv) __attribute__((weak));
 int	ctl_cert(const struct server_config *, int argc, char **argv);
 int	ctl_fingerprint(const struct server_config *, int argc, char **argv);
 int	ctl_db(const struct server_config *, int argc, char **argv);
+extern int ctl_user_outbox __attribute__((weak));
 
 /* Prints usage. */
 static void
@@ -381,6 +382,9 @@ main(int argc, char *argv[])
 			free(c);
 			return 1;
 		}
+		/* Cluster mode: the master copies the audit events to PostgreSQL. */
+		if (&ctl_user_outbox != NULL)
+			ctl_user_outbox = c->cluster_database[0] != '\0';
 		rc = ctl_user(c->data_dir, nargs - optind, args + optind);
 		free(c);
 		return rc;

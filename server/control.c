@@ -106,7 +106,9 @@ control_register_fail(struct session *s, const struct msg *req,
 
 /*
  * The identity that owns a remote port cluster-wide: the client's name with
- * the shared token (a per-client credential's name once those exist).
+ * the shared token (a per-client credential's name once those exist; the
+ * master's hold sync, lit_holds() in cluster.c, reads the same field from
+ * LMDB and must follow).
  */
 const char *
 control_identity(const struct session *s)

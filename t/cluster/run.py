@@ -282,6 +282,16 @@ class Suite:
         got = sorted(m.get("node") for m in maps if m.get("remote_port") == self.port)
         lib.check(got == ["m1", "m2", "m3"], "mappings nodes: %r" % got)
 
+    def t_audit(self):
+        # An audit event of gotunnelctl on m2 reaches PostgreSQL, once.
+        r = subprocess.run([lib.CTL, "-c", self.nodes[1].conf, "user", "add", "ops"],
+                           input=b"correct-horse-battery\n", capture_output=True, timeout=30)
+        lib.check(r.returncode == 0, "user add: %s" % r.stderr.decode())
+        sql = "SELECT node, username, action, ok FROM gt_audit WHERE action = 'user_add'"
+        rows = lib.wait_until(lambda: self.pg.query(sql), 15, "user_add in gt_audit")
+        lib.check(len(rows) == 1 and rows[0][0] == "m2" and rows[0][2:] == ["user_add", "t"],
+                  "gt_audit: %r" % rows)
+
     def t_kick_remote(self):
         s, r = raw_register(self.nodes[2].addr, self.nodes[2].port, "kickme", 0)
         self.raw.append(s)
@@ -469,6 +479,7 @@ class Suite:
             self.step("another identity is refused everywhere", self.t_other_identity_refused)
             self.step("two identities race: exactly one wins", self.t_race)
             self.step("nodes and clients of every node", self.t_nodes_and_clients)
+            self.step("audit events reach PostgreSQL", self.t_audit)
             self.step("kick on m1 ends a session on m3", self.t_kick_remote)
             self.step("kill -9 of m2: others forward, m2 offline", self.t_kill_node)
             self.step("database outage: forwarding, history once", self.t_db_outage)
