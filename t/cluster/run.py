@@ -213,22 +213,25 @@ class Suite:
         for n in self.nodes:
             n.start()
 
-    def client_for(self, node):
-        """alice's gotunnel-client on one node (one per master until the
-        multi-server client lands)."""
-        c = lib.Client(self.env, node, [{"name": "web", "local_port": self.echo.port,
-                                         "remote_port": self.port}], name="alice",
-                       server_addr=node.addr, server_port=node.port, token=TOKEN)
-        c.conf = os.path.join(self.env.dir, "alice-%s.ini" % node.name)
-        c.log_path = os.path.join(self.env.dir, "alice-%s.log" % node.name)
+    def alice_client(self):
+        """alice's gotunnel-client with the three masters in server_addr."""
+        c = lib.Client(self.env, self.nodes[0], [{"name": "web", "local_port": self.echo.port,
+                                                  "remote_port": self.port}], name="alice",
+                       server_addr=",".join(ADDRS), server_port=self.bind_port, token=TOKEN)
         c.start(wait=False)
         return c
+
+    def alice_id(self, node):
+        """The id of alice's session on node (from node's own list)."""
+        for c in node.json("clients"):
+            if c.get("name") == "alice" and c.get("node") == node.name:
+                return c["id"]
+        return None
 
     # ------------------------------------------------------------ steps
 
     def t_forward_all(self):
-        for n in self.nodes:
-            self.clients.append(self.client_for(n))
+        self.clients.append(self.alice_client())
         for n in self.nodes:
             lib.wait_until(lambda n=n: lib.port_accepts(self.port, host=n.addr), 30,
                            "alice's port on %s" % n.name)
@@ -377,15 +380,16 @@ class Suite:
                               "a new identity during the outage got %r" % r)
                     refused = True
                 if not restarted and time.monotonic() - t0 > 3:
-                    # alice's client on m3 reconnects: her port is still hers.
+                    # alice's session on m3 ends and her client comes back:
+                    # her port is still hers without the database.
                     m3_up = False
-                    c = self.clients[2]
-                    c.proc.stop()
-                    lib.wait_until(lambda: lib.port_refuses(self.port, host=self.nodes[2].addr),
-                                   10, "alice's port on m3 to close")
-                    c.start(wait=False)
+                    old = self.alice_id(self.nodes[2])
+                    rc, out, err = self.nodes[2].ctl("kick", old)
+                    lib.check(rc == 0, "kick on m3: %s" % err)
+                    lib.wait_until(lambda: self.alice_id(self.nodes[2]) not in (None, old), 30,
+                                   "alice's client back on m3 without the database")
                     lib.wait_until(lambda: lib.port_accepts(self.port, host=self.nodes[2].addr),
-                                   15, "alice back on m3 without the database")
+                                   10, "alice's port on m3 again")
                     restarted = m3_up = True
                 time.sleep(0.3)
         finally:
