@@ -74,6 +74,7 @@ static struct {
 	time_t		 busy_since;
 	time_t		 next_try;
 	time_t		 connect_since;
+	time_t		 ready_since;		/* connected since */
 	int		 schema_done;
 	int		 tick_queued, outbox_queued;
 	char		*owner[65536];		/* cluster-wide port owners (cache) */
@@ -528,6 +529,7 @@ cl_io(evutil_socket_t fd, short what, void *arg)
 		}
 		PQsetnonblocking(C.conn, 1);
 		C.state = CL_READY;
+		C.ready_since = time(NULL);
 		C.warned_down = 0;
 		log_info("cluster: connected to the database as node %s",
 		    M->conf.cluster_node_name);
@@ -801,8 +803,15 @@ cl_tick_batch(void)
 	evbuffer_add_printf(b, "::json) AS x(port integer, identity text);\n"
 	    "DELETE FROM gt_holds h WHERE h.node = ");
 	lit(b, me);
+	/*
+	 * A port we hold whose row is gone (expired while the database was
+	 * away) is ours again, unless another identity has it now.
+	 */
 	evbuffer_add_printf(b, " AND NOT EXISTS (SELECT 1 FROM gt_my_holds x "
 	    "WHERE x.port = h.port AND x.identity = h.identity);\n"
+	    "INSERT INTO gt_ports (port, identity) SELECT DISTINCT ON (port) "
+	    "port, identity FROM gt_my_holds ORDER BY port "
+	    "ON CONFLICT (port) DO NOTHING;\n"
 	    "INSERT INTO gt_holds (port, node, identity) SELECT x.port, ");
 	lit(b, me);
 	evbuffer_add_printf(b, ", x.identity FROM gt_my_holds x JOIN gt_ports p "
@@ -823,15 +832,22 @@ cl_tick_batch(void)
 	free(json);
 	evbuffer_add_printf(b, "::jsonb) ON CONFLICT (node, kind) DO UPDATE SET "
 	    "items = EXCLUDED.items, updated = now();\n");
-	/* Any node expires the rows of nodes silent for node_timeout. */
-	evbuffer_add_printf(b, "DELETE FROM gt_holds h USING gt_nodes n WHERE "
-	    "n.name = h.node AND n.last_seen < now() - interval '%ld seconds';\n"
-	    "DELETE FROM gt_live l USING gt_nodes n WHERE n.name = l.node AND "
-	    "n.last_seen < now() - interval '%ld seconds';\n"
-	    /* since: a port just claimed is not released under the claim */
-	    "DELETE FROM gt_ports p WHERE p.since < now() - interval '5 seconds' "
-	    "AND NOT EXISTS (SELECT 1 FROM gt_holds h WHERE h.port = p.port);\n"
-	    "SELECT port, identity FROM gt_ports;\n", to, to);
+	/*
+	 * Any node expires the rows of nodes silent for node_timeout, once it
+	 * has itself been connected that long: after an outage of the database
+	 * every node looks silent, and the others need a heartbeat to say not.
+	 */
+	if (time(NULL) - C.ready_since >= to)
+		evbuffer_add_printf(b, "DELETE FROM gt_holds h USING gt_nodes n "
+		    "WHERE n.name = h.node AND n.last_seen < now() - interval "
+		    "'%ld seconds';\n"
+		    "DELETE FROM gt_live l USING gt_nodes n WHERE n.name = l.node "
+		    "AND n.last_seen < now() - interval '%ld seconds';\n"
+		    /* since: a port just claimed is not released under the claim */
+		    "DELETE FROM gt_ports p WHERE p.since < now() - interval "
+		    "'5 seconds' AND NOT EXISTS (SELECT 1 FROM gt_holds h WHERE "
+		    "h.port = p.port);\n", to, to);
+	evbuffer_add_printf(b, "SELECT port, identity FROM gt_ports;\n");
 	C.tick_queued = 1;
 	cq_push(cq_new(CQ_TICK, buf_take(b)), 0);
 }

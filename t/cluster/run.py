@@ -419,8 +419,16 @@ class Suite:
         bad = [r for r in rows if r[2] != "1"]
         lib.check(not bad, "connections written more than once: %r" % bad[:5])
         time.sleep(2.5)     # another drain or two must not add copies
-        lib.check(self.pg.query(sql) == rows or sorted(self.pg.query(sql)) == sorted(rows),
-                  "history changed after the drain")
+        lib.check(sorted(self.pg.query(sql)) == sorted(rows), "history changed after the drain")
+        # Every node looked dead for longer than node_timeout: alice's claim
+        # must have survived it (no other identity gets her port).
+        time.sleep(NODE_TIMEOUT + 2)
+        owner = self.pg.query("SELECT identity FROM gt_ports WHERE port = %d" % self.port)
+        lib.check(owner == [["alice"]], "owner of alice's port after the outage: %r" % owner)
+        for n in self.nodes:
+            s, r = raw_register(n.addr, n.port, "bob", self.port)
+            s.close()
+            lib.check(r.get("error") == "port in use", "bob on %s after the outage: %r" % (n.name, r))
 
     def t_thousand(self):
         n = 1000
