@@ -13,13 +13,15 @@ DESTDIR	?=
 PKGS	:= libevent yajl inih libsodium libsystemd lmdb
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wno-unused-parameter \
-	   -D_GNU_SOURCE -DGOTUNNEL_VERSION='"$(VERSION)"' -Icommon -Iserver -Iclient
+	   -D_GNU_SOURCE -DGOTUNNEL_VERSION='"$(VERSION)"' -Icommon -Iserver -Iclient \
+	   -I/usr/include/postgresql
 # Libraries per binary: each links only what it uses.  The static and cross
 # clients (client/cross.mk) derive their link from CLIENT_LIBS, so a library
 # the client gains (e.g. -levent_openssl -lssl -lcrypto) is one edit here.
 CLIENT_LIBS	:= -levent -levent_openssl -lssl -lcrypto -lyajl -linih
 MASTER_LIBS	:= -levent -levent_openssl -lssl -lcrypto -lyajl -linih -lsodium -lsystemd -llmdb
-CTL_LIBS	:= $(MASTER_LIBS)
+# libpq (cluster mode): the master and gotunnelctl only, never the client.
+CTL_LIBS	:= $(MASTER_LIBS) -lpq
 LDLIBS	:= $(MASTER_LIBS)
 
 ifeq ($(SANITIZE),1)
@@ -37,7 +39,7 @@ SERVER_SRC := $(wildcard server/*.c)
 CLIENT_SRC := $(wildcard client/*.c)
 CTL_SRC    := $(wildcard ctl/*.c)
 # The shared code the client may use: everything but LMDB and libsodium.
-CLIENT_COMMON_SRC := $(filter-out common/db%.c common/metrics.c common/net_random.c,$(COMMON_SRC))
+CLIENT_COMMON_SRC := $(filter-out common/db%.c common/metrics.c common/net_random.c common/cluster%.c,$(COMMON_SRC))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
@@ -64,7 +66,7 @@ $(BUILD)/libgotunnel-client.a: $(CLIENT_COMMON_OBJ)
 
 $(BINDIR)/gotunnel-master: $(SERVER_OBJ) $(BUILD)/libgotunnel.a
 	@mkdir -p $(BINDIR)
-	$(CC) $(LDFLAGS) -o $@ $^ $(MASTER_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(MASTER_LIBS) -lpq
 
 $(BINDIR)/gotunnel-client: $(CLIENT_OBJ) $(BUILD)/libgotunnel-client.a
 	@mkdir -p $(BINDIR)
@@ -79,7 +81,7 @@ $(BINDIR)/gotunnelctl: $(CTL_OBJ) $(BUILD)/libgotunnel.a
 DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev openssl libyajl-dev liblmdb-dev lmdb-utils check \
 	    libsubunit-dev kore libinih-dev libsodium-dev libsystemd-dev mandoc python3 \
 	    openssh-server openssh-client iperf3 socat curl chromium fonts-wqy-microhei valgrind \
-	    liboath-dev libqrencode-dev python3-yaml haproxy
+	    liboath-dev libqrencode-dev python3-yaml haproxy libpq-dev postgresql
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

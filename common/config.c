@@ -68,6 +68,10 @@ static const struct key_def server_keys[] = {
 	S("admin", "tls_cert", admin_tls_cert),
 	S("admin", "tls_key", admin_tls_key),
 	S("admin", "metrics_token", admin_metrics_token),
+	S("cluster", "database", cluster_database),
+	S("cluster", "node_name", cluster_node_name),
+	S("cluster", "advertise_addr", cluster_advertise_addr),
+	D("cluster", "node_timeout", cluster_node_timeout),
 };
 
 /* Applies one key of gotunnel.ini; returns an error message or NULL. */
@@ -180,6 +184,7 @@ server_config_defaults(struct server_config *c)
 	c->admin_bind_port = 7500;
 	c->admin_session_ttl = 12 * 3600;
 	snprintf(c->admin_assets, sizeof(c->admin_assets), "frontend/dist");
+	c->cluster_node_timeout = 15;
 }
 
 /* Loads and checks path; -1 with "FILE:LINE: message" (or "FILE: message"). */
@@ -222,6 +227,18 @@ server_config_load(const char *path, struct server_config *c, char *err,
 	    c->vhost_https_port == c->vhost_http_port))) {
 		snprintf(err, errlen, "%s: vhost_http_port and vhost_https_port "
 		    "must differ from bind_port and from each other", path);
+		return -1;
+	}
+	if (c->cluster_node_name[0] == '\0' &&
+	    gethostname(c->cluster_node_name, sizeof(c->cluster_node_name)) != 0)
+		snprintf(c->cluster_node_name, sizeof(c->cluster_node_name), "node");
+	c->cluster_node_name[sizeof(c->cluster_node_name) - 1] = '\0';
+	if (c->cluster_advertise_addr[0] == '\0')
+		snprintf(c->cluster_advertise_addr,
+		    sizeof(c->cluster_advertise_addr), "%s", c->proxy_bind_addr);
+	if (c->cluster_database[0] != '\0' && c->cluster_node_timeout < 3) {
+		snprintf(err, errlen, "%s: [cluster] node_timeout must be at "
+		    "least 3 seconds", path);
 		return -1;
 	}
 	if (c->heartbeat_timeout < 2) {

@@ -49,6 +49,11 @@ struct server_config {
 	char		 admin_tls_cert[PATH_MAX];
 	char		 admin_tls_key[PATH_MAX];
 	char		 admin_metrics_token[256];
+	/* [cluster] (cluster.c); database "" = no cluster, libpq never used */
+	char		 cluster_database[1024];
+	char		 cluster_node_name[64];
+	char		 cluster_advertise_addr[256];
+	long		 cluster_node_timeout;
 };
 
 int	server_config_load(const char *path, struct server_config *,

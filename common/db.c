@@ -25,6 +25,7 @@ static const char *const db_names[DB_NTABLES] = {
 	[DB_MAPSTATE] = "mapstate",
 	[DB_DOMAINS] = "domains",
 	[DB_STICKY] = "sticky",
+	[DB_OUTBOX] = "outbox",
 };
 
 /* Returns the LMDB name of a table. */

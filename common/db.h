@@ -28,6 +28,8 @@
  *
  * A tcp mapping's key in mappings is its port; an http or https mapping
  * (no port of its own) is keyed "@" client_id "/" mapping name.
+ *   outbox      uint64 seq                    -> struct db_outbox (cluster mode:
+ *               finished history for PostgreSQL, db_outbox.c)
  */
 #ifndef GOTUNNEL_DB_H
 #define GOTUNNEL_DB_H
@@ -55,6 +57,7 @@ enum db_table {
 	DB_MAPSTATE,
 	DB_DOMAINS,
 	DB_STICKY,
+	DB_OUTBOX,
 	DB_NTABLES
 };
 
@@ -206,6 +209,19 @@ struct db {
 	MDB_dbi		 dbi[DB_NTABLES];
 	char		 path[4096];
 	int		 full;		/* a write hit MDB_MAP_FULL: grow at commit */
+	int		 outbox;	/* cluster mode: finished history also goes to outbox */
+};
+
+/* A finished history record waiting to be written to PostgreSQL. */
+enum db_outbox_kind { DB_OUTBOX_SESS = 1, DB_OUTBOX_CONN, DB_OUTBOX_AUDIT };
+struct db_outbox {
+	uint32_t	kind;			/* enum db_outbox_kind */
+	uint32_t	pad;
+	union {
+		struct db_hist_session	sess;
+		struct db_hist_conn	conn;
+		struct db_audit		audit;
+	}		u;
 };
 
 /* db.c */
@@ -223,5 +239,10 @@ uint64_t db_u64_key(const MDB_val *);
 void	 db_strlcpy(char *, const char *, size_t);
 int64_t	 db_now(void);
 const char *db_table_name(enum db_table);
+
+/* db_outbox.c */
+int	 db_outbox_put(struct db *, MDB_txn *, enum db_outbox_kind,
+	    const void *rec, size_t size);
+int	 db_outbox_origin(struct db *, char *out, size_t len);
 
 #endif

@@ -17,8 +17,10 @@ audit_put_txn(MDB_txn *txn, struct db *db, void *arg)
 	k.mv_size = sizeof(key);
 	v.mv_data = arg;
 	v.mv_size = sizeof(struct db_audit);
-	return mdb_put(txn, db->dbi[DB_AUDIT], &k, &v, MDB_APPEND) == 0 ?
-	    0 : -1;
+	if (mdb_put(txn, db->dbi[DB_AUDIT], &k, &v, MDB_APPEND) != 0)
+		return -1;
+	return db_outbox_put(db, txn, DB_OUTBOX_AUDIT, arg,
+	    sizeof(struct db_audit)) == 0 ? 0 : -1;
 }
 
 /* Records one action (never pass a password or session id in detail). */

@@ -247,6 +247,7 @@ hist_close(struct db *db, MDB_txn *txn, uint64_t seq, const char *reason,
 	if (bytes_out > hs.bytes_out)
 		hs.bytes_out = bytes_out;
 	db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs));
+	db_outbox_put(db, txn, DB_OUTBOX_SESS, &hs, sizeof(hs));
 }
 
 /* Deletes the live conns of one client. */
@@ -474,6 +475,7 @@ histconn_close_open(struct db *db, MDB_txn *txn, struct strmap *only,
 		h.end = db_now();
 		db_strlcpy(h.reason, reason, sizeof(h.reason));
 		mdb_cursor_put(cur, &k, &(MDB_val){ sizeof(h), &h }, MDB_CURRENT);
+		db_outbox_put(db, txn, DB_OUTBOX_CONN, &h, sizeof(h));
 	}
 	mdb_cursor_close(cur);
 }

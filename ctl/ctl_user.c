@@ -19,6 +19,9 @@
 #include "db.h"
 #include "db_admin.h"
 
+/* Cluster mode (set by gotunnelctl): audit events also go to the outbox. */
+int	ctl_user_outbox;
+
 #define CTL_PASSWORD_MIN	8
 
 int	ctl_user(const char *data_dir, int argc, char **argv);
@@ -305,6 +308,7 @@ ctl_user(const char *data_dir, int argc, char **argv)
 		    data_dir);
 		return 1;
 	}
+	db.outbox = ctl_user_outbox;
 	user_actor(actor, sizeof(actor));
 	if (strcmp(cmd, "list") == 0)
 		rc = db_user_list(&db, user_print, NULL) == 0 ? 0 : 1;

@@ -29,6 +29,8 @@
 int	ctl_user(const char *data_dir, int argc, char **argv) __attribute__((weak));
 int	ctl_cert(const struct server_config *, int argc, char **argv);
 int	ctl_fingerprint(const struct server_config *, int argc, char **argv);
+int	ctl_db(const struct server_config *, int argc, char **argv);
+extern int ctl_user_outbox __attribute__((weak));
 
 /* Prints usage. */
 static void
@@ -39,6 +41,8 @@ usage(FILE *fp)
 	    "  status            master, workers, counts\n"
 	    "  clients           connected clients\n"
 	    "  mappings          published ports\n"
+	    "  nodes             the masters of the cluster ([cluster] mode)\n"
+	    "  db init           create or upgrade the cluster schema\n"
 	    "  kick CLIENT_ID    close a client's session and connections\n"
 	    "  mapping disable|enable PORT   refuse / accept public connections\n"
 	    "  reload            re-read the configuration (like SIGHUP)\n"
@@ -237,19 +241,30 @@ print_status(yajl_val r)
 	printf("clients: %lld, mappings: %lld, connections: %lld\n",
 	    get_int(r, "clients"), get_int(r, "mappings"),
 	    get_int(r, "connections"));
+	if (get(r, "node") != NULL)
+		printf("cluster node %s, store %s\n", get_str(r, "node"),
+		    get_str(r, "cluster_store"));
 }
 
 /* Human output of clients. */
 static void
 print_clients(yajl_val r)
 {
-	char t1[32], t2[32];
+	char	t1[32], t2[32];
+	int	cluster = 0;
 
+	/* Cluster mode: items carry their node; show it first. */
+	for (size_t i = 0; YAJL_IS_ARRAY(r) && i < r->u.array.len; i++)
+		cluster |= get(r->u.array.values[i], "node") != NULL;
+	if (cluster)
+		printf("%-16s  ", "NODE");
 	printf("%-32s  %-20s  %-22s  %-19s  %-19s  %s\n", "ID", "NAME", "ADDRESS",
 	    "CONNECTED", "LAST HEARTBEAT", "PORTS");
 	for (size_t i = 0; YAJL_IS_ARRAY(r) && i < r->u.array.len; i++) {
 		yajl_val c = r->u.array.values[i], maps = get(c, "mappings");
 
+		if (cluster)
+			printf("%-16s  ", get_str(c, "node"));
 		printf("%-32s  %-20s  %-22s  %-19s  %-19s  ", get_str(c, "id"),
 		    get_str(c, "name"), get_str(c, "address"),
 		    fmt_time(get_int(c, "connected_since"), t1, sizeof(t1)),
@@ -290,6 +305,27 @@ print_mappings(yajl_val r)
 		    get_int(m, "live_conns"),
 		    get_int(m, "bytes_in"), get_int(m, "bytes_out"),
 		    doms[0] ? doms : "-");
+	}
+}
+
+/* Human output of nodes. */
+static void
+print_nodes(yajl_val r)
+{
+	char t[32];
+
+	printf("%-16s  %-24s  %-7s  %-19s  %7s  %11s  %s\n", "NODE",
+	    "ADVERTISE", "STATUS", "LAST SEEN", "CLIENTS", "CONNECTIONS",
+	    "VERSION");
+	for (size_t i = 0; YAJL_IS_ARRAY(r) && i < r->u.array.len; i++) {
+		yajl_val n = r->u.array.values[i];
+
+		printf("%-16s  %-24s  %-7s  %-19s  %7lld  %11lld  %s\n",
+		    get_str(n, "name"), get_str(n, "advertise_addr"),
+		    get_str(n, "status"),
+		    fmt_time(get_int(n, "last_seen"), t, sizeof(t)),
+		    get_int(n, "clients"), get_int(n, "connections"),
+		    get_str(n, "version"));
 	}
 }
 
@@ -339,6 +375,11 @@ main(int argc, char *argv[])
 		free(c);
 		return 1;
 	}
+	if (strcmp(cmd, "db") == 0) {
+		rc = ctl_db(c, nargs - optind, args + optind);
+		free(c);
+		return rc;
+	}
 	if (strcmp(cmd, "cert") == 0 || strcmp(cmd, "fingerprint") == 0) {
 		rc = strcmp(cmd, "cert") == 0 ?
 		    ctl_cert(c, nargs - optind, args + optind) :
@@ -352,6 +393,9 @@ main(int argc, char *argv[])
 			free(c);
 			return 1;
 		}
+		/* Cluster mode: the master copies the audit events to PostgreSQL. */
+		if (&ctl_user_outbox != NULL)
+			ctl_user_outbox = c->cluster_database[0] != '\0';
 		rc = ctl_user(c->data_dir, nargs - optind, args + optind);
 		free(c);
 		return rc;
@@ -386,7 +430,7 @@ main(int argc, char *argv[])
 		yajl_tree_free(reply);
 		return 0;
 	}
-	if (strcmp(cmd, "status") && strcmp(cmd, "clients") &&
+	if (strcmp(cmd, "status") && strcmp(cmd, "clients") && strcmp(cmd, "nodes") &&
 	    strcmp(cmd, "mappings") && strcmp(cmd, "kick") && strcmp(cmd, "reload") &&
 	    strcmp(cmd, "stats")) {
 		fprintf(stderr, "gotunnelctl: unknown command '%s'\n", cmd);
@@ -421,6 +465,8 @@ main(int argc, char *argv[])
 		print_clients(result);
 	else if (strcmp(cmd, "mappings") == 0)
 		print_mappings(result);
+	else if (strcmp(cmd, "nodes") == 0)
+		print_nodes(result);
 	else if (strcmp(cmd, "kick") == 0)
 		printf("kicked %s\n", args[optind + 1]);
 	else if (strcmp(cmd, "stats") == 0)

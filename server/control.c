@@ -96,6 +96,26 @@ register_fail(struct session *s, const struct msg *req, const char *reason)
 	control_send(s, &m);
 }
 
+/* register_fail() for the cluster code (wcluster.c). */
+void
+control_register_fail(struct session *s, const struct msg *req,
+    const char *reason)
+{
+	register_fail(s, req, reason);
+}
+
+/*
+ * The identity that owns a remote port cluster-wide: the client's name with
+ * the shared token (a per-client credential's name once those exist; the
+ * master's hold sync, lit_holds() in cluster.c, reads the same field from
+ * LMDB and must follow).
+ */
+const char *
+control_identity(const struct session *s)
+{
+	return s->name;
+}
+
 /*
  * Claim callback: binds the public port.  SO_REUSEPORT lets a reconnecting
  * client's new listener overlap its old one; the probe makes sure nobody
@@ -146,10 +166,7 @@ takeover(struct session *s, const char *old_id, int worker)
 static void
 control_register(struct session *s, const struct msg *req)
 {
-	struct db_claim	 c;
 	struct mapping	*map;
-	struct msg	 m;
-	int		 fd = -1;
 	uint16_t	 port = (uint16_t)req->remote_port;
 
 	if (!MSG_HAS(req, F_TOKEN) || !control_token_ok(req->token)) {
@@ -184,6 +201,23 @@ control_register(struct session *s, const struct msg *req)
 		register_fail(s, req, "too many mappings");
 		return;
 	}
+	/* Cluster mode: the master asks PostgreSQL first; it answers later. */
+	if (wcluster_on()) {
+		wcluster_register(s, req);
+		return;
+	}
+	control_register_claim(s, req, port);
+}
+
+/* Claims the port in LMDB, publishes it and answers the register. */
+void
+control_register_claim(struct session *s, const struct msg *req, uint16_t port)
+{
+	struct db_claim	 c;
+	struct mapping	*map;
+	struct msg	 m;
+	int		 fd = -1;
+
 	memset(&c, 0, sizeof(c));
 	c.client.version = DB_RECORD_VERSION;
 	db_strlcpy(c.client.id, s->id, sizeof(c.client.id));

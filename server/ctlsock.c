@@ -130,6 +130,8 @@ gen_mapping(yajl_gen g, MDB_txn *txn, const struct db_mapping *m, int full)
 	yajl_gen_bool(g, db_mapstate_enabled(&M->db, txn, m->remote_port,
 	    m->client_name));
 	if (full) {
+		if (cluster_on())
+			GEN_KV_STR(g, "node", M->conf.cluster_node_name);
 		GEN_KV_STR(g, "client_id", m->client_id);
 		GEN_KV_STR(g, "client_name", m->client_name);
 		GEN_KV_INT(g, "since", m->since);
@@ -211,6 +213,8 @@ gen_clients(yajl_gen g, MDB_txn *txn)
 				continue;
 			memcpy(&rec, v.mv_data, sizeof(rec));
 			yajl_gen_map_open(g);
+			if (cluster_on())
+				GEN_KV_STR(g, "node", M->conf.cluster_node_name);
 			GEN_KV_STR(g, "id", c->id);
 			GEN_KV_STR(g, "name", c->name);
 			GEN_KV_STR(g, "address", c->address);
@@ -275,6 +279,11 @@ gen_status(yajl_gen g, MDB_txn *txn)
 	GEN_KV_INT(g, "mappings", st.ms_entries);
 	mdb_stat(txn, M->db.dbi[DB_CONNS], &st);
 	GEN_KV_INT(g, "connections", st.ms_entries);
+	if (cluster_on()) {
+		GEN_KV_STR(g, "node", M->conf.cluster_node_name);
+		GEN_KV_STR(g, "cluster_store", cluster_store_ok() ? "ok" :
+		    "unavailable");
+	}
 	yajl_gen_map_close(g);
 }
 
@@ -308,6 +317,13 @@ ctl_kick(struct ctl_conn *c, const char *id)
 		found = 1;
 	}
 	mdb_txn_abort(txn);
+	if (!found && id[0] != '\0' && cluster_on()) {
+		/* Maybe another node's: it gets the kick by NOTIFY. */
+		c->kick_cookie = ctlsock_cookie();
+		event_add(&c->kick_timer, &(struct timeval){ 5, 0 });
+		cluster_ctl("kick", id, c->kick_cookie);
+		return;
+	}
 	if (!found || id[0] == '\0') {
 		ctl_fail(c, "no such client");
 		return;
@@ -346,6 +362,74 @@ ctl_mapping(struct ctl_conn *c, const struct msg *req)
 	}
 	c->kick_cookie = cookie;
 	event_add(&c->kick_timer, &(struct timeval){ 5, 0 });
+}
+
+/* A new cookie for a request that waits (kick, cluster). */
+uint64_t
+ctlsock_cookie(void)
+{
+	return ++M->kick_cookie;
+}
+
+/* The JSON array of this node's clients or mappings (malloc'd). */
+char *
+ctlsock_local_json(const char *cmd)
+{
+	yajl_gen		 g = yajl_gen_alloc(NULL);
+	const unsigned char	*buf;
+	size_t			 len;
+	MDB_txn			*txn;
+	char			*s;
+
+	if (db_txn_begin(&M->db, 1, &txn) != 0) {
+		yajl_gen_array_open(g);
+		yajl_gen_array_close(g);
+	} else {
+		if (strcmp(cmd, "clients") == 0)
+			gen_clients(g, txn);
+		else
+			gen_mappings(g, txn);
+		mdb_txn_abort(txn);
+	}
+	yajl_gen_get_buf(g, &buf, &len);
+	s = xmalloc(len + 1);
+	memcpy(s, buf, len);
+	s[len] = '\0';
+	yajl_gen_free(g);
+	return s;
+}
+
+/* The cluster answered a request: error, or a JSON result (may be NULL). */
+void
+ctlsock_cluster_result(uint64_t cookie, const char *error, const char *json)
+{
+	struct ctl_conn	*c;
+	unsigned char	 hdr[4];
+	static const char head[] =
+	    "{\"type\":\"ctl_response\",\"status\":\"ok\"";
+	size_t		 len;
+
+	TAILQ_FOREACH(c, &ctl_conns, entry)
+		if (c->kick_cookie == cookie)
+			break;
+	if (c == NULL)
+		return;
+	c->kick_cookie = 0;
+	event_del(&c->kick_timer);
+	if (error != NULL) {
+		ctl_fail(c, error);
+		return;
+	}
+	/* The result is our own JSON (yajl or PostgreSQL's json_agg). */
+	len = strlen(head) + (json ? strlen(",\"result\":") + strlen(json) : 0) + 1;
+	frame_put_header(hdr, len);
+	bufferevent_write(c->bev, hdr, 4);
+	bufferevent_write(c->bev, head, strlen(head));
+	if (json != NULL) {
+		bufferevent_write(c->bev, ",\"result\":", strlen(",\"result\":"));
+		bufferevent_write(c->bev, json, strlen(json));
+	}
+	bufferevent_write(c->bev, "}", 1);
 }
 
 /* A worker answered a kick: reply to whoever asked. */
@@ -411,6 +495,18 @@ ctl_handle(struct ctl_conn *c, const struct msg *req)
 		ctl_send_gen(c, g);
 		yajl_gen_free(g);
 		free(text);
+		return;
+	}
+	if (cluster_on() && (strcmp(req->cmd, "nodes") == 0 ||
+	    strcmp(req->cmd, "clients") == 0 || strcmp(req->cmd, "mappings") == 0)) {
+		/* Every node's sessions: the answer comes from PostgreSQL. */
+		c->kick_cookie = ctlsock_cookie();
+		event_add(&c->kick_timer, &(struct timeval){ 5, 0 });
+		cluster_ctl(req->cmd, NULL, c->kick_cookie);
+		return;
+	}
+	if (strcmp(req->cmd, "nodes") == 0) {
+		ctl_fail(c, "not in cluster mode (no [cluster] database)");
 		return;
 	}
 	if (strcmp(req->cmd, "status") != 0 && strcmp(req->cmd, "clients") != 0 &&

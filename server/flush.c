@@ -222,6 +222,8 @@ flush_once(void)
 		if (cc->in_db)
 			db_conn_del(&W->db, txn, cc->id);
 		db_histconn_put(&W->db, txn, &cc->hist_seq, &cc->rec);
+		db_outbox_put(&W->db, txn, DB_OUTBOX_CONN, &cc->rec,
+		    sizeof(cc->rec));
 	}
 	flush_metrics(txn);
 	limit_flush_metrics(txn);

@@ -71,6 +71,8 @@ master_ipc_read(evutil_socket_t fd, short what, void *arg)
 	if (n == sizeof(m) && (m.type == IPC_KICK_RESULT ||
 	    m.type == IPC_MAPPING_RESULT))
 		ctlsock_kick_result(&m);
+	else if (n == sizeof(m) && m.type == IPC_CLAIM)
+		cluster_claim((int)((struct worker_slot *)arg - M->slots), &m);
 }
 
 /* Sends a message to a worker slot; -1 if it is not running. */
@@ -134,6 +136,13 @@ spawn_worker(int i)
 		_exit(127);
 	}
 	close(sp[1]);
+	if (cluster_on()) {
+		/* Claims of many registers at once: room for them both ways. */
+		int sz = 1 << 20;
+
+		setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		setsockopt(sp[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
 	w->pid = pid;
 	w->ipc_fd = sp[0];
 	w->started = time(NULL);
@@ -320,6 +329,15 @@ master_reload(char *err, size_t errlen)
 	memcpy(nc.data_dir, M->conf.data_dir, sizeof(nc.data_dir));
 	memcpy(nc.control_socket, M->conf.control_socket,
 	    sizeof(nc.control_socket));
+	/* The cluster link is made once: [cluster] changes need a restart. */
+	if (strcmp(nc.cluster_database, M->conf.cluster_database) != 0 ||
+	    strcmp(nc.cluster_node_name, M->conf.cluster_node_name) != 0)
+		log_warnx("reload: [cluster] database and node_name take effect "
+		    "at the next restart");
+	memcpy(nc.cluster_database, M->conf.cluster_database,
+	    sizeof(nc.cluster_database));
+	memcpy(nc.cluster_node_name, M->conf.cluster_node_name,
+	    sizeof(nc.cluster_node_name));
 	M->conf = nc;
 	log_set_level(M->verbose ? LOG_LVL_DEBUG : nc.log_level);
 	memset(&m, 0, sizeof(m));
@@ -474,6 +492,7 @@ master_cleanup(void)
 		}
 	}
 	db_clear_live(&M->db, "master stopped");
+	cluster_stop();
 	mdb_env_sync(M->db.env, 1);	/* NOSYNC environment: the last word on disk */
 	db_close(&M->db);
 	event_base_free(M->base);
@@ -516,6 +535,8 @@ master_main(const char *conf_path, int verbose)
 		fatalx("cannot open the database in %s", M->conf.data_dir);
 	if (ctlsock_open(&M->conf, M->base) == -1)
 		exit(1);
+	/* Cluster mode (first: the history closed below goes to its outbox). */
+	cluster_start();
 	/* Rows left by a crash of a previous run are stale. */
 	db_clear_live(&M->db, "master restarted");
 	master_open_slots();

@@ -38,6 +38,9 @@ enum ipc_type {
 	IPC_STOP,		/* master -> worker: drain and exit */
 	IPC_MAPPING_STATE,	/* master -> worker: disable/enable remote_port */
 	IPC_MAPPING_RESULT,	/* worker -> master: applied */
+	IPC_CLAIM,		/* worker -> master: may identity hold remote_port
+				 * cluster-wide? (cluster mode) */
+	IPC_CLAIM_RESULT,	/* master -> worker: ok 1/0, reason */
 };
 
 struct ipc_msg {
@@ -46,8 +49,9 @@ struct ipc_msg {
 	uint64_t	cookie;		/* matches a result to its request */
 	char		client_id[DB_ID_LEN];
 	char		reason[64];
-	uint32_t	remote_port;	/* IPC_MAPPING_STATE */
+	uint32_t	remote_port;	/* IPC_MAPPING_STATE, IPC_CLAIM */
 	uint32_t	disabled;
+	char		identity[DB_NAME_LEN];	/* IPC_CLAIM: the port's owner */
 };
 
 /* Messages between workers (SOCK_DGRAM, may carry a descriptor). */
@@ -260,6 +264,11 @@ struct session *control_session_find(const char *id);
 int	control_token_ok(const char *token);
 void	control_kick(const char *client_id, const char *reason);
 void	control_send(struct session *, const struct msg *);
+void	control_register_claim(struct session *, const struct msg *,
+	    uint16_t port);
+void	control_register_fail(struct session *, const struct msg *,
+	    const char *reason);
+const char *control_identity(const struct session *);
 
 /* tunnel.c */
 int	tunnel_mapping_listen(struct session *, struct mapping *, int fd);
@@ -302,6 +311,18 @@ void	flush_start(void);
 void	flush_now(void);
 void	flush_conn_closed(struct pubconn *, const char *reason);
 void	flush_count_register(const char *result);
+
+/* wcluster.c (worker side of cluster mode) */
+int	wcluster_on(void);
+void	wcluster_start(void);
+void	wcluster_register(struct session *, const struct msg *);
+void	wcluster_result(const struct ipc_msg *);
+
+/* wcluster.c (worker side of cluster mode) */
+int	wcluster_on(void);
+void	wcluster_start(void);
+void	wcluster_register(struct session *, const struct msg *);
+void	wcluster_result(const struct ipc_msg *);
 
 /* limit.c */
 struct map_limit;
@@ -363,6 +384,18 @@ void	prune_stop(void);
 int	ctlsock_open(struct server_config *, struct event_base *);
 void	ctlsock_close(void);
 void	ctlsock_kick_result(const struct ipc_msg *);
+uint64_t ctlsock_cookie(void);
+void	ctlsock_cluster_result(uint64_t cookie, const char *error,
+	    const char *json);
+char	*ctlsock_local_json(const char *cmd);
+
+/* cluster.c (master side of cluster mode: PostgreSQL) */
+int	cluster_on(void);
+int	cluster_store_ok(void);
+void	cluster_start(void);
+void	cluster_stop(void);
+void	cluster_claim(int slot, const struct ipc_msg *);
+void	cluster_ctl(const char *cmd, const char *arg, uint64_t cookie);
 
 /* mapstate.c */
 int	mapstate_request(const struct msg *, uint64_t *cookie, char *err,

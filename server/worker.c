@@ -556,6 +556,9 @@ worker_ipc_read(evutil_socket_t fd, short what, void *arg)
 		m.type = IPC_MAPPING_RESULT;
 		send(fd, &m, sizeof(m), MSG_DONTWAIT);
 		break;
+	case IPC_CLAIM_RESULT:
+		wcluster_result(&m);
+		break;
 	case IPC_RELOAD:
 		worker_reload();
 		break;
@@ -673,6 +676,8 @@ worker_main(const char *conf_path, int index, int nworkers, const char *fds,
 	/* LMDB is opened here, in the worker, after fork and exec. */
 	if (db_open(&W->db, W->conf.data_dir, 0) == -1)
 		fatalx("cannot open the database in %s", W->conf.data_dir);
+	/* Cluster mode: finished history is queued for PostgreSQL too. */
+	W->db.outbox = wcluster_on();
 	signal(SIGPIPE, SIG_IGN);
 	TAILQ_INIT(&W->pending);
 	TAILQ_INIT(&W->sessions);
@@ -711,6 +716,7 @@ worker_main(const char *conf_path, int index, int nworkers, const char *fds,
 	evsignal_add(&W->ev_sigusr1, NULL);
 	vhost_init();
 	flush_start();
+	wcluster_start();
 	log_info("worker %d started", index);
 	event_base_dispatch(W->base);
 	log_info("worker %d exiting", index);

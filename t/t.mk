@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: ISC
 # Test targets.  `make check` installs what is missing, builds the plain and the
 # sanitizer binaries, and runs every suite; t/run-suites prints one summary.
-.PHONY: check check-unit check-e2e san
+.PHONY: check check-unit check-e2e check-cluster san
 
 san:
 	$(MAKE) SANITIZE=1 c t/unit-bin
@@ -49,3 +49,7 @@ check-deploy: c admin
 # End-to-end tests of the C binaries; GOTUNNEL_BIN picks plain or sanitizer build.
 check-e2e: c admin
 	GOTUNNEL_BIN=$(BINDIR) python3 t/e2e/run.py
+
+# Cluster mode: a real PostgreSQL (Debian's, in a temp dir) and three masters.
+check-cluster: c
+	GOTUNNEL_BIN=$(BINDIR) python3 t/cluster/run.py

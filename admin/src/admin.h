@@ -29,6 +29,7 @@ struct admin_conf {
 	char		data_dir[PATH_MAX];
 	char		control_socket[PATH_MAX];
 	char		tls_cert_file[PATH_MAX];	/* the master's, for its fingerprint */
+	char		cluster_database[1024];	/* [cluster] database: "" = no cluster */
 };
 
 /* conf.c */

@@ -123,6 +123,11 @@ conf_handler(void *arg, const char *section, const char *name,
 				bad = "invalid tls_cert_file";
 		}
 		/* The master's other keys are not ours to judge. */
+	} else if (strcmp(section, "cluster") == 0) {
+		/* Only whether cluster mode is on (audit events go to the outbox). */
+		if (strcmp(name, "database") == 0)
+			snprintf(c->cluster_database, sizeof(c->cluster_database),
+			    "%s", value);
 	} else if (strcmp(section, "admin") == 0) {
 		if (strcmp(name, "bind_addr") == 0) {
 			struct in6_addr a;

@@ -167,6 +167,8 @@ kore_worker_configure(void)
 		admin_db_ok = 0;
 	} else {
 		admin_db_ok = 1;
+		/* Cluster mode: audit events also queue for PostgreSQL. */
+		admin_db.outbox = admin_conf.cluster_database[0] != '\0';
 		/* Makes the dummy hash now: the first failed login is not slower. */
 		(void)db_user_check(&admin_db, "-", "-");
 	}

@@ -201,6 +201,36 @@ START_TEST(test_server_sample)
 }
 END_TEST
 
+/* [cluster]: the keys, their defaults, and node_timeout's floor. */
+START_TEST(test_server_cluster)
+{
+	struct server_config	c;
+	char			err[512] = "", host[64] = "";
+
+	put("[common]\ntoken = s\nproxy_bind_addr = 10.0.0.7\n");
+	ck_assert_msg(server_config_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c.cluster_database, "");	/* no cluster: libpq unused */
+	ck_assert_int_eq(gethostname(host, sizeof(host) - 1), 0);
+	ck_assert_str_eq(c.cluster_node_name, host);
+	ck_assert_str_eq(c.cluster_advertise_addr, "10.0.0.7");
+	ck_assert_int_eq(c.cluster_node_timeout, 15);
+	put("[common]\ntoken = s\n[cluster]\n"
+	    "database = postgresql://gotunnel@db.example.org/gotunnel ; URI\n"
+	    "node_name = m1\nadvertise_addr = 203.0.113.10\nnode_timeout = 1m\n");
+	ck_assert_msg(server_config_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c.cluster_database,
+	    "postgresql://gotunnel@db.example.org/gotunnel");
+	ck_assert_str_eq(c.cluster_node_name, "m1");
+	ck_assert_str_eq(c.cluster_advertise_addr, "203.0.113.10");
+	ck_assert_int_eq(c.cluster_node_timeout, 60);
+	put("[common]\ntoken = s\n[cluster]\ndatabase = host=db\n"
+	    "node_timeout = 2s\n");
+	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "node_timeout must be at least 3 seconds") != NULL,
+	    "%s", err);
+}
+END_TEST
+
 /* Each bad key or value, reported with its line. */
 static const struct {
 	const char	*text;
@@ -269,6 +299,8 @@ static const struct {
 	{ "[common]\nworkers = 0\nwords\n", 2, "workers must be" },
 	{ "[common]\nbogus = 1\n[nope]\n", 2, "unknown key 'bogus'" },
 	{ "[common]\ntoken = s\nallow_plaintext = maybe\n", 3, "expected true or false" },
+	{ "[common]\ntoken = s\n[cluster]\nnode_timeout = soon\n", 4, "duration" },
+	{ "[common]\ntoken = s\n[cluster]\nnodes = 3\n", 4, "unknown key 'nodes' in [cluster]" },
 };
 
 START_TEST(test_server_bad)
@@ -726,6 +758,7 @@ suite_config(void)
 	tcase_add_test(ts, test_server_all_keys);
 	tcase_add_test(ts, test_server_durations);
 	tcase_add_test(ts, test_server_sample);
+	tcase_add_test(ts, test_server_cluster);
 	tcase_add_loop_test(ts, test_server_bad, 0,
 	    sizeof(server_bad) / sizeof(server_bad[0]));
 	tcase_add_test(ts, test_server_long_line);

@@ -1137,6 +1137,88 @@ START_TEST(test_clear_worker_closes_conn_history)
 }
 END_TEST
 
+/* Counts the outbox's records and returns the last key (0 if empty). */
+static size_t
+outbox_count(uint64_t *last)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	size_t		 n = 0;
+
+	*last = 0;
+	ck_assert_int_eq(db_txn_begin(&db, 1, &txn), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, db.dbi[DB_OUTBOX], &cur), 0);
+	for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+		ck_assert_uint_eq(v.mv_size, sizeof(struct db_outbox));
+		*last = db_u64_key(&k);
+		n++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return n;
+}
+
+/* Cluster mode's outbox: off by default, one copy per finished record,
+ * sequence numbers never reused after the master empties it, stable origin. */
+START_TEST(test_outbox)
+{
+	struct db_hist_conn	 h;
+	struct db_outbox	 o;
+	MDB_txn			*txn;
+	MDB_val			 k, v;
+	uint64_t		 last;
+	char			 o1[40], o2[40];
+
+	memset(&h, 0, sizeof(h));
+	db_strlcpy(h.peer, "192.0.2.1:5000", sizeof(h.peer));
+	ck_assert_int_eq(db_txn_begin(&db, 0, &txn), 0);
+	ck_assert_int_eq(db_outbox_put(&db, txn, DB_OUTBOX_CONN, &h, sizeof(h)), 0);
+	ck_assert_int_eq(db_txn_commit(&db, txn), 0);
+	ck_assert_uint_eq(outbox_count(&last), 0);	/* not in cluster mode */
+
+	db.outbox = 1;
+	ck_assert_int_eq(db_txn_begin(&db, 0, &txn), 0);
+	ck_assert_int_eq(db_outbox_put(&db, txn, DB_OUTBOX_CONN, &h, sizeof(h)), 0);
+	ck_assert_int_eq(db_outbox_put(&db, txn, DB_OUTBOX_CONN, &h, sizeof(h)), 0);
+	ck_assert_int_eq(db_txn_commit(&db, txn), 0);
+	ck_assert_uint_eq(outbox_count(&last), 2);
+	ck_assert_uint_eq(last, 2);
+	/* The record is a copy of what was finished. */
+	ck_assert_int_eq(db_txn_begin(&db, 0, &txn), 0);
+	{
+		MDB_cursor *cur;
+
+		ck_assert_int_eq(mdb_cursor_open(txn, db.dbi[DB_OUTBOX], &cur), 0);
+		ck_assert_int_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+		memcpy(&o, v.mv_data, sizeof(o));
+		ck_assert_uint_eq(o.kind, DB_OUTBOX_CONN);
+		ck_assert_str_eq(o.u.conn.peer, "192.0.2.1:5000");
+		/* The master empties it ... */
+		while (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0)
+			ck_assert_int_eq(mdb_cursor_del(cur, 0), 0);
+		mdb_cursor_close(cur);
+	}
+	ck_assert_int_eq(db_txn_commit(&db, txn), 0);
+	/* ... and the next record still gets a new number. */
+	ck_assert_int_eq(db_txn_begin(&db, 0, &txn), 0);
+	ck_assert_int_eq(db_outbox_put(&db, txn, DB_OUTBOX_CONN, &h, sizeof(h)), 0);
+	ck_assert_int_eq(db_txn_commit(&db, txn), 0);
+	ck_assert_uint_eq(outbox_count(&last), 1);
+	ck_assert_uint_eq(last, 3);
+	/* A record that cannot fit is refused, not cut. */
+	ck_assert_int_eq(db_txn_begin(&db, 0, &txn), 0);
+	ck_assert_int_eq(db_outbox_put(&db, txn, DB_OUTBOX_CONN, &h,
+	    sizeof(o.u) + 1), -1);
+	mdb_txn_abort(txn);
+
+	ck_assert_int_eq(db_outbox_origin(&db, o1, sizeof(o1)), 0);
+	ck_assert_int_eq(db_outbox_origin(&db, o2, sizeof(o2)), 0);
+	ck_assert_uint_eq(strlen(o1), 24);
+	ck_assert_str_eq(o1, o2);
+}
+END_TEST
+
 Suite *
 suite_db(void)
 {
@@ -1181,6 +1263,7 @@ suite_db(void)
 	tcase_add_test(th, test_clear_live);
 	tcase_add_test(th, test_clear_worker);
 	tcase_add_test(th, test_clear_worker_closes_conn_history);
+	tcase_add_test(th, test_outbox);
 	suite_add_tcase(s, th);
 	return s;
 }

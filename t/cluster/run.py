@@ -1,0 +1,538 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+"""Cluster mode, server side: three real masters on one real PostgreSQL.
+
+A PostgreSQL from Debian's package runs in this run's temp dir (initdb and
+pg_ctl as the postgres user) on a free port of 127.0.0.1; three masters run
+as pods would: the same bind_port, each on its own address (127.0.0.11, .12,
+.13), each with its own data_dir and control_socket.  The steps share that
+cluster and run in order; each one is a test that passes or fails.
+
+Usage: python3 t/cluster/run.py [-k NAME] [--keep]  (-k still runs the
+set-up and the first step, which the others build on)
+Needs root (initdb runs as postgres) and postgresql-15; ends with
+"N passed, N failed".
+"""
+
+import argparse
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import lib  # noqa: E402
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
+NODE_TIMEOUT = 5
+TOKEN = "tok-" + os.urandom(8).hex()
+
+
+class Postgres:
+    """A throw-away PostgreSQL cluster in dir, owned by the postgres user."""
+
+    def __init__(self, base):
+        self.dir = os.path.join(base, "pg")
+        os.chmod(base, 0o711)           # postgres must reach its directory
+        os.makedirs(self.dir)
+        shutil.chown(self.dir, "postgres", "postgres")
+        os.chmod(self.dir, 0o700)
+        self.port = lib.free_port()
+        self.url = "postgresql://gotunnel@127.0.0.1:%d/postgres" % self.port
+        self._pg("initdb", "-D", self.dir, "-A", "trust", "-U", "gotunnel")
+
+    def _pg(self, prog, *args, timeout=60):
+        r = subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, prog)] + list(args),
+                           capture_output=True, timeout=timeout)
+        if r.returncode != 0:
+            lib.fail("%s failed: %s" % (prog, r.stderr.decode()[-500:]))
+
+    def start(self):
+        self._pg("pg_ctl", "-D", self.dir, "-o",
+                 "-c listen_addresses=127.0.0.1 -p %d -k %s" % (self.port, self.dir),
+                 "-l", os.path.join(self.dir, "log"), "-w", "start")
+
+    def stop(self):
+        self._pg("pg_ctl", "-D", self.dir, "-m", "fast", "-w", "stop")
+
+    def query(self, sql):
+        """Rows of a query as lists of strings (psql -At, | separated)."""
+        r = subprocess.run(["psql", "-At", "-X", "-v", "ON_ERROR_STOP=1", self.url, "-c", sql],
+                           capture_output=True, timeout=30)
+        if r.returncode != 0:
+            lib.fail("psql: %s" % r.stderr.decode()[-500:])
+        out = r.stdout.decode().strip()
+        return [line.split("|") for line in out.splitlines()] if out else []
+
+
+class Node:
+    """One gotunnel-master of the cluster."""
+
+    def __init__(self, env, i, pg, bind_port, allow):
+        self.env = env
+        self.addr = ADDRS[i]
+        self.name = "m%d" % (i + 1)
+        self.conf = os.path.join(env.dir, self.name + ".ini")
+        self.log_path = os.path.join(env.dir, self.name + ".log")
+        self.sock = os.path.join(env.dir, self.name + ".sock")
+        self.port = bind_port
+        self.token = TOKEN
+        self.proc = None
+        lib.write_ini(self.conf, [
+            ("common", {
+                "bind_addr": self.addr, "bind_port": bind_port,
+                "proxy_bind_addr": self.addr, "token": TOKEN,
+                "allow_ports": allow, "workers": 2,
+                "data_dir": os.path.join(env.dir, self.name + "-data"),
+                "control_socket": self.sock, "log_level": "info",
+                "heartbeat_timeout": 30, "max_clients": 5000}),
+            ("cluster", {"database": pg.url, "node_name": self.name,
+                         "node_timeout": "%ds" % NODE_TIMEOUT}),
+        ])
+
+    def start(self):
+        self.proc = lib.Proc(self.name, [lib.MASTER, "-c", self.conf], self.log_path)
+        self.env.procs.append(self.proc)
+
+        def ready():
+            if not self.proc.alive():
+                lib.fail("%s exited: %s" % (self.name, self.proc.log()[-800:]))
+            rc, out, _ = self.ctl("status", "--json")
+            return rc == 0 and lib.port_accepts(self.port, host=self.addr)
+        lib.wait_until(ready, 30, "%s to start" % self.name)
+        lib.wait_until(lambda: "cluster: schema at version" in self.proc.log(), 30,
+                       "%s to reach the database" % self.name)
+
+    def ctl(self, *args):
+        return lib.run_cmd([lib.CTL, "-c", self.conf] + list(args))
+
+    def json(self, *args):
+        rc, out, err = self.ctl(*(list(args) + ["--json"]))
+        lib.check(rc == 0, "%s: gotunnelctl %s: exit %d: %s" % (self.name, " ".join(args), rc, err.strip()))
+        return json.loads(out)
+
+    def pids(self):
+        """The master and its workers (the tree kill -9 must take down)."""
+        st = self.json("status")
+        return [st["pid"]] + [w["pid"] for w in st["workers"] if w.get("pid")]
+
+    def rss_kib(self):
+        total = 0
+        for pid in self.pids():
+            try:
+                with open("/proc/%d/status" % pid) as f:
+                    for line in f:
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+            except OSError:
+                pass
+        return total
+
+
+def echo_via(addr, port, payload=None, timeout=5.0):
+    """One public connection through addr:port to the echo service; returns
+    the source address used (the peer the master records)."""
+    payload = payload or os.urandom(512)
+    s = socket.create_connection((addr, port), timeout=timeout)
+    try:
+        src = "%s:%d" % s.getsockname()
+        s.sendall(payload)
+        got = b""
+        while len(got) < len(payload):
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        lib.check(got == payload, "echo through %s:%d returned %d of %d bytes" %
+                  (addr, port, len(got), len(payload)))
+        return src
+    finally:
+        s.close()
+
+
+def raw_register(addr, port, name, remote_port, timeout=10):
+    """A raw control session; returns (socket, register_response)."""
+    s = lib.connect(port, host=addr, timeout=timeout)
+    s.sendall(lib.encode(lib.register_msg(TOKEN, 9, remote_port, name)))
+    return s, lib.recv_frame(s)
+
+
+class Suite:
+    def __init__(self, args):
+        self.args = args
+        self.env = lib.Env("cluster")
+        self.passed = self.failed = 0
+        self.pg = None
+        self.nodes = []
+        self.clients = []
+        self.raw = []
+
+    def step(self, name, fn, always=False):
+        # -k: the set-up and the clients every later step uses still run.
+        if self.args.k and self.args.k not in name and not always:
+            return
+        t0 = time.monotonic()
+        try:
+            fn()
+            self.passed += 1
+            print("ok   %-44s %.1fs" % (name, time.monotonic() - t0), flush=True)
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            self.failed += 1
+            print("FAIL %-44s %s" % (name, e), flush=True)
+            if not isinstance(e, lib.TestFailure):
+                traceback.print_exc()
+
+    # ------------------------------------------------------------ set-up
+
+    def setup(self):
+        self.pg = Postgres(self.env.dir)
+        self.pg.start()
+        # One bind_port free on all three addresses.
+        for _ in range(50):
+            p = lib.free_port()
+            if all(lib.port_refuses(p, host=a) for a in ADDRS):
+                break
+        self.bind_port = p
+        self.port = lib.free_port()                     # alice's remote port
+        lo = 21000 + (os.getpid() % 40) * 100
+        self.allow = "%d,%d-%d" % (self.port, lo, lo + 1499)
+        self.echo = self.env.service()
+        self.nodes = [Node(self.env, i, self.pg, self.bind_port, self.allow) for i in range(3)]
+        rc, out, err = self.nodes[0].ctl("db", "init")
+        lib.check(rc == 0 and "schema at version 1" in out, "db init: %s %s" % (out, err))
+        rc, out, err = self.nodes[0].ctl("db", "init")
+        lib.check(rc == 0 and "schema at version 1" in out, "db init again: %s %s" % (out, err))
+        for n in self.nodes:
+            n.start()
+
+    def alice_client(self):
+        """alice's gotunnel-client with the three masters in server_addr."""
+        c = lib.Client(self.env, self.nodes[0], [{"name": "web", "local_port": self.echo.port,
+                                                  "remote_port": self.port}], name="alice",
+                       server_addr=",".join(ADDRS), server_port=self.bind_port, token=TOKEN)
+        c.start(wait=False)
+        return c
+
+    def alice_id(self, node):
+        """The id of alice's session on node (from node's own list)."""
+        for c in node.json("clients"):
+            if c.get("name") == "alice" and c.get("node") == node.name:
+                return c["id"]
+        return None
+
+    # ------------------------------------------------------------ steps
+
+    def t_forward_all(self):
+        self.clients.append(self.alice_client())
+        for n in self.nodes:
+            lib.wait_until(lambda n=n: lib.port_accepts(self.port, host=n.addr), 30,
+                           "alice's port on %s" % n.name)
+            echo_via(n.addr, self.port)
+        rows = self.pg.query("SELECT identity FROM gt_ports WHERE port = %d" % self.port)
+        lib.check(rows == [["alice"]], "gt_ports owner of %d: %r" % (self.port, rows))
+        holds = self.pg.query("SELECT node FROM gt_holds WHERE port = %d ORDER BY node" % self.port)
+        lib.check(holds == [["m1"], ["m2"], ["m3"]], "holds: %r" % holds)
+
+    def t_other_identity_refused(self):
+        for n in self.nodes:
+            s, r = raw_register(n.addr, n.port, "bob", self.port)
+            s.close()
+            lib.check(r.get("status") == "fail" and r.get("error") == "port in use",
+                      "bob on %s got %r" % (n.name, r))
+
+    def t_race(self):
+        # Two identities race for one fresh port on two nodes: exactly one wins.
+        port = int(self.allow.split(",")[1].split("-")[0]) + 1400
+        socks = []
+        for n, who in ((self.nodes[0], "race-a"), (self.nodes[1], "race-b")):
+            s = lib.connect(n.port, host=n.addr)
+            socks.append(s)
+        for s, who in zip(socks, ("race-a", "race-b")):
+            s.sendall(lib.encode(lib.register_msg(TOKEN, 9, port, who)))
+        res = [lib.recv_frame(s) for s in socks]
+        for s in socks:
+            s.close()
+        oks = [r for r in res if r.get("status") == "ok"]
+        lib.check(len(oks) == 1, "race for port %d: %r" % (port, res))
+        lib.check([r.get("error") for r in res if r.get("status") != "ok"] == ["port in use"],
+                  "loser's error: %r" % res)
+
+    def t_nodes_and_clients(self):
+        def all_online():
+            v = self.nodes[0].json("nodes")
+            return v if [(x["name"], x["status"]) for x in v] == \
+                [("m1", "online"), ("m2", "online"), ("m3", "online")] else None
+        v = lib.wait_until(all_online, 15, "three online nodes")
+        for x in v:
+            for k in ("name", "advertise_addr", "status", "last_seen", "clients", "connections", "version"):
+                lib.check(k in x, "nodes item lacks %s: %r" % (k, x))
+        lib.check([x["advertise_addr"] for x in v] == ADDRS, "advertise_addr: %r" % v)
+        rc, out, _ = self.nodes[0].ctl("nodes")
+        lib.check(rc == 0 and "m3" in out and "online" in out, "nodes (text): %s" % out)
+
+        def sessions():
+            cl = self.nodes[0].json("clients")
+            nodes = sorted(c.get("node") for c in cl if c.get("name") == "alice")
+            return cl if nodes == ["m1", "m2", "m3"] else None
+        lib.wait_until(sessions, 15, "alice's sessions of m1, m2 and m3 in m1's clients")
+        maps = self.nodes[0].json("mappings")
+        got = sorted(m.get("node") for m in maps if m.get("remote_port") == self.port)
+        lib.check(got == ["m1", "m2", "m3"], "mappings nodes: %r" % got)
+
+    def t_audit(self):
+        # An audit event of gotunnelctl on m2 reaches PostgreSQL, once.
+        r = subprocess.run([lib.CTL, "-c", self.nodes[1].conf, "user", "add", "ops"],
+                           input=b"correct-horse-battery\n", capture_output=True, timeout=30)
+        lib.check(r.returncode == 0, "user add: %s" % r.stderr.decode())
+        sql = "SELECT node, username, action, ok FROM gt_audit WHERE action = 'user_add'"
+        rows = lib.wait_until(lambda: self.pg.query(sql), 15, "user_add in gt_audit")
+        lib.check(len(rows) == 1 and rows[0][0] == "m2" and rows[0][2:] == ["user_add", "t"],
+                  "gt_audit: %r" % rows)
+
+    def t_kick_remote(self):
+        s, r = raw_register(self.nodes[2].addr, self.nodes[2].port, "kickme", 0)
+        self.raw.append(s)
+        lib.check(r.get("status") == "ok", "kickme register: %r" % r)
+        cid = r["client_id"]
+        lib.wait_until(lambda: any(c.get("id") == cid and c.get("node") == "m3"
+                                   for c in self.nodes[0].json("clients")), 15,
+                       "m1 to list the session of m3")
+        s.settimeout(10)
+        t0 = time.monotonic()
+        rc, out, err = self.nodes[0].ctl("kick", cid)
+        lib.check(rc == 0, "kick on m1: %s %s" % (out, err))
+        try:
+            while True:
+                m = lib.recv_frame(s)
+                if m.get("type") == "error":
+                    break
+        except (EOFError, OSError):
+            pass
+        took = time.monotonic() - t0
+        print("     kick on m1 ended the session on m3 in %.2fs" % took)
+        lib.check(took < 2.0, "the session on m3 ended %.2fs after the kick" % took)
+        rc, _, err = self.nodes[0].ctl("kick", "0" * 32)
+        lib.check(rc != 0 and "no such client" in err, "kick of nobody: %s" % err)
+
+    def t_kill_node(self):
+        victim = self.nodes[1]
+        survivors = [self.nodes[0], self.nodes[2]]
+        pids = victim.pids()
+        t0 = time.monotonic()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        n = 0
+        # Keep forwarding through the others while m2 goes offline.
+        while True:
+            for s in survivors:
+                echo_via(s.addr, self.port)
+                n += 1
+            st = {x["name"]: x["status"] for x in self.nodes[0].json("nodes")}
+            if st.get("m2") == "offline":
+                break
+            lib.check(time.monotonic() - t0 < NODE_TIMEOUT + 5,
+                      "m2 not offline %ds after kill -9: %r" % (NODE_TIMEOUT + 5, st))
+            time.sleep(0.2)
+        took = time.monotonic() - t0
+        print("     m2 offline %.1fs after kill -9 (node_timeout %ds); %d connections "
+              "through m1/m3 meanwhile, none failed" % (took, NODE_TIMEOUT, n))
+        # Its claim is not lost: alice still holds the port on m1 and m3.
+        s, r = raw_register(self.nodes[0].addr, self.nodes[0].port, "bob", self.port)
+        s.close()
+        lib.check(r.get("error") == "port in use", "bob after m2 died: %r" % r)
+        # Back: the restarted m2 gets alice's client back by itself.
+        victim.start()
+        lib.wait_until(lambda: lib.port_accepts(self.port, host=victim.addr), 40,
+                       "alice back on m2")
+        echo_via(victim.addr, self.port)
+
+    def t_db_outage(self):
+        conns = []          # (node, peer) made while the database was down
+        since = int(time.time()) - 1    # source ports come back: match by time too
+        self.pg.stop()
+        t0 = time.monotonic()
+        lib.wait_until(lambda: self.nodes[0].json("status").get("cluster_store") == "unavailable",
+                       10, "m1's status to say the store is unavailable")
+        rc, _, err = self.nodes[0].ctl("nodes")
+        lib.check(rc != 0 and "cluster store unavailable" in err, "nodes without the store: %s" % err)
+        refused = restarted = False
+        m3_up = True
+        try:
+            while time.monotonic() - t0 < 20:
+                for n in self.nodes if m3_up else self.nodes[:2]:
+                    conns.append((n.name, echo_via(n.addr, self.port)))
+                if not refused:
+                    s, r = raw_register(self.nodes[0].addr, self.nodes[0].port, "newcomer", 0)
+                    s.close()
+                    lib.check(r.get("status") == "fail" and
+                              r.get("error") == "cluster store unavailable",
+                              "a new identity during the outage got %r" % r)
+                    refused = True
+                if not restarted and time.monotonic() - t0 > 3:
+                    # alice's session on m3 ends and her client comes back:
+                    # her port is still hers without the database.
+                    m3_up = False
+                    old = self.alice_id(self.nodes[2])
+                    rc, out, err = self.nodes[2].ctl("kick", old)
+                    lib.check(rc == 0, "kick on m3: %s" % err)
+                    lib.wait_until(lambda: self.alice_id(self.nodes[2]) not in (None, old), 30,
+                                   "alice's client back on m3 without the database")
+                    lib.wait_until(lambda: lib.port_accepts(self.port, host=self.nodes[2].addr),
+                                   10, "alice's port on m3 again")
+                    restarted = m3_up = True
+                time.sleep(0.3)
+        finally:
+            self.pg.start()
+        lib.wait_until(lambda: all(n.json("status").get("cluster_store") == "ok" for n in self.nodes),
+                       15, "every master back on the store")
+        print("     %d connections through m1/m2/m3 during a 20 s database outage, none failed"
+              % len(conns))
+        want = {}
+        for c in conns:
+            want[c] = want.get(c, 0) + 1
+        lib.check(max(want.values()) == 1, "a peer address was reused")
+        values = ",".join("('%s','%s')" % c for c in conns)
+        sql = ("SELECT h.node, h.peer, count(*) FROM gt_hist_conn h JOIN (VALUES %s) AS w(node, peer) "
+               "ON w.node = h.node AND w.peer = h.peer WHERE h.start_time >= %d "
+               "GROUP BY h.node, h.peer" % (values, since))
+
+        def arrived():
+            rows = self.pg.query(sql)
+            return rows if len(rows) == len(conns) else None
+        try:
+            rows = lib.wait_until(arrived, 30, "the outage's connections in gt_hist_conn", interval=1)
+        except lib.TestFailure:
+            got = {(r[0], r[1]) for r in self.pg.query(sql)}
+            lib.fail("%d of %d connections in gt_hist_conn; missing e.g. %r" %
+                     (len(got), len(conns), [c for c in conns if c not in got][:5]))
+        bad = [r for r in rows if r[2] != "1"]
+        lib.check(not bad, "connections written more than once: %r" % bad[:5])
+        time.sleep(2.5)     # another drain or two must not add copies
+        lib.check(sorted(self.pg.query(sql)) == sorted(rows), "history changed after the drain")
+        # Every node looked dead for longer than node_timeout: alice's claim
+        # must have survived it (no other identity gets her port).
+        time.sleep(NODE_TIMEOUT + 2)
+        owner = self.pg.query("SELECT identity FROM gt_ports WHERE port = %d" % self.port)
+        lib.check(owner == [["alice"]], "owner of alice's port after the outage: %r" % owner)
+        for n in self.nodes:
+            s, r = raw_register(n.addr, n.port, "bob", self.port)
+            s.close()
+            lib.check(r.get("error") == "port in use", "bob on %s after the outage: %r" % (n.name, r))
+
+    def t_thousand(self):
+        n = 1000
+        sel = selectors.DefaultSelector()
+        t0 = time.monotonic()
+        socks = []
+        for i in range(n):
+            node = self.nodes[i % 3]
+            s = socket.create_connection((node.addr, node.port), timeout=10)
+            s.sendall(lib.encode(lib.register_msg(TOKEN, 9, 0, "load-%d" % i)))
+            s.setblocking(False)
+            socks.append(s)
+            sel.register(s, selectors.EVENT_READ, bytearray())
+        ok = fail = 0
+        pending = set(socks)
+        deadline = time.monotonic() + 60
+        while pending and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=1):
+                s, buf = key.fileobj, key.data
+                try:
+                    d = s.recv(65536)
+                except BlockingIOError:
+                    continue
+                if not d:
+                    pending.discard(s)
+                    sel.unregister(s)
+                    fail += 1
+                    continue
+                buf += d
+                frames, rest = lib.parse_frames(bytes(buf))
+                key.data[:] = rest
+                for m in frames:
+                    if m.get("type") == "register_response" and s in pending:
+                        pending.discard(s)
+                        sel.unregister(s)
+                        if m.get("status") == "ok":
+                            ok += 1
+                        else:
+                            fail += 1
+                            if fail < 4:
+                                print("     refused: %r" % m)
+                        break
+        took = time.monotonic() - t0
+        mem = ", ".join("%s %d MiB" % (x.name, x.rss_kib() // 1024) for x in self.nodes)
+        print("     %d raw clients registered across 3 nodes in %.1fs (%d refused); "
+              "master trees' memory: %s" % (ok, took, fail, mem))
+        self.raw.extend(socks)
+        lib.check(ok == n, "%d of %d registered" % (ok, n))
+        lib.check(took < 30, "took %.1fs" % took)
+        ports = self.pg.query("SELECT count(*) FROM gt_ports WHERE identity LIKE 'load-%'")
+        lib.check(int(ports[0][0]) == n, "gt_ports rows of the load clients: %r" % ports)
+
+    def run(self):
+        if os.geteuid() != 0 or not os.path.exists(os.path.join(PG_BIN, "initdb")):
+            print("skipped: needs root and postgresql-15 (initdb runs as postgres)")
+            print("0 passed, 0 failed")
+            return 0
+        lib.snapshot_binaries(self.env.dir)
+        try:
+            self.step("setup: postgres, db init, three masters", self.setup, True)
+            if self.failed:
+                return 1
+            self.step("one identity forwards on all nodes", self.t_forward_all, True)
+            self.step("another identity is refused everywhere", self.t_other_identity_refused)
+            self.step("two identities race: exactly one wins", self.t_race)
+            self.step("nodes and clients of every node", self.t_nodes_and_clients)
+            self.step("audit events reach PostgreSQL", self.t_audit)
+            self.step("kick on m1 ends a session on m3", self.t_kick_remote)
+            self.step("kill -9 of m2: others forward, m2 offline", self.t_kill_node)
+            self.step("database outage: forwarding, history once", self.t_db_outage)
+            self.step("1000 raw clients across three nodes", self.t_thousand)
+        finally:
+            for s in self.raw:
+                lib.quiet_close(s)
+            reports = []
+            self.env.close()
+            for n in self.nodes:
+                try:
+                    with open(n.log_path, errors="replace") as f:
+                        reports += [l for l in f if lib.SANITIZER_RE.search(l)]
+                except OSError:
+                    pass
+            if reports:
+                self.failed += 1
+                print("FAIL sanitizer reports:\n" + "".join(reports[:20]))
+            try:
+                self.pg.stop()
+            except Exception:  # noqa: BLE001 - already stopped
+                pass
+            if self.args.keep or self.failed:
+                print("logs kept in %s" % self.env.dir)
+            else:
+                shutil.rmtree(self.env.dir, ignore_errors=True)
+            lib.release_ports()
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        return 1 if self.failed else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-k", help="run only steps whose name contains this")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    sys.exit(Suite(ap.parse_args()).run())
+
+
+if __name__ == "__main__":
+    main()
