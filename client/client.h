@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "cidr.h"
 #include "db_limits.h"
 #include "log.h"
 #include "net.h"
@@ -42,6 +43,8 @@ struct client_mapping {
 	long		conn_rate;
 	long		conn_burst;
 	int64_t		bandwidth_limit;	/* bytes a second */
+	char		allow_cidrs[CIDR_STR_MAX];	/* source ACL, sent at register */
+	char		deny_cidrs[CIDR_STR_MAX];
 	int		line;			/* where the section starts */
 	char		type[8];		/* tcp, http, https (client_vhost.c) */
 	char		custom_domains[512];

@@ -148,6 +148,17 @@ mapping_key(struct conf_ctx *ctx, struct client_mapping *m, const char *name,
 		if (strcmp(value, "server") != 0)
 			return "bandwidth_limit_mode must be server (the master "
 			    "enforces bandwidth_limit)";
+	} else if (strcmp(name, "allow_cidrs") == 0 ||
+	    strcmp(name, "deny_cidrs") == 0) {
+		struct cidr_list	l;
+		char			err[160];
+
+		if (cidr_list_parse(value, &l, err, sizeof(err)) == -1) {
+			snprintf(ctx->msg, sizeof(ctx->msg), "%s: %s", name, err);
+			return ctx->msg;
+		}
+		snprintf(name[0] == 'a' ? m->allow_cidrs : m->deny_cidrs,
+		    CIDR_STR_MAX, "%s", value);
 	} else {
 		snprintf(ctx->msg, sizeof(ctx->msg), "unknown key '%s' in [%s]",
 		    name, m->name);

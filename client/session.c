@@ -73,6 +73,10 @@ session_send_register(struct session *s, size_t i, long port)
 		msg_set_int(&m, F_CONN_BURST, map->conn_burst);
 	if (map->bandwidth_limit > 0)
 		msg_set_int(&m, F_BANDWIDTH_LIMIT, map->bandwidth_limit);
+	if (map->allow_cidrs[0] != '\0')
+		msg_set_str(&m, F_ALLOW_CIDRS, map->allow_cidrs);
+	if (map->deny_cidrs[0] != '\0')
+		msg_set_str(&m, F_DENY_CIDRS, map->deny_cidrs);
 	/* Our previous session's id lets the server hand its ports over now. */
 	if (s->client_id[0] != '\0')
 		msg_set_str(&m, F_CLIENT_ID, s->client_id);

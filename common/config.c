@@ -9,7 +9,7 @@
 #include "config.h"
 
 enum key_kind { KEY_STR, KEY_INT, KEY_IP, KEY_DURATION, KEY_LOGLEVEL, KEY_PORTS,
-	KEY_BOOL, KEY_BANDWIDTH, KEY_RETENTION };
+	KEY_BOOL, KEY_BANDWIDTH, KEY_RETENTION, KEY_TOKEN, KEY_CIDRS };
 
 struct key_def {
 	const char	*section;
@@ -36,7 +36,10 @@ static const struct key_def server_keys[] = {
 	IP("common", "bind_addr", bind_addr),
 	I("common", "bind_port", bind_port, 1, 65535),
 	IP("common", "proxy_bind_addr", proxy_bind_addr),
-	S("common", "token", token),
+	{ "common", "token", KEY_TOKEN, offsetof(struct server_config, token),
+	    sizeof(((struct server_config *)0)->token), 0, 0 },
+	{ "common", "deny_cidrs", KEY_CIDRS, offsetof(struct server_config, deny_cidrs_s),
+	    sizeof(((struct server_config *)0)->deny_cidrs_s), 0, 0 },
 	{ "common", "allow_ports", KEY_PORTS, offsetof(struct server_config, allow_ports_s),
 	    sizeof(((struct server_config *)0)->allow_ports_s), 0, 0 },
 	I("common", "workers", workers, 1, 256),
@@ -82,6 +85,7 @@ server_key(struct conf_ctx *ctx, const char *section, const char *name,
 	struct server_config	*c = ctx->user;
 	int			 known_section = 0;
 	const char		*perr;
+	char			 cerr[160];
 	long			 v;
 
 	for (size_t i = 0; i < sizeof(server_keys) / sizeof(server_keys[0]); i++) {
@@ -94,8 +98,11 @@ server_key(struct conf_ctx *ctx, const char *section, const char *name,
 		if (strcmp(name, k->name) != 0)
 			continue;
 		switch (k->kind) {
+		case KEY_TOKEN:
+			c->token_set = 1;
+			/* FALLTHROUGH */
 		case KEY_IP:
-			if (!conf_parse_ip(value))
+			if (k->kind == KEY_IP && !conf_parse_ip(value))
 				return "expected an IP address";
 			/* FALLTHROUGH */
 		case KEY_STR:
@@ -143,6 +150,15 @@ server_key(struct conf_ctx *ctx, const char *section, const char *name,
 			if (portrange_parse(value, &c->allow_ports, &perr) == -1) {
 				snprintf(ctx->msg, sizeof(ctx->msg),
 				    "allow_ports: %s", perr);
+				return ctx->msg;
+			}
+			snprintf(field, k->size, "%s", value);
+			return NULL;
+		case KEY_CIDRS:
+			if (cidr_list_parse(value, &c->deny_cidrs, cerr,
+			    sizeof(cerr)) == -1) {
+				snprintf(ctx->msg, sizeof(ctx->msg), "%s: %s",
+				    name, cerr);
 				return ctx->msg;
 			}
 			snprintf(field, k->size, "%s", value);
@@ -196,9 +212,11 @@ server_config_load(const char *path, struct server_config *c, char *err,
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	if (conf_ini_parse(path, server_key, c, err, errlen) == -1)
 		return -1;
-	if (c->token[0] == '\0') {
+	/* An explicit "token =" means per-client credentials only. */
+	if (!c->token_set) {
 		snprintf(err, errlen, "%s: [common] token is required "
-		    "(there is no default token)", path);
+		    "(there is no default token; \"token =\" empty accepts "
+		    "per-client credentials only)", path);
 		return -1;
 	}
 	if (c->proxy_bind_addr[0] == '\0')

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "log.h"
 #include "portrange.h"
 
@@ -16,7 +17,8 @@ struct server_config {
 	char		 bind_addr[64];
 	long		 bind_port;
 	char		 proxy_bind_addr[64];
-	char		 token[256];
+	char		 token[256];		/* "" (token =): per-client credentials only */
+	int		 token_set;		/* the key is in the file */
 	char		 allow_ports_s[1024];
 	struct portrange allow_ports;
 	long		 workers;
@@ -41,6 +43,8 @@ struct server_config {
 	long		 vhost_http_port;	/* 0: no HTTP virtual hosts */
 	long		 vhost_https_port;	/* 0: no HTTPS by SNI */
 	char		 subdomain_host[256];	/* "subdomain = app" -> app.<this> */
+	char		 deny_cidrs_s[CIDR_STR_MAX];
+	struct cidr_list deny_cidrs;		/* refused on every mapping */
 	/* [admin] */
 	char		 admin_bind_addr[64];
 	long		 admin_bind_port;

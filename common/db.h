@@ -21,6 +21,8 @@
  *   users       username string               -> struct db_user
  *   websess     32-byte sha256 of session id  -> struct db_websession
  *   audit       uint64 seq                    -> struct db_audit
+ *   tokens      credential name string        -> struct db_token  (db_token.h)
+ *   token_idx   32-byte hash of the secret    -> credential name
  *   meta        string                        -> anything (schema version)
  *   mapstate    uint16 port (big endian)      -> struct db_mapstate (db_mapstate.h)
  *   domains     "http:" or "https:" + domain  -> struct db_domain (db_vhost.h)
@@ -53,6 +55,8 @@ enum db_table {
 	DB_USERS,
 	DB_WEBSESS,
 	DB_AUDIT,
+	DB_TOKENS,
+	DB_TOKEN_IDX,
 	DB_META,
 	DB_MAPSTATE,
 	DB_DOMAINS,
@@ -97,6 +101,7 @@ struct db_client {
 	uint32_t	live_conns;
 	uint32_t	pad;
 	uint64_t	hist_seq;		/* its record in hist_sess */
+	char		credential[DB_NAME_LEN]; /* per-client credential, "" for the shared token */
 };
 
 /* A live public connection. */

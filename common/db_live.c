@@ -198,6 +198,12 @@ db_claim(struct db *db, struct db_claim *c)
 		k = id_key(c->takeover_id);
 		if (db_get_rec(txn, db->dbi[DB_CLIENTS], &k, &old, sizeof(old)) == 0)
 			c->takeover_worker = (int)old.worker_index;
+		/* Only a session of the same identity (credential) is replaced. */
+		if (c->takeover_worker >= 0 && strncmp(old.credential,
+		    c->client.credential, sizeof(old.credential)) != 0) {
+			c->takeover_id = NULL;
+			c->takeover_worker = -1;
+		}
 	}
 	if (c->new_client && claim_client(db, txn, c) == -1)
 		goto fail;

@@ -55,6 +55,8 @@ static const struct field_def fields[F_NFIELDS] = {
 	[F_HTTP_USER] = STR(http_user, "http_user"),
 	[F_HTTP_PASSWORD] = STR(http_password, "http_password"),
 	[F_HOST_HEADER_REWRITE] = STR(host_header_rewrite, "host_header_rewrite"),
+	[F_ALLOW_CIDRS] = STR(allow_cidrs, "allow_cidrs"),
+	[F_DENY_CIDRS] = STR(deny_cidrs, "deny_cidrs"),
 };
 
 static const char *const type_names[MSG_NTYPES] = {

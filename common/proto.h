@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "db_limits.h"
 
 #define PROTO_MAX_DEPTH	16
@@ -32,6 +33,7 @@ enum msg_field {
 	F_MAX_CONNS, F_CONN_RATE, F_CONN_BURST, F_BANDWIDTH_LIMIT,	/* limits */
 	F_CUSTOM_DOMAINS, F_SUBDOMAIN, F_HTTP_USER, F_HTTP_PASSWORD,
 	F_HOST_HEADER_REWRITE,						/* vhosts */
+	F_ALLOW_CIDRS, F_DENY_CIDRS,					/* source ACL */
 	F_NFIELDS
 };
 
@@ -62,6 +64,8 @@ struct msg {
 	char		http_user[64];
 	char		http_password[128];
 	char		host_header_rewrite[256];
+	char		allow_cidrs[CIDR_STR_MAX];	/* register: source ACL */
+	char		deny_cidrs[CIDR_STR_MAX];
 };
 
 #define MSG_HAS(m, f)	(((m)->present >> (f)) & 1)

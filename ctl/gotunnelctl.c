@@ -18,9 +18,8 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-#include "config.h"
+#include "ctl.h"
 #include "frame.h"
-#include "proto.h"
 #include "xmalloc.h"
 
 #define CTL_REPLY_MAX	(64u << 20)	/* replies list every client: may exceed a frame */
@@ -49,7 +48,10 @@ usage(FILE *fp)
 	    "  stats             metrics in Prometheus text format\n"
 	    "  user add|del|passwd|role|totp|list [NAME] ...   console users\n"
 	    "  cert init [--cn NAME] [--days N] [--force]   self-signed TLS key\n"
-	    "  fingerprint [CERT]  sha256 fingerprint clients pin\n");
+	    "  fingerprint [CERT]  sha256 fingerprint clients pin\n"
+	    "  token add NAME [--ports RANGES] [--expires DURATION] [--max-mappings N]\n"
+	    "            [--allow CIDR]... [--deny CIDR]...   per-client credential\n"
+	    "  token list | revoke NAME | rotate NAME\n");
 }
 
 /* Reads exactly len bytes within the timeout. */
@@ -76,13 +78,11 @@ read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
-/* Sends one request and returns the parsed reply (NULL on failure). */
-static yajl_val
-ctl_request(const char *path, const char *cmd, const char *client_id,
-    long remote_port)
+/* Sends one request message and returns the parsed reply (NULL on failure). */
+yajl_val
+ctl_request_msg(const char *path, const struct msg *m)
 {
 	struct sockaddr_un	 sun;
-	struct msg		 m;
 	unsigned char		 hdr[4];
 	char			 json[FRAME_MAX], errbuf[256], *reply;
 	size_t			 len;
@@ -101,13 +101,7 @@ ctl_request(const char *path, const char *cmd, const char *client_id,
 			close(fd);
 		return NULL;
 	}
-	msg_init(&m, MSG_CTL);
-	msg_set_str(&m, F_CMD, cmd);
-	if (client_id != NULL)
-		msg_set_str(&m, F_CLIENT_ID, client_id);
-	if (remote_port > 0)
-		msg_set_int(&m, F_REMOTE_PORT, remote_port);
-	if (proto_encode(&m, json, &len) == -1 ||
+	if (proto_encode(m, json, &len) == -1 ||
 	    frame_write_fd(fd, json, len) == -1 || read_full(fd, hdr, 4) == -1) {
 		fprintf(stderr, "gotunnelctl: no reply from the master\n");
 		close(fd);
@@ -134,6 +128,22 @@ ctl_request(const char *path, const char *cmd, const char *client_id,
 	if (v == NULL)
 		fprintf(stderr, "gotunnelctl: bad reply: %s\n", errbuf);
 	return v;
+}
+
+/* Sends one command (a client id for kick, a port for mapping) and returns the reply. */
+static yajl_val
+ctl_request(const char *path, const char *cmd, const char *client_id,
+    long remote_port)
+{
+	struct msg m;
+
+	msg_init(&m, MSG_CTL);
+	msg_set_str(&m, F_CMD, cmd);
+	if (client_id != NULL)
+		msg_set_str(&m, F_CLIENT_ID, client_id);
+	if (remote_port > 0)
+		msg_set_int(&m, F_REMOTE_PORT, remote_port);
+	return ctl_request_msg(path, &m);
 }
 
 /* Looks up a member of an object. */
@@ -429,6 +439,11 @@ main(int argc, char *argv[])
 			printf("port %ld %sd\n", port, args[optind + 1]);
 		yajl_tree_free(reply);
 		return 0;
+	}
+	if (strcmp(cmd, "token") == 0) {
+		rc = ctl_token(c, nargs - optind, args + optind, json);
+		free(c);
+		return rc;
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "clients") && strcmp(cmd, "nodes") &&
 	    strcmp(cmd, "mappings") && strcmp(cmd, "kick") && strcmp(cmd, "reload") &&

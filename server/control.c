@@ -28,12 +28,17 @@ static void control_read(struct bufferevent *, void *);
 static void control_event(struct bufferevent *, short, void *);
 static void control_timer(evutil_socket_t, short, void *);
 
-/* Compares a token with the configured one in constant time, by hash. */
+/*
+ * Compares a token with the shared one in constant time, by hash.  An
+ * empty shared token ("token =") disables it: nothing matches it.
+ */
 int
 control_token_ok(const char *token)
 {
 	unsigned char h[32];
 
+	if (W->conf.token[0] == '\0' || token[0] == '\0')
+		return 0;
 	crypto_generichash(h, sizeof(h), (const unsigned char *)token,
 	    strlen(token), NULL, 0);
 	return sodium_memcmp(h, W->token_hash, sizeof(h)) == 0;
@@ -167,13 +172,15 @@ static void
 control_register(struct session *s, const struct msg *req)
 {
 	struct mapping	*map;
+	const char	*why;
+	int		 fatal;
 	uint16_t	 port = (uint16_t)req->remote_port;
 
-	if (!MSG_HAS(req, F_TOKEN) || !control_token_ok(req->token)) {
-		register_fail(s, req, "bad token");
+	if ((why = cred_register(s, req, &fatal)) != NULL) {
+		register_fail(s, req, why);
 		/* A stranger is shown the door; a registered client keeps its others. */
-		if (!s->registered)
-			control_session_close(s, "bad token");
+		if (fatal && !s->registered)
+			control_session_close(s, why);
 		return;
 	}
 	if (!s->registered && s->nmappings == 0)
@@ -234,7 +241,8 @@ control_register_claim(struct session *s, const struct msg *req, uint16_t port)
 	    strcmp(req->client_id, s->id) != 0)
 		c.takeover_id = req->client_id;
 	c.max_clients = W->conf.max_clients;
-	c.allow = &W->conf.allow_ports;
+	c.allow = cred_allow_ports(s);
+	db_strlcpy(c.client.credential, cred_name(s), sizeof(c.client.credential));
 	c.map.version = DB_RECORD_VERSION;
 	c.map.remote_port = port;
 	c.map.local_port = (uint16_t)req->local_port;
@@ -272,6 +280,7 @@ control_register_claim(struct session *s, const struct msg *req, uint16_t port)
 	snprintf(map->local_ip, sizeof(map->local_ip), "%s", c.map.local_ip);
 	snprintf(map->type, sizeof(map->type), "%s", c.map.type);
 	limit_mapping_init(map, req);
+	map->acl = acl_new(s, req);
 	tunnel_mapping_listen(s, map, fd);	/* fd -1 for http/https */
 	vhost_mapping_attach(map, req, c.map.domains);
 	log_info("client %s (%s) from %s: registered %s remote port %u -> "
@@ -512,6 +521,7 @@ control_session_close(struct session *s, const char *reason)
 	if (s->registered)
 		db_session_end(&W->db, s->id, s->hist_seq, reason, s->bytes_in,
 		    s->bytes_out, ports, nports);
+	cred_session_free(s);
 	strmap_del(&W->sessions_by_id, s->id);
 	TAILQ_REMOVE(&W->sessions, s, entry);
 	event_del(&s->hb_timer);

@@ -224,6 +224,7 @@ gen_clients(yajl_gen g, MDB_txn *txn)
 			GEN_KV_INT(g, "live_conns", c->live_conns);
 			GEN_KV_INT(g, "bytes_in", c->bytes_in);
 			GEN_KV_INT(g, "bytes_out", c->bytes_out);
+			GEN_KV_STR(g, "credential", c->credential);
 			GEN_STR(g, "mappings");
 			yajl_gen_array_open(g);
 			if ((l = strmap_get(&bycl, c->id)) != NULL)
@@ -455,6 +456,35 @@ ctlsock_kick_result(const struct ipc_msg *m)
 	}
 }
 
+/*
+ * A credential was revoked or rotated: every worker rechecks its sessions
+ * of that credential now and closes the stale ones.
+ */
+static void
+ctl_token_kick(struct ctl_conn *c, const char *name)
+{
+	struct ipc_msg	m;
+	yajl_gen	g;
+	int		n = 0;
+
+	if (!db_token_name_valid(name)) {
+		ctl_fail(c, "bad credential name");
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_CRED_KICK;
+	/* A valid name (<= 32 characters) fits client_id. */
+	memcpy(m.client_id, name, strlen(name) + 1);
+	for (int i = 0; i < M->nslots; i++)
+		if (master_send_ipc(i, &m) == 0)
+			n++;
+	log_info("credential %s: sessions rechecked by %d workers", name, n);
+	g = ctl_reply_begin("ok");
+	yajl_gen_map_close(g);
+	ctl_send_gen(c, g);
+	yajl_gen_free(g);
+}
+
 /* Answers one request. */
 static void
 ctl_handle(struct ctl_conn *c, const struct msg *req)
@@ -473,6 +503,10 @@ ctl_handle(struct ctl_conn *c, const struct msg *req)
 	}
 	if (strncmp(req->cmd, "mapping_", 8) == 0) {
 		ctl_mapping(c, req);
+		return;
+	}
+	if (strcmp(req->cmd, "token_kick") == 0) {
+		ctl_token_kick(c, req->name);
 		return;
 	}
 	if (strcmp(req->cmd, "reload") == 0) {

@@ -13,8 +13,10 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "cidr.h"
 #include "config.h"
 #include "db.h"
+#include "db_token.h"
 #include "net.h"
 #include "strmap.h"
 
@@ -41,6 +43,7 @@ enum ipc_type {
 	IPC_CLAIM,		/* worker -> master: may identity hold remote_port
 				 * cluster-wide? (cluster mode) */
 	IPC_CLAIM_RESULT,	/* master -> worker: ok 1/0, reason */
+	IPC_CRED_KICK,		/* master -> worker: recheck credential client_id (its name) */
 };
 
 struct ipc_msg {
@@ -71,6 +74,8 @@ struct mesh_msg {
 
 struct session;
 struct mapping;
+struct cred_sess;
+struct acl;
 
 /* A mesh message waiting for room in the peer's queue (max_dgram_qlen). */
 struct mesh_out {
@@ -148,6 +153,7 @@ struct mapping {
 	struct map_limit	*limit;		/* limit.c */
 	char			 type[8];	/* "tcp", "http", "https" */
 	struct vhost_map	*vhost;		/* http/https only (vhost.c) */
+	struct acl		*acl;		/* source ACL (acl.c), NULL: none */
 };
 TAILQ_HEAD(mapping_list, mapping);
 
@@ -186,6 +192,7 @@ struct session {
 	uint64_t		 bytes_in, bytes_out;
 	uint32_t		 live_conns;
 	int			 dirty;
+	struct cred_sess	*cred;		/* per-client credential (cred.c), NULL: shared token */
 };
 TAILQ_HEAD(session_list, session);
 
@@ -198,6 +205,18 @@ struct closed_conn {
 	struct db_hist_conn	 rec;
 };
 TAILQ_HEAD(closed_list, closed_conn);
+
+/* What a session registered with a per-client credential may do (cred.c). */
+struct cred_sess {
+	char			 name[DB_TOKEN_NAME_LEN];
+	uint64_t		 generation;	/* a rotate makes ours stale */
+	int64_t			 expires;	/* 0 never */
+	int64_t			 max_mappings;	/* 0 no limit */
+	int			 has_ports;
+	struct portrange	 ports;		/* remote ports it may register */
+	struct portrange	 pick;		/* ports & allow_ports, for remote_port 0 */
+	struct cidr_list	 allow, deny;	/* applied to all its mappings */
+};
 
 /* Everything a worker process owns. */
 struct worker {
@@ -305,6 +324,21 @@ struct db_mapping;
 int	vhost_is_type(const struct msg *);
 int	vhost_prepare(const struct msg *, struct db_mapping *, char *err,
 	    size_t errlen);
+
+/* cred.c */
+const char *cred_register(struct session *, const struct msg *, int *fatal);
+const struct portrange *cred_allow_ports(struct session *);
+const char *cred_name(const struct session *);
+void	cred_session_free(struct session *);
+void	cred_kick(const char *name);
+void	cred_start(void);
+void	cred_stop(void);
+
+/* acl.c */
+struct acl *acl_new(const struct session *, const struct msg *);
+int	acl_refused(struct mapping *, int fd, const struct sockaddr *);
+void	acl_free(struct acl *);
+uint64_t acl_take_refused(void);
 
 /* flush.c */
 void	flush_start(void);

@@ -231,6 +231,10 @@ tunnel_pubconn_add(struct mapping *map, int fd, const struct sockaddr *sa,
 	struct pubconn	*pc;
 	struct dataconn	*dc;
 
+	if (acl_refused(map, fd, sa)) {		/* closed, counted, logged by acl.c */
+		vhost_pump_free(pump);
+		return;
+	}
 	if (limit_refuse(map, sa)) {
 		vhost_pump_free(pump);
 		close(fd);	/* at once: counted and logged by limit.c */
@@ -340,6 +344,7 @@ tunnel_mapping_free(struct mapping *map)
 	map->session->nmappings--;
 	limit_mapping_free(map);
 	vhost_mapping_free(map);
+	acl_free(map->acl);
 	free(map);
 }
 

@@ -565,6 +565,9 @@ worker_ipc_read(evutil_socket_t fd, short what, void *arg)
 	case IPC_STOP:
 		worker_stop("master asked");
 		break;
+	case IPC_CRED_KICK:
+		cred_kick(m.client_id);
+		break;
 	}
 }
 
@@ -614,6 +617,7 @@ worker_cleanup(void)
 	event_del(&W->ev_mesh);
 	event_del(&W->ev_flush);
 	event_del(&W->ev_pending_timer);
+	cred_stop();
 	if (W->stopping)
 		event_del(&W->ev_drain);
 	evsignal_del(&W->ev_sigterm);
@@ -717,6 +721,7 @@ worker_main(const char *conf_path, int index, int nworkers, const char *fds,
 	vhost_init();
 	flush_start();
 	wcluster_start();
+	cred_start();
 	log_info("worker %d started", index);
 	event_base_dispatch(W->base);
 	log_info("worker %d exiting", index);

@@ -104,6 +104,7 @@ live_client_json(struct kore_buf *b, MDB_txn *txn, const struct db_client *c,
 	jw_int(b, "connected_since", c->connected_since);
 	jw_int(b, "last_heartbeat", c->last_heartbeat);
 	jw_int(b, "worker", c->worker_pid);
+	jw_str(b, "credential", c->credential, sizeof(c->credential));
 	jw_key(b, "mappings");
 	jw_open(b, '[');
 	if (mdb_cursor_open(txn, admin_db.dbi[DB_MAPPINGS], &cur) == 0) {

@@ -101,6 +101,12 @@ void	 live_client_json(struct kore_buf *, MDB_txn *,
 void	 live_conn_json(struct kore_buf *, uint64_t id, const struct db_conn *,
 	    const char *status);
 
+/* api_tokens.c */
+int	 api_tokens(struct admin_ctx *);
+int	 api_token_add(struct admin_ctx *);
+int	 api_token_revoke(struct admin_ctx *);
+int	 api_token_rotate(struct admin_ctx *);
+
 /* api_history.c */
 int	 api_sessions(struct admin_ctx *);
 int	 api_export(struct admin_ctx *);

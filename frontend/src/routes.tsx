@@ -14,6 +14,7 @@ const ClientDetailPage = lazy(() => import('./pages/ClientDetail/ClientDetailPag
 const SessionsPage = lazy(() => import('./pages/Sessions/SessionsPage'));
 const AuditPage = lazy(() => import('./pages/Audit/AuditPage'));
 const AdminSessionsPage = lazy(() => import('./pages/AdminSessions/AdminSessionsPage'));
+const CredentialsPage = lazy(() => import('./pages/Credentials/CredentialsPage'));
 const NotFoundPage = lazy(() => import('./pages/NotFound/NotFoundPage'));
 
 function Page({ children }: { children: ReactNode }) {
@@ -50,6 +51,7 @@ export function AppRoutes() {
         <Route path="sessions" element={<Page><SessionsPage /></Page>} />
         <Route path="audit" element={<Page><AuditPage /></Page>} />
         <Route path="admin-sessions" element={<Page><AdminSessionsPage /></Page>} />
+        <Route path="credentials" element={<Page><CredentialsPage /></Page>} />
         <Route path="*" element={<Page><NotFoundPage /></Page>} />
       </Route>
     </Routes>

@@ -11,6 +11,7 @@ Ends with a line "N passed, N failed"; exits 1 on any failure.
 import hashlib
 import http.client
 import json
+import re
 import os
 import shutil
 import signal
@@ -230,6 +231,8 @@ PROTECTED = [
     ("POST", "/api/mappings/21022/enable"), ("GET", "/api/settings"),
     ("DELETE", "/api/clients"), ("GET", "/api/admin-sessions"),
     ("DELETE", "/api/admin-sessions/0123456789abcdef"),
+    ("GET", "/api/tokens"), ("POST", "/api/tokens"),
+    ("DELETE", "/api/tokens/laptop"), ("POST", "/api/tokens/laptop/rotate"),
 ]
 
 
@@ -461,7 +464,7 @@ class FakeMaster(threading.Thread):
             n = struct.unpack(">I", c.recv(4))[0]
             msg = json.loads(c.recv(n))
             self.got.append(msg)
-            if msg.get("client_id", msg.get("remote_port")) in self.known:
+            if msg.get("client_id", msg.get("remote_port", msg.get("name"))) in self.known:
                 rep = {"type": "ctl_response", "status": "ok"}
             else:
                 rep = {"type": "ctl_response", "status": "fail", "error": "no such client"}
@@ -937,11 +940,15 @@ RANK = {r: i for i, r in enumerate(ROLES)}
 STATE_CHANGING = [
     ("POST", "/api/clients/{client}/disconnect", None, "operator"),
     ("DELETE", "/api/admin-sessions/{handle}", None, "admin"),
+    ("POST", "/api/tokens", {"name": "role-new"}, "admin"),
+    ("POST", "/api/tokens/role-rot/rotate", None, "admin"),
+    ("DELETE", "/api/tokens/role-del", None, "admin"),
 ]
 
 # Read-only endpoints every role may call.
 READS = ["/api/me", "/api/clients", "/api/mappings", "/api/sessions", "/api/audit",
-         "/api/stats?range=1h", "/api/admin-sessions", "/api/sessions/export?format=csv"]
+         "/api/stats?range=1h", "/api/admin-sessions", "/api/sessions/export?format=csv",
+         "/api/tokens"]
 
 
 def ctl_user(a, *args, stdin=""):
@@ -982,6 +989,9 @@ def test_roles(a):
             r = a.req("GET", p, cookie=cookie)
             assert r.status == 200, (role, p, r.status, r.body)
     a.fixture("client", "ro1e0001", "role-client", "127.0.0.1:50003", "21095:x")
+    for name in ("role-rot", "role-del"):
+        r = a.req("POST", "/api/tokens", {"name": name}, cookie=sess["admin"][0], csrf=sess["admin"][1])
+        assert r.status == 201, r.body
     for role in ROLES:
         cookie, csrf = sess[role]
         for method, path, body, need in STATE_CHANGING:
@@ -997,7 +1007,7 @@ def test_roles(a):
             r = a.req(method, p, body, cookie=cookie, csrf=csrf)
             allowed = RANK[role] >= RANK[need]
             if allowed:
-                assert r.status == 200, (role, method, p, r.status, r.body)
+                assert r.status == (201 if p == "/api/tokens" else 200), (role, method, p, r.status, r.body)
             else:
                 assert r.status == 403, (role, method, p, r.status, r.body)
                 assert r.json() == {"error": "forbidden"}, r.body
@@ -1211,6 +1221,92 @@ def test_audit_action_filter(a):
 
 # ---------------------------------------------------------------- real master + client
 
+SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def test_tokens_api(a):
+    """Credentials: list, add (secret once), rotate, revoke; CSRF, input checks, audit."""
+    if os.path.exists(a.ctl):
+        os.unlink(a.ctl)
+    cookie, csrf = a.login(source="127.0.0.65")
+    r = a.req("GET", "/api/tokens", cookie=cookie)
+    assert r.status == 200 and isinstance(r.json()["tokens"], list), (r.status, r.body)
+    body = {"name": "api-laptop", "ports": "10000-10010", "expires": "30d", "max_mappings": 3,
+            "allow": ["127.0.0.0/8", "::1"], "deny": ["127.0.0.9"]}
+    # Without the CSRF header nothing changes.
+    for m, p, b in (("POST", "/api/tokens", body), ("DELETE", "/api/tokens/api-laptop", None),
+                    ("POST", "/api/tokens/api-laptop/rotate", None)):
+        r = a.req(m, p, b, cookie=cookie)
+        assert r.status == 403 and r.json() == {"error": "csrf token mismatch"}, (m, p, r.status)
+    assert not [t for t in a.req("GET", "/api/tokens", cookie=cookie).json()["tokens"]
+                if t["name"] == "api-laptop"]
+    bad = [
+        ({}, "name is required"), ({"name": "bad name"}, "name"), ({"name": "-x"}, "name"),
+        ({"name": "x" * 33}, "name"), ({"name": "ok", "ports": "9-1"}, "ports"),
+        ({"name": "ok", "allow": ["10.0.0.0/99"]}, "allow"), ({"name": "ok", "deny": "nowhere"}, "deny"),
+        ({"name": "ok", "expires": "soon"}, "expires"), ({"name": "ok", "max_mappings": -1}, "max_mappings"),
+        ({"name": "ok", "max_mappings": "2"}, "max_mappings"), ({"name": "ok", "colour": "red"}, "unknown member"),
+        ({"name": "ok", "allow": [["10.0.0.0/8"]]}, "nested"), ({"name": 5}, "type"),
+        ({"name": "ok", "allow": [1]}, "type"), ("[1]", "object"), ("{", "malformed"), ("", "empty"),
+        ('{"name":"ok","name":"ok2"}', "duplicate"),
+    ]
+    for b, want in bad:
+        r = a.req("POST", "/api/tokens", b, cookie=cookie, csrf=csrf,
+                  headers={"Content-Type": "application/json"})
+        assert r.status == 400 and want in r.json()["error"], (b, r.status, r.body)
+    r = a.req("POST", "/api/tokens", body, cookie=cookie, csrf=csrf)
+    assert r.status == 201, (r.status, r.body)
+    t = r.json()
+    secret = t["secret"]
+    assert SECRET_RE.match(secret), t
+    assert t["name"] == "api-laptop" and t["ports"] == "10000-10010" and t["max_mappings"] == 3
+    assert t["allow"] == ["127.0.0.0/8", "::1"] and t["deny"] == ["127.0.0.9"], t
+    assert t["expires"] > time.time() + 29 * 86400 and t["state"] == "active" and t["revoked"] is False
+    lst = a.req("GET", "/api/tokens", cookie=cookie)
+    assert secret.encode() not in lst.body
+    t2 = [x for x in lst.json()["tokens"] if x["name"] == "api-laptop"][0]
+    for k in ("name", "ports", "expires", "max_mappings", "allow", "deny", "created", "last_used", "revoked"):
+        assert k in t2, k
+    assert "secret" not in t2 and t2["last_used"] == 0
+    r = a.req("POST", "/api/tokens", {"name": "api-laptop"}, cookie=cookie, csrf=csrf)
+    assert r.status == 409, (r.status, r.body)
+    r = a.req("POST", "/api/tokens", {"name": "api-min"}, cookie=cookie, csrf=csrf)
+    assert r.status == 201 and r.json()["expires"] == 0 and r.json()["ports"] == "" and r.json()["allow"] == []
+    r = a.req("POST", "/api/tokens/api-laptop/rotate", cookie=cookie, csrf=csrf)
+    assert r.status == 200 and SECRET_RE.match(r.json()["secret"]) and r.json()["secret"] != secret, r.body
+    secret2 = r.json()["secret"]
+    assert a.req("POST", "/api/tokens/nosuch/rotate", cookie=cookie, csrf=csrf).status == 404
+    # Revoke asks the master to close the credential's sessions.
+    fm = FakeMaster(a.ctl, {"api-laptop"})
+    fm.start()
+    r = a.req("DELETE", "/api/tokens/api-laptop", cookie=cookie, csrf=csrf)
+    fm.join(10)
+    assert r.status == 200 and r.json() == {"ok": True, "disconnected": True}, (r.status, r.body)
+    assert fm.got == [{"type": "ctl", "cmd": "token_kick", "name": "api-laptop"}], fm.got
+    os.unlink(a.ctl)
+    t3 = [x for x in a.req("GET", "/api/tokens", cookie=cookie).json()["tokens"] if x["name"] == "api-laptop"][0]
+    assert t3["revoked"] is True and t3["state"] == "revoked"
+    assert a.req("DELETE", "/api/tokens/api-laptop", cookie=cookie, csrf=csrf).status == 409
+    assert a.req("POST", "/api/tokens/api-laptop/rotate", cookie=cookie, csrf=csrf).status == 409
+    # Without a master the revoke still holds (in LMDB) and says so.
+    r = a.req("DELETE", "/api/tokens/api-min", cookie=cookie, csrf=csrf)
+    assert r.status == 200 and r.json() == {"ok": True, "disconnected": False}, r.body
+    assert a.req("DELETE", "/api/tokens/nosuch", cookie=cookie, csrf=csrf).status == 404
+    r = a.req("GET", "/api/tokens/api-min", cookie=cookie)
+    assert r.status == 405 and "DELETE" in (r.header("allow") or ""), (r.status, r.headers)
+    # Audited (never with a secret), newest first.
+    au = a.req("GET", "/api/audit?per_page=12", cookie=cookie).json()["items"]
+    acts = [(x["action"], x["ok"]) for x in au]
+    assert acts[:4] == [("token_revoke", False), ("token_revoke", True), ("token_rotate", False),
+                        ("token_revoke", False)], acts
+    assert ("token_revoke", True) in acts[4:] and ("token_rotate", True) in acts and \
+        ("token_add", True) in acts and ("token_add", False) in acts, acts
+    assert au[1]["detail"] == "credential api-min" and au[1]["user"] == "admin", au[1]
+    for x in au:
+        assert secret not in json.dumps(x) and secret2 not in json.dumps(x)
+    assert secret not in a.logtext() and secret2 not in a.logtext()
+
+
 def have_real():
     return all(os.access(os.path.join(GT_BIN, b), os.X_OK)
                for b in ("gotunnel-master", "gotunnel-client"))
@@ -1220,12 +1316,12 @@ def test_real_master_client():
     """Login, see the real client, kick it through the API, see its history."""
     if not have_real():
         return "skip: bin/gotunnel-master or bin/gotunnel-client not built"
-    ctrl_port, pub_port, echo_port = free_port(), free_port(), free_port()
+    ctrl_port, pub_port, echo_port, pub2 = free_port(), free_port(), free_port(), free_port()
     echo = socket.socket()
     echo.bind(("127.0.0.1", echo_port))
     echo.listen(8)
-    master_extra = "bind_addr = 127.0.0.1\nbind_port = %d\nallow_ports = %d\nworkers = 1\n" \
-                   "heartbeat_timeout = 30\n" % (ctrl_port, pub_port)
+    master_extra = "bind_addr = 127.0.0.1\nbind_port = %d\nallow_ports = %d,%d\nworkers = 1\n" \
+                   "heartbeat_timeout = 30\n" % (ctrl_port, pub_port, pub2)
     # The admin's ini is the master's too: [common] keys are shared.
     a = Admin(common_ini=master_extra.replace("bind_port = 7000\n", ""))
     procs = []
@@ -1269,6 +1365,34 @@ def test_real_master_client():
         assert client, "client never showed up; master log: " + open(
             os.path.join(a.dir, "master.log")).read()[-2000:]
         assert client["mappings"][0]["remote_port"] == pub_port
+        assert client["credential"] == "", client
+        # A credential made in the API: its client is named by it, and a
+        # revoke (DELETE) disconnects it at once through the real master.
+        r = a.req("POST", "/api/tokens", {"name": "real-cred", "ports": str(pub2)}, cookie=cookie, csrf=csrf)
+        assert r.status == 201, (r.status, r.body)
+        cini2 = os.path.join(a.dir, "client2.ini")
+        with open(cini2, "w") as f:
+            f.write("[common]\nserver_addr = 127.0.0.1\nserver_port = %d\ntoken = %s\n"
+                    "name = cred-demo\n\n[echo]\nlocal_port = %d\nremote_port = %d\n"
+                    % (ctrl_port, r.json()["secret"], echo_port, pub2))
+        procs.append(subprocess.Popen([os.path.join(GT_BIN, "gotunnel-client"), "-c", cini2],
+                                      stdout=open(os.path.join(a.dir, "client2.log"), "w"),
+                                      stderr=subprocess.STDOUT, start_new_session=True))
+        c2 = []
+        deadline = time.time() + 20
+        while time.time() < deadline and not c2:
+            c2 = [c for c in a.req("GET", "/api/clients", cookie=cookie).json()["clients"]
+                  if c["name"] == "cred-demo"]
+            time.sleep(0.2)
+        assert c2 and c2[0]["credential"] == "real-cred", c2
+        r = a.req("DELETE", "/api/tokens/real-cred", cookie=cookie, csrf=csrf)
+        assert r.status == 200 and r.json() == {"ok": True, "disconnected": True}, (r.status, r.body)
+        t0 = time.time()
+        while time.time() < t0 + 2 and c2:
+            c2 = [c for c in a.req("GET", "/api/clients", cookie=cookie).json()["clients"]
+                  if c["name"] == "cred-demo"]
+            time.sleep(0.05)
+        assert not c2, "a revoked credential's client is still connected after 2 s"
         # A public connection through the tunnel shows up live, then in history.
 
         def echo_once():
@@ -1608,7 +1732,7 @@ def main():
               test_stats, test_settings_retention, test_events, test_static_and_traversal, test_ctl_user,
               test_ctl_user_tty, test_roles, test_totp_login, test_admin_sessions,
               test_audit_action_filter, test_junk_requests, test_export_large_streams,
-              test_no_worker_restart]
+              test_no_worker_restart, test_tokens_api]
     alone = [test_config_check, test_fresh_data_dir, test_exit_status, test_tls_front_end,
              test_settings_fingerprint, test_real_master_client]
     passed = failed = skipped = 0

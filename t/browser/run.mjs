@@ -121,6 +121,7 @@ async function setup() {
   ctx.adminPort = await freePort();
   ctx.demoPort = await freePort();
   ctx.secondPort = await freePort();
+  ctx.credPort = await freePort();
   ctx.echoPort = await echoServer(env);
   ctx.conf = join(env.dir, 'gotunnel.ini');
   ctx.token = 'tok-' + Math.random().toString(36).slice(2);
@@ -132,7 +133,7 @@ async function setup() {
         bind_port: ctx.masterPort,
         proxy_bind_addr: LOCAL,
         token: ctx.token,
-        allow_ports: `${ctx.demoPort},${ctx.secondPort}`,
+        allow_ports: `${ctx.demoPort},${ctx.secondPort},${ctx.credPort}`,
         workers: 2,
         data_dir: join(env.dir, 'data'),
         control_socket: join(env.dir, 'ctl.sock'),
@@ -170,10 +171,10 @@ async function setup() {
 }
 
 /** Starts a gotunnel-client with one mapping "ssh" to the echo server. */
-function startClient(name, remotePort) {
+function startClient(name, remotePort, token = ctx.token) {
   const conf = join(env.dir, `${name}.ini`);
   writeIni(conf, [
-    ['common', { server_addr: LOCAL, server_port: ctx.masterPort, token: ctx.token, name, heartbeat_interval: 2, heartbeat_timeout: 10 }],
+    ['common', { server_addr: LOCAL, server_port: ctx.masterPort, token, name, heartbeat_interval: 2, heartbeat_timeout: 10 }],
     ['ssh', { type: 'tcp', local_ip: LOCAL, local_port: ctx.echoPort, remote_port: remotePort }],
   ]);
   return env.start(name, [CLIENT, '-c', conf]);
@@ -604,6 +605,49 @@ async function main() {
     await shot(vp, 'admin-sessions-viewer.png');
     await vp.close();
     await vctx.close();
+  });
+
+  await test('credentials: add, see the secret once, revoke (with confirmation)', async () => {
+    await page.goto(ctx.base + '/credentials');
+    await page.locator('[data-testid=tokens-table]').waitFor();
+    await page.click('[data-testid=token-add]');
+    await page.fill('[data-testid=token-form-name]', 'browser-cred');
+    await page.fill('[data-testid=token-form-ports]', String(ctx.credPort));
+    await page.fill('[data-testid=token-form-expires]', '30d');
+    const [r] = await Promise.all([
+      page.waitForResponse((x) => x.url().endsWith('/api/tokens') && x.request().method() === 'POST'),
+      page.click('[data-testid=token-add-ok]'),
+    ]);
+    assert(r.status() === 201, `POST /api/tokens answered ${r.status()}`);
+    const secret = (await page.locator('[data-testid=token-secret]').innerText()).trim();
+    assert(/^[A-Za-z0-9_-]{43}$/.test(secret), `secret shown: ${secret}`);
+    assert((await page.locator('[data-testid=token-secret] .ant-typography-copy').count()) === 1, 'no copy button');
+    await shot(page, 'credentials-secret.png');
+    await page.click('[data-testid=secret-done]');
+    await waitUntil(async () => (await page.locator('[data-testid=token-secret]').count()) === 0, 5000, 'the secret to leave the page');
+    await page.locator('[data-testid=token-name]', { hasText: 'browser-cred' }).waitFor();
+    assert(!(await page.content()).includes(secret), 'the secret is still in the page');
+    await page.reload();
+    await page.locator('[data-testid=token-name]', { hasText: 'browser-cred' }).waitFor();
+    assert(!(await page.content()).includes(secret), 'the secret came back after a reload');
+    const row = await page.locator('tr', { hasText: 'browser-cred' }).innerText();
+    assert(row.includes(String(ctx.credPort)) && row.includes('active') && row.includes('not yet'), `row: ${row}`);
+
+    // A client with the secret connects; the revoke disconnects it at once.
+    ctx.credClient = startClient('browser-cred-client', ctx.credPort, secret);
+    const c = await waitForClient('browser-cred-client', 20000);
+    assert(c.credential === 'browser-cred', `credential of the client: ${c.credential}`);
+    await page.click('[data-testid=revoke-browser-cred]');
+    const confirm = page.locator('[data-testid=confirm-revoke]');
+    await confirm.waitFor();
+    assert((await apiClients()).some((x) => x.name === 'browser-cred-client'), 'revoked before confirming');
+    const [d] = await Promise.all([page.waitForResponse((x) => x.request().method() === 'DELETE'), confirm.click()]);
+    assert(d.status() === 200, `DELETE answered ${d.status()}`);
+    await waitUntil(async () => !(await apiClients()).some((x) => x.name === 'browser-cred-client'), 2000,
+      'the revoked client to be disconnected', 100);
+    await waitUntil(async () => (await page.locator('tr', { hasText: 'browser-cred' }).innerText()).includes('revoked'), 5000, 'the revoked state');
+    await shot(page, 'credentials-revoked.png');
+    await env.stop(ctx.credClient);
   });
 
   await test('language switch to Chinese and back', async () => {

@@ -600,6 +600,9 @@ class Client:
             kv = {"type": "tcp", "local_ip": m.get("local_ip", LOCAL),
                   "local_port": m["local_port"], "remote_port": m["remote_port"]}
             kv.update(m.get("extra", {}))   # more mapping keys (limits, ...)
+            for k in ("allow_cidrs", "deny_cidrs"):
+                if k in m:
+                    kv[k] = m[k]
             secs.append((m["name"], kv))
         write_ini(self.conf, secs)
 
@@ -939,6 +942,7 @@ class Env:
         self.notes = []
         self.master_defaults = {}
         self.client_defaults = {}
+        self.secrets = []         # per-client credential secrets: never to be logged
 
     def enable_tls(self):
         """Makes masters TLS-only and clients pin them, from here on.
@@ -1014,6 +1018,7 @@ class Env:
     def leaked_tokens(self):
         """Log lines that contain one of this test's tokens (tokens must never be logged)."""
         toks = {self.token} | {str(m.cfg.get("token")) for m in self.masters if m.cfg.get("token")}
+        toks |= set(self.secrets)
         out = []
         seen = set()
         for p in self.procs:

@@ -32,10 +32,12 @@ tls_cert_file = $tmp/cert.pem
 tls_key_file = $tmp/key.pem
 allow_plaintext = true
 CONF
+# The client uses a per-client credential and a source ACL: those paths too.
+secret=$("$bin/gotunnelctl" -c "$tmp/s.ini" token add vg --ports "$pub" --allow 127.0.0.0/8 | tail -n 1)
 cat >"$tmp/c.ini" <<CONF
 [common]
 server_port = $ctl
-token = vg-token
+token = $secret
 name = vg
 server_fingerprint = $fp
 [echo]
@@ -44,6 +46,8 @@ remote_port = $pub
 ; The limited relay path (token buckets, throttle timers) runs under valgrind too.
 bandwidth_limit = 8MB
 conn_rate = 100
+allow_cidrs = 127.0.0.1, ::1
+deny_cidrs = 10.0.0.0/8
 CONF
 # A local echo service (bounded: exits with the test).
 python3 - "$svc" <<'PY' &

@@ -258,6 +258,9 @@ static const struct {
 	{ "[common]\ntoken = s\nallow_ports = 20-10\n", 3, "allow_ports: port range ends before it starts" },
 	{ "[common]\ntoken = s\nallow_ports = 1,,2\n", 3, "allow_ports:" },
 	{ "[common]\ntoken = s\nallow_ports = 1000 2000\n", 3, "allow_ports: expected ','" },
+	{ "[common]\ntoken = s\ndeny_cidrs = 10.0.0.0/33\n", 3, "deny_cidrs: '10.0.0.0/33': prefix length" },
+	{ "[common]\ntoken = s\ndeny_cidrs = 10.0.0.0/8,,\n", 3, "deny_cidrs: empty entry" },
+	{ "[common]\ntoken = s\ndeny_cidrs = localhost\n", 3, "deny_cidrs: 'localhost': not an IPv4" },
 	{ "[common]\ntoken = s\nworkers = 0\n", 3, "workers must be a number from 1 to 256" },
 	{ "[common]\ntoken = s\nworkers = 257\n", 3, "workers must be" },
 	{ "[common]\ntoken = s\nworkers = two\n", 3, "workers must be" },
@@ -416,9 +419,15 @@ START_TEST(test_server_file_errors)
 	ck_assert_ptr_nonnull(strstr(err, "token is required"));
 	ck_assert_int_eq(strncmp(err, path, strlen(path)), 0);
 
+	/* "token =" (empty): per-client credentials only; the shared token is off. */
 	put("[common]\ntoken =\n");
-	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "token is required"));
+	ck_assert_msg(server_config_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c.token, "");
+	ck_assert_int_eq(c.token_set, 1);
+	put("[common]\ntoken = s\ndeny_cidrs = 10.0.0.0/8, 2001:db8::/32\n");
+	ck_assert_msg(server_config_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(c.deny_cidrs.n, 2);
+	ck_assert_str_eq(c.deny_cidrs_s, "10.0.0.0/8, 2001:db8::/32");
 
 	put("[common]\ntoken = t\nheartbeat_timeout = 1\n");
 	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
@@ -509,6 +518,8 @@ START_TEST(test_client_all_keys)
 	    "local_ip = 192.168.1.5\n"
 	    "local_port = 22\n"
 	    "remote_port = 10022\n"
+	    "allow_cidrs = 192.0.2.0/24, 2001:db8::/32\n"
+	    "deny_cidrs = 192.0.2.7\n"
 	    "[web]\n"
 	    "local_port = 8080\n"
 	    "remote_port = 0\n"
@@ -533,6 +544,9 @@ START_TEST(test_client_all_keys)
 	ck_assert_int_eq(c.log_level, LOG_LVL_WARN);
 	ck_assert_uint_eq(c.nmaps, 2);
 	ck_assert_str_eq(c.maps[0].local_ip, "192.168.1.5");
+	ck_assert_str_eq(c.maps[0].allow_cidrs, "192.0.2.0/24, 2001:db8::/32");
+	ck_assert_str_eq(c.maps[0].deny_cidrs, "192.0.2.7");
+	ck_assert_str_eq(c.maps[1].allow_cidrs, "");
 	ck_assert_str_eq(c.maps[1].name, "web");
 	ck_assert_str_eq(c.maps[1].local_ip, "127.0.0.1");
 	ck_assert_int_eq(c.maps[1].local_port, 8080);
@@ -666,6 +680,8 @@ static const struct {
 	{ CLI_OK "bandwidth_limit = 1.5MB\n", 6, "bandwidth_limit must be" },
 	{ CLI_OK "bandwidth_limit = MB\n", 6, "bandwidth_limit must be" },
 	{ CLI_OK "bandwidth_limit_mode = client\n", 6, "bandwidth_limit_mode must be server" },
+	{ CLI_OK "allow_cidrs = 127.0.0.1/40\n", 6, "allow_cidrs: '127.0.0.1/40': prefix length" },
+	{ CLI_OK "deny_cidrs = 127.0.0.1,x\n", 6, "deny_cidrs: 'x': not an IPv4" },
 	{ CLI_OK "bogus = 1\n", 6, "unknown key 'bogus' in [ssh]" },
 	{ CLI_OK "server_port = 7000\n", 6, "unknown key 'server_port' in [ssh]" },
 	{ CLI_OK "[web]\nlocal_port = 80\nhost = x\n", 8, "unknown key 'host' in [web]" },

@@ -36,6 +36,8 @@ main(void)
 	add_suite(&sr, suite_http_head);
 	add_suite(&sr, suite_proxyproto);
 	add_suite(&sr, suite_db_vhost);
+	add_suite(&sr, suite_cidr);
+	add_suite(&sr, suite_db_token);
 	if (sr == NULL)
 		return 1;
 	srunner_run_all(sr, CK_NORMAL);

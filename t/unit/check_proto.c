@@ -67,6 +67,36 @@ START_TEST(test_register_full)
 }
 END_TEST
 
+/* The register members of source ACLs: strings, bounded, encoded back. */
+START_TEST(test_register_acl_members)
+{
+	struct msg	 m, back;
+	char		 s[4096], v[CIDR_STR_MAX + 1], err[256], json[FRAME_MAX];
+	size_t		 len;
+
+	ck_assert_msg(parse("{\"type\":\"register\",\"allow_cidrs\":\"10.0.0.0/8, ::1\","
+	    "\"deny_cidrs\":\"10.1.0.0/16\"}", &m, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(MSG_HAS(&m, F_ALLOW_CIDRS) && MSG_HAS(&m, F_DENY_CIDRS));
+	ck_assert_str_eq(m.allow_cidrs, "10.0.0.0/8, ::1");
+	ck_assert_str_eq(m.deny_cidrs, "10.1.0.0/16");
+	ck_assert_int_eq(proto_encode(&m, json, &len), 0);
+	ck_assert_int_eq(proto_parse(json, len, &back, err, sizeof(err)), 0);
+	ck_assert_str_eq(back.allow_cidrs, m.allow_cidrs);
+	ck_assert_int_eq(parse("{\"type\":\"register\",\"allow_cidrs\":[\"10.0.0.0/8\"]}",
+	    &m, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "allow_cidrs"));
+	memset(v, '1', sizeof(v));
+	v[CIDR_STR_MAX] = '\0';
+	snprintf(s, sizeof(s), "{\"type\":\"register\",\"deny_cidrs\":\"%s\"}", v);
+	ck_assert_int_eq(parse(s, &m, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "deny_cidrs"));
+	ck_assert_ptr_nonnull(strstr(err, "too long"));
+	v[CIDR_STR_MAX - 1] = '\0';
+	snprintf(s, sizeof(s), "{\"type\":\"register\",\"deny_cidrs\":\"%s\"}", v);
+	ck_assert_msg(parse(s, &m, err, sizeof(err)) == 0, "%s", err);
+}
+END_TEST
+
 /* Every message type is known by its wire name. */
 static const struct {
 	const char	*json;
@@ -561,6 +591,7 @@ suite_proto(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_seed_register);
 	tcase_add_test(tc, test_register_full);
+	tcase_add_test(tc, test_register_acl_members);
 	tcase_add_loop_test(tc, test_good_types, 0,
 	    sizeof(good_types) / sizeof(good_types[0]));
 	tcase_add_test(tc, test_unknown_members_ignored);

@@ -20,5 +20,7 @@ Suite	*suite_serverlist(void) __attribute__((weak));	/* the client's server_addr
 Suite	*suite_http_head(void) __attribute__((weak));	/* vhost request heads */
 Suite	*suite_proxyproto(void) __attribute__((weak));	/* PROXY protocol v1/v2 */
 Suite	*suite_db_vhost(void) __attribute__((weak));	/* domain claims, sticky ports */
+Suite	*suite_cidr(void) __attribute__((weak));
+Suite	*suite_db_token(void) __attribute__((weak));	/* per-client credentials */
 
 #endif

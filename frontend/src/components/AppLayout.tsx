@@ -8,6 +8,7 @@ import {
   AuditOutlined,
   DashboardOutlined,
   HistoryOutlined,
+  KeyOutlined,
   LogoutOutlined,
   MenuOutlined,
   SafetyCertificateOutlined,
@@ -55,6 +56,7 @@ export function AppLayout() {
     { key: '/', icon: <DashboardOutlined />, label: <Link to="/">{t('nav.overview')}</Link> },
     { key: '/clients', icon: <ApiOutlined />, label: <Link to="/clients">{t('nav.clients')}</Link> },
     { key: '/sessions', icon: <HistoryOutlined />, label: <Link to="/sessions">{t('nav.sessions')}</Link> },
+    { key: '/credentials', icon: <KeyOutlined />, label: <Link to="/credentials">{t('nav.credentials')}</Link> },
     { key: '/audit', icon: <AuditOutlined />, label: <Link to="/audit">{t('nav.audit')}</Link> },
     {
       key: '/admin-sessions',

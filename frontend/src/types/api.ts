@@ -56,6 +56,8 @@ export interface Client {
   live_conns: number;
   bytes_in: number;
   bytes_out: number;
+  /** The per-client credential it registered with ("" for the shared token). */
+  credential?: string;
 }
 
 export interface LiveConn {
@@ -218,4 +220,38 @@ export interface AdminSession {
   created: number;
   expires: number;
   current: boolean;
+}
+
+/** A per-client credential (GET /api/tokens); the secret is never listed. */
+export interface Token {
+  name: string;
+  state: 'active' | 'expired' | 'revoked';
+  /** Remote ports it may register (allow_ports syntax), "" any. */
+  ports: string;
+  /** Unix seconds, 0 never. */
+  expires: number;
+  /** 0 no limit. */
+  max_mappings: number;
+  allow: string[];
+  deny: string[];
+  created: number;
+  /** Last register with it, 0 never. */
+  last_used: number;
+  revoked: boolean;
+}
+
+/** What POST /api/tokens takes. */
+export interface NewToken {
+  name: string;
+  ports?: string;
+  /** A duration such as "30d", "12h", "3600"; "" never. */
+  expires?: string;
+  max_mappings?: number;
+  allow?: string[];
+  deny?: string[];
+}
+
+/** A credential with its secret: only in the replies of add and rotate. */
+export interface TokenWithSecret extends Token {
+  secret: string;
 }

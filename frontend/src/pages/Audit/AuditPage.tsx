@@ -27,6 +27,9 @@ const ACTION_COLORS: Record<string, string> = {
   user_role: 'purple',
   user_totp: 'cyan',
   user_totp_off: 'cyan',
+  token_add: 'lime',
+  token_rotate: 'purple',
+  token_revoke: 'magenta',
 };
 
 /** The /audit page. */

@@ -158,6 +158,9 @@ export default function ClientDetailPage() {
           </Descriptions.Item>
           <Descriptions.Item label={t('clients.address')}>{c.address}</Descriptions.Item>
           <Descriptions.Item label={t('clients.worker')}>{c.worker}</Descriptions.Item>
+          <Descriptions.Item label={t('clients.credential')}>
+            <span data-testid="client-credential">{c.credential || t('clients.sharedToken')}</span>
+          </Descriptions.Item>
           <Descriptions.Item label={t('clients.since')}>
             {formatTime(c.connected_since)} ({formatAgo(c.connected_since)})
           </Descriptions.Item>

@@ -26,6 +26,7 @@ describe('ClientsPage', () => {
     renderPage(<ClientsPage />, { hub });
     expect(await screen.findByText('gotunnel-demo')).toBeInTheDocument();
     expect(screen.getByText('ssh :10022')).toBeInTheDocument();
+    expect(screen.queryByTestId('client-credential-tag')).toBeNull();
     const loads = calls.length;
 
     act(() => hub.emit('client_online', sampleClient({ id: 'c2', name: 'second-client', mappings: [] })));
@@ -49,6 +50,12 @@ describe('ClientsPage', () => {
     renderPage(<ClientsPage />);
     expect(await screen.findByText('web http a.example.org +1')).toBeInTheDocument();
     expect(screen.getByText('tls https b.example.org')).toBeInTheDocument();
+  });
+
+  it('tags a client registered with a per-client credential', async () => {
+    mockFetch({ 'GET /api/clients': () => ({ body: { clients: [sampleClient({ credential: 'laptop' })] } }) });
+    renderPage(<ClientsPage />);
+    expect(await screen.findByTestId('client-credential-tag')).toHaveTextContent('laptop');
   });
 
   it('keeps the last data and shows a banner when a refresh fails', async () => {

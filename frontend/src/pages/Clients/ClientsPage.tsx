@@ -174,6 +174,13 @@ export default function ClientsPage() {
             <Link to={`/clients/${encodeURIComponent(c.id)}`} data-testid="client-name" style={{ fontWeight: 500 }}>
               {v}
             </Link>
+            {c.credential ? (
+              <Tooltip title={t('clients.credential')}>
+                <Tag color="geekblue" style={{ marginInlineEnd: 0 }} data-testid="client-credential-tag">
+                  {c.credential}
+                </Tag>
+              </Tooltip>
+            ) : null}
           </Space>
           <div>
             <Typography.Text type="secondary" copyable={{ text: c.id }} style={{ fontSize: 12, fontFamily: 'monospace' }}>
@@ -256,6 +263,7 @@ export default function ClientsPage() {
                 <Link to={`/clients/${encodeURIComponent(c.id)}`} data-testid="client-name" style={{ fontWeight: 500 }}>
                   {c.name}
                 </Link>
+                {c.credential ? <Tag color="geekblue">{c.credential}</Tag> : null}
               </Space>
               {disconnectButton(c, true)}
             </Space>
