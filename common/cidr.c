@@ -28,14 +28,15 @@ static int
 cidr_parse_one(const char *s, struct cidr *c, char *err, size_t errlen)
 {
 	char		 buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	size_t		 len = strlen(s);
 	long		 bits;
 	unsigned int	 max;
 
-	if (strlen(s) >= sizeof(buf)) {
+	if (len >= sizeof(buf)) {
 		snprintf(err, errlen, "'%.40s...': not an address", s);
 		return -1;
 	}
-	snprintf(buf, sizeof(buf), "%s", s);
+	memcpy(buf, s, len + 1);
 	if ((slash = strchr(buf, '/')) != NULL)
 		*slash = '\0';
 	memset(c, 0, sizeof(*c));
