@@ -315,15 +315,13 @@ rt_pump(struct relay_tls *rt)
 	ev_set(&rt->ev_tw, rt->want_write);
 	/*
 	 * Out of rounds with work left: continue after other events.  Its own
-	 * event, since bytes OpenSSL already decrypted or a full buffer may
-	 * leave no socket event that would wake us; a zero timeout rather than
+	 * event, since bytes OpenSSL already read ahead or decrypted may leave
+	 * no socket event that would wake us (each round reads until OpenSSL
+	 * says WANT_READ, so a pump that ends without progress has nothing
+	 * complete left inside OpenSSL); a zero timeout rather than
 	 * event_active(), which would run again before the loop polls anyone
 	 * else's sockets (a busy relay would starve the others).
 	 */
-	/* Bytes OpenSSL read ahead wake no socket event: go on if there is room. */
-	if (!progress && !rt->t_eof && !rt->throttled_down && rt->down.len == 0 &&
-	    SSL_has_pending(rt->ssl))
-		progress = 1;
 	if (progress) {
 		struct timeval now = { 0, 0 };
 
@@ -380,8 +378,8 @@ relay_tls_new(struct event_base *base, int pfd, int tfd, SSL *ssl,
 	rt->done = done;
 	rt->owner = owner;
 	/* Read whole socket buffers rather than a header and a record at a
-	 * time (half the syscalls); rt_pump() then looks at what OpenSSL holds,
-	 * since epoll cannot see it. */
+	 * time (half the syscalls); rt_pump() reads until WANT_READ, so what
+	 * OpenSSL holds and epoll cannot see is never left behind. */
 	SSL_set_read_ahead(ssl, 1);
 	event_assign(&rt->ev_pr, base, pfd, EV_READ | EV_PERSIST, rt_event, rt);
 	event_assign(&rt->ev_pw, base, pfd, EV_WRITE | EV_PERSIST, rt_event, rt);

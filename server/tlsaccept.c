@@ -149,7 +149,12 @@ tlsaccept_step(struct pending *p, short *wait)
 	default:
 		log_info("connection from %s refused: TLS handshake failed: %s",
 		    p->addr, tls_error_string(e, sizeof(e)));
-		pending_free(p, 1);
+		/* Let the alert OpenSSL sent reach the client (e.g. "certificate
+		 * required"): closing with its register unread would reset it. */
+		SSL_free(p->ssl);
+		p->ssl = NULL;
+		net_linger_close(W->base, p->fd);
+		pending_free(p, 0);
 		return TA_GONE;
 	}
 }

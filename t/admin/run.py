@@ -292,7 +292,7 @@ def test_login_logout_me(a):
 def test_wrong_password_and_unknown_user(a):
     a.fixture("user", "timing", PASSWORD)
     known, unknown = [], []
-    for i in range(3):
+    for i in range(5):
         for user, acc in (("timing", known), ("nobody%d" % i, unknown)):
             t0 = time.time()
             r = a.req("POST", "/api/login", {"username": user, "password": "wrong-password"},
@@ -301,8 +301,12 @@ def test_wrong_password_and_unknown_user(a):
             assert r.status == 401, r.status
             assert r.json() == {"error": "invalid username or password"}
             assert not r.headers_all("set-cookie")
-    d1, d2 = sorted(known)[1], sorted(unknown)[1]
-    # Both paths run one argon2id verification: similar time (medians).
+    # Both paths run one argon2id verification: similar time.  The fastest
+    # of five is compared (other load on the machine only adds time; the
+    # medians of three once differed 3.2x at a load of 8 on 2 cores), and
+    # both must take argon2id's time at all (an unknown user answered
+    # without hashing would take well under a millisecond).
+    d1, d2 = min(known), min(unknown)
     assert d2 > d1 / 3 and d1 > d2 / 3, (known, unknown)
     assert d1 > 0.005 and d2 > 0.005, (d1, d2)
     assert "wrong-password" not in a.logtext()

@@ -164,6 +164,7 @@ def test_tls_trusted_ca_and_mutual_tls(env):
     m2 = env.master(tls_cert_file=cert, tls_key_file=key, tls_client_ca_file=ca[0])
     c = env.client(m2, [{"name": "n", "local_port": svc.port, "remote_port": env.ports[2]}],
                    wait=False, tls_trusted_ca_file=ca[0])
+    log_has(m2.proc, "peer did not return a certificate")
     log_has(c.proc, "certificate required")
     check(m2.mappings() == [], "a client without a certificate registered with mutual TLS")
     env.client(m2, [{"name": "y", "local_port": svc.port, "remote_port": env.ports[3]}],
