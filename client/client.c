@@ -53,6 +53,7 @@ client_cleanup(void)
 	discovery_stop();
 	session_free_all();
 	local_free_all();
+	udp_free_all();
 	evsignal_del(&C->ev_sigterm);
 	evsignal_del(&C->ev_sigint);
 	evsignal_del(&C->ev_sighup);

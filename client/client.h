@@ -46,7 +46,7 @@ struct client_mapping {
 	char		allow_cidrs[CIDR_STR_MAX];	/* source ACL, sent at register */
 	char		deny_cidrs[CIDR_STR_MAX];
 	int		line;			/* where the section starts */
-	char		type[8];		/* tcp, http, https (client_vhost.c) */
+	char		type[8];		/* tcp, udp, http, https (client_vhost.c) */
 	char		custom_domains[512];
 	char		subdomain[64];
 	char		http_user[64];
@@ -214,5 +214,10 @@ void	discovery_stop(void);
 /* local.c */
 void	local_data_open(struct session *, const char *data_id);
 void	local_free_all(void);
+
+/* udp.c */
+int	udp_flow_start(struct client_mapping *, int fd, struct ssl_st *,
+	    const char *peer);
+void	udp_free_all(void);
 
 #endif

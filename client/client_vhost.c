@@ -30,9 +30,9 @@ client_vhost_key(struct client_mapping *m, const char *name,
 {
 	*mine = 1;
 	if (strcmp(name, "type") == 0) {
-		if (strcmp(value, "tcp") != 0 && strcmp(value, "http") != 0 &&
-		    strcmp(value, "https") != 0)
-			return "unsupported type (tcp, http or https)";
+		if (strcmp(value, "tcp") != 0 && strcmp(value, "udp") != 0 &&
+		    strcmp(value, "http") != 0 && strcmp(value, "https") != 0)
+			return "unsupported type (tcp, udp, http or https)";
 		snprintf(m->type, sizeof(m->type), "%s", value);
 		return NULL;
 	}
@@ -76,6 +76,12 @@ client_vhost_check(const char *path, struct client_mapping *m, char *err,
 
 	if (m->type[0] == '\0')
 		snprintf(m->type, sizeof(m->type), "tcp");
+	if (strcmp(m->type, "udp") == 0 && m->proxy_protocol != 0) {
+		snprintf(err, errlen, "%s:%d: [%s] proxy_protocol_version is for "
+		    "tcp, http and https (a datagram has no header room)", path,
+		    m->line, m->name);
+		return -1;
+	}
 	if (!vhost) {
 		if (m->custom_domains[0] || m->subdomain[0] || m->http_user[0] ||
 		    m->http_password[0] || m->host_header_rewrite[0]) {

@@ -94,6 +94,20 @@ dconn_start(struct dconn *d, const struct msg *m)
 		return;
 	}
 	snprintf(d->peer, sizeof(d->peer), "%s", m->peer);
+	if ((strcmp(d->map->type, "udp") == 0) !=
+	    (MSG_HAS(m, F_PROTOCOL) && strcmp(m->protocol, "udp") == 0)) {
+		log_warnx("mapping %s: server started a %s flow on a %s mapping",
+		    d->map->name, MSG_HAS(m, F_PROTOCOL) ? m->protocol : "tcp",
+		    d->map->type);
+		dconn_free(d);
+		return;
+	}
+	if (strcmp(d->map->type, "udp") == 0) {	/* udp.c takes fd and ssl */
+		if (udp_flow_start(d->map, d->fd, d->ssl, d->peer) == 0)
+			d->fd = -1, d->ssl = NULL;
+		dconn_free(d);
+		return;
+	}
 	d->local_fd = net_connect_nb(d->map->local_ip,
 	    (uint16_t)d->map->local_port, &inprogress);
 	if (d->local_fd == -1) {

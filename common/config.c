@@ -53,6 +53,7 @@ static const struct key_def server_keys[] = {
 	BW("common", "max_bandwidth_per_mapping", max_bandwidth_per_mapping),
 	I("common", "max_pool_count", max_pool_count, 0, 1000),
 	D("common", "drain_timeout", drain_timeout),
+	D("common", "udp_idle_timeout", udp_idle_timeout),
 	S("common", "log_file", log_file),
 	S("common", "tls_cert_file", tls_cert_file),
 	S("common", "tls_key_file", tls_key_file),
@@ -195,6 +196,7 @@ server_config_defaults(struct server_config *c)
 	c->history_retention = 90L * 86400;
 	c->history_max_records = 10000000;
 	c->audit_retention = 365L * 86400;
+	c->udp_idle_timeout = 60;
 	portrange_parse("", &c->allow_ports, &(const char *){ NULL });
 	snprintf(c->admin_bind_addr, sizeof(c->admin_bind_addr), "127.0.0.1");
 	c->admin_bind_port = 7500;

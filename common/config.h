@@ -32,6 +32,7 @@ struct server_config {
 	int64_t		 max_bandwidth_per_mapping;	/* bytes/s, 0: no cap */
 	long		 max_pool_count;
 	long		 drain_timeout;
+	long		 udp_idle_timeout;	/* seconds a UDP flow lives idle */
 	char		 log_file[PATH_MAX];
 	char		 tls_cert_file[PATH_MAX];	/* set: TLS on bind_port */
 	char		 tls_key_file[PATH_MAX];

@@ -79,9 +79,9 @@ struct db_mapping {
 	uint32_t	worker_index;
 	uint64_t	bytes_in;		/* public -> client, live total */
 	uint64_t	bytes_out;		/* client -> public */
-	uint32_t	live_conns;
+	uint32_t	live_conns;		/* tcp: connections, udp: flows */
 	uint32_t	total_conns;
-	char		type[8];		/* "tcp" ("" reads as tcp), "http", "https" */
+	char		type[8];		/* "tcp" ("" reads as tcp), "udp", "http", "https" */
 	char		domains[512];		/* http/https: "a.example.org,b.example.org" */
 };
 

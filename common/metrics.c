@@ -151,7 +151,7 @@ live_families(struct outbuf *o, MDB_txn *txn, struct db *db)
 	MDB_val		 k, v;
 	MDB_stat	 st;
 	int64_t		 now = db_now(), lag = 0;
-	char		 n1[160], n2[160];
+	char		 n1[160], n2[160], n3[16];
 
 	mdb_stat(txn, db->dbi[DB_CLIENTS], &st);
 	family(o, "gotunnel_clients_online", "gauge", "Clients with a live control session.");
@@ -202,6 +202,7 @@ live_families(struct outbuf *o, MDB_txn *txn, struct db *db)
 			if (v.mv_size != sizeof(m))
 				continue;
 			memcpy(&m, v.mv_data, sizeof(m));	/* values are 2-byte aligned */
+			m.type[sizeof(m.type) - 1] = '\0';
 			val = f == 0 ? m.bytes_in : f == 1 ? m.bytes_out : m.live_conns;
 			out(o, "%s{port=\"%u\",type=\"%s\",mapping=\"%s\","
 			    "client=\"%s\"} %llu\n", names[f], m.remote_port,
@@ -279,6 +280,9 @@ metrics_render(struct db *db)
 	    "Public connections accepted.");
 	stored_family(&o, txn, db, "c:", "gotunnel_connections_refused_total",
 	    "counter", "Public connections refused, by reason.");
+	stored_family(&o, txn, db, "c:", "gotunnel_udp_datagrams_dropped_total",
+	    "counter", "UDP datagrams dropped, by reason (queue_full, "
+	    "no_data_connection, client_slow, ...).");
 	stored_family(&o, txn, db, "c:", "gotunnel_bytes_in_total", "counter",
 	    "Bytes relayed from public peers to clients.");
 	stored_family(&o, txn, db, "c:", "gotunnel_bytes_out_total", "counter",

@@ -62,9 +62,9 @@ net_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
 	return -1;
 }
 
-/* Opens a non-blocking listening TCP socket; -1 with errno set. */
-int
-net_listen(const char *addr, uint16_t port, int reuseport, int backlog)
+/* Opens a non-blocking socket of type bound to addr:port; -1 with errno set. */
+static int
+net_bound(const char *addr, uint16_t port, int type, int reuseport)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		len;
@@ -74,20 +74,44 @@ net_listen(const char *addr, uint16_t port, int reuseport, int backlog)
 		errno = EINVAL;
 		return -1;
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (type == SOCK_STREAM)	/* no TIME_WAIT wait on restart */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (reuseport)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
-	    listen(fd, backlog) == -1) {
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
 		saved = errno;
 		close(fd);
 		errno = saved;
 		return -1;
 	}
 	return fd;
+}
+
+/* Opens a non-blocking listening TCP socket; -1 with errno set. */
+int
+net_listen(const char *addr, uint16_t port, int reuseport, int backlog)
+{
+	int fd, saved;
+
+	if ((fd = net_bound(addr, port, SOCK_STREAM, reuseport)) == -1)
+		return -1;
+	if (listen(fd, backlog) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Opens a non-blocking UDP socket bound to addr:port; -1 with errno set. */
+int
+net_udp_bind(const char *addr, uint16_t port, int reuseport)
+{
+	return net_bound(addr, port, SOCK_DGRAM, reuseport);
 }
 
 /*

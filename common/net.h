@@ -22,6 +22,7 @@ enum hs_result { HS_AGAIN, HS_OK, HS_BAD, HS_EOF };
 int		net_listen(const char *addr, uint16_t port, int reuseport,
 		    int backlog);
 int		net_port_free(const char *addr, uint16_t port);
+int		net_udp_bind(const char *addr, uint16_t port, int reuseport);
 int		net_connect_nb(const char *host, uint16_t port, int *inprogress);
 int		net_connect_addr_nb(const struct sockaddr *, socklen_t,
 		    int *inprogress);

@@ -187,7 +187,7 @@ control_register(struct session *s, const struct msg *req)
 		snprintf(s->name, sizeof(s->name), "%s",
 		    req->name[0] ? req->name : "client");
 	if (MSG_HAS(req, F_PROTOCOL) && strcmp(req->protocol, "tcp") != 0 &&
-	    !vhost_is_type(req)) {
+	    strcmp(req->protocol, "udp") != 0 && !vhost_is_type(req)) {
 		register_fail(s, req, "unsupported protocol");
 		return;
 	}
@@ -224,6 +224,8 @@ control_register_claim(struct session *s, const struct msg *req, uint16_t port)
 	struct mapping	*map;
 	struct msg	 m;
 	int		 fd = -1;
+	int		 udp = MSG_HAS(req, F_PROTOCOL) &&
+			    strcmp(req->protocol, "udp") == 0;
 
 	memset(&c, 0, sizeof(c));
 	c.client.version = DB_RECORD_VERSION;
@@ -254,9 +256,9 @@ control_register_claim(struct session *s, const struct msg *req, uint16_t port)
 	    "127.0.0.1", sizeof(c.map.local_ip));
 	c.map.worker_pid = getpid();
 	c.map.worker_index = (uint32_t)W->index;
-	c.bind = bind_public;
+	c.bind = udp ? udp_bind_public : bind_public;
 	c.bind_arg = &fd;
-	db_strlcpy(c.map.type, "tcp", sizeof(c.map.type));
+	db_strlcpy(c.map.type, udp ? "udp" : "tcp", sizeof(c.map.type));
 	if (vhost_is_type(req) && vhost_prepare(req, &c.map, c.error,
 	    sizeof(c.error)) == -1) {
 		register_fail(s, req, c.error);	/* no domain, bad domain, ... */
@@ -283,9 +285,9 @@ control_register_claim(struct session *s, const struct msg *req, uint16_t port)
 	map->acl = acl_new(s, req);
 	tunnel_mapping_listen(s, map, fd);	/* fd -1 for http/https */
 	vhost_mapping_attach(map, req, c.map.domains);
-	log_info("client %s (%s) from %s: registered %s remote port %u -> "
+	log_info("client %s (%s) from %s: registered %s remote port %u%s -> "
 	    "local port %u", s->name, s->id, s->addr, map->name,
-	    map->remote_port, map->local_port);
+	    map->remote_port, udp ? "/udp" : "", map->local_port);
 	flush_count_register("ok");
 	msg_init(&m, MSG_REGISTER_RESPONSE);
 	msg_set_str(&m, F_STATUS, "ok");

@@ -124,6 +124,7 @@ gen_mapping(yajl_gen g, MDB_txn *txn, const struct db_mapping *m, int full)
 	GEN_KV_STR(g, "type", m->type[0] ? m->type : "tcp");
 	ctlsock_gen_domains(g, m->domains);
 	GEN_KV_STR(g, "name", m->name);
+	GEN_KV_STR(g, "type", m->type[0] ? m->type : "tcp");
 	GEN_KV_STR(g, "local_ip", m->local_ip);
 	GEN_KV_INT(g, "local_port", m->local_port);
 	GEN_STR(g, "enabled");

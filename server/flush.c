@@ -80,7 +80,8 @@ flush_needed(void)
 	size_t		 buffered = 0;
 
 	if (!TAILQ_EMPTY(&W->closed) || W->flush_bytes_in ||
-	    W->flush_bytes_out || W->flush_new_conns || limit_flush_needed())
+	    W->flush_bytes_out || W->flush_new_conns || limit_flush_needed() ||
+	    udp_flush_needed())
 		return 1;
 	for (size_t i = 0; i < sizeof(W->reg_counts) / sizeof(W->reg_counts[0]); i++)
 		if (W->reg_counts[i].n != 0)
@@ -227,6 +228,7 @@ flush_once(void)
 	}
 	flush_metrics(txn);
 	limit_flush_metrics(txn);
+	udp_flush_metrics(txn);
 	if (W->flush_bytes_in || W->flush_bytes_out || W->flush_new_conns)
 		db_stats_add(&W->db, txn, db_now(), W->flush_bytes_in,
 		    W->flush_bytes_out, W->flush_new_conns);
@@ -242,6 +244,7 @@ flush_once(void)
 	W->flush_bytes_in = W->flush_bytes_out = 0;
 	W->flush_new_conns = 0;
 	limit_flush_done();
+	udp_flush_done();
 	return 0;
 }
 

@@ -76,6 +76,7 @@ struct session;
 struct mapping;
 struct cred_sess;
 struct acl;
+struct udp_map;
 
 /* A mesh message waiting for room in the peer's queue (max_dgram_qlen). */
 struct mesh_out {
@@ -143,6 +144,7 @@ struct mapping {
 	uint16_t		 local_port;
 	char			 name[DB_NAME_LEN];
 	char			 local_ip[DB_ADDR_LEN];
+	char			 type[8];	/* "tcp" or "udp" */
 	int			 fd;
 	struct event		 ev_accept;
 	struct event		 ev_accept_retry;	/* after EMFILE */
@@ -154,6 +156,7 @@ struct mapping {
 	char			 type[8];	/* "tcp", "http", "https" */
 	struct vhost_map	*vhost;		/* http/https only (vhost.c) */
 	struct acl		*acl;		/* source ACL (acl.c), NULL: none */
+	struct udp_map		*udp;		/* udp.c; NULL for tcp */
 };
 TAILQ_HEAD(mapping_list, mapping);
 
@@ -324,6 +327,9 @@ struct db_mapping;
 int	vhost_is_type(const struct msg *);
 int	vhost_prepare(const struct msg *, struct db_mapping *, char *err,
 	    size_t errlen);
+void	tunnel_request_data(struct session *);
+int	tunnel_pool_take(struct session *, int *fd, struct ssl_st **);
+int	tunnel_send_start(int fd, struct ssl_st *, const struct msg *);
 
 /* cred.c */
 const char *cred_register(struct session *, const struct msg *, int *fatal);
@@ -370,6 +376,16 @@ int	limit_mapping_set(uint16_t port, int disabled);
 int	limit_flush_needed(void);
 void	limit_flush_metrics(MDB_txn *);
 void	limit_flush_done(void);
+
+/* udp.c */
+int	udp_bind_public(uint16_t port, int probe, void *fdp);
+void	udp_mapping_start(struct mapping *, int fd);
+void	udp_mapping_stop(struct mapping *);
+void	udp_mapping_free(struct mapping *);
+int	udp_data_conn(struct session *, int fd, struct ssl_st *);
+int	udp_flush_needed(void);
+void	udp_flush_metrics(MDB_txn *);
+void	udp_flush_done(void);
 
 /* The master's view of one worker slot. */
 struct worker_slot {

@@ -55,26 +55,32 @@ relay_done(struct relay *r, void *arg, const char *reason)
 	pubconn_close(arg, reason);
 }
 
+/* Sends a start message on a data connection (TLS if ssl); 0 or -1. */
+int
+tunnel_send_start(int dfd, SSL *ssl, const struct msg *m)
+{
+	char	json[512];
+	size_t	len;
+
+	if (proto_encode(m, json, &len) == -1)
+		return -1;
+	if (ssl != NULL)
+		return tls_send_frame(ssl, json, len);
+	return frame_send_fd(dfd, json, len) == (ssize_t)(FRAME_HDR + len) ?
+	    0 : -1;
+}
+
 /* Sends "start" on a pooled data connection (TLS if ssl) and relays it with pc. */
 static void
 tunnel_pair(struct pubconn *pc, int dfd, SSL *ssl)
 {
 	struct msg	m;
-	char		json[512];
-	size_t		len;
-	int		sent;
 
 	msg_init(&m, MSG_START);
 	msg_set_int(&m, F_REMOTE_PORT, pc->mapping->remote_port);
 	msg_set_str(&m, F_MAPPING, pc->mapping->name);	/* vhosts share a port */
 	msg_set_str(&m, F_PEER, pc->peer);
-	if (proto_encode(&m, json, &len) == -1)
-		sent = 0;
-	else if (ssl != NULL)
-		sent = tls_send_frame(ssl, json, len) == 0;
-	else
-		sent = frame_send_fd(dfd, json, len) == (ssize_t)(FRAME_HDR + len);
-	if (!sent) {
+	if (tunnel_send_start(dfd, ssl, &m) == -1) {
 		SSL_free(ssl);
 		close(dfd);
 		pubconn_close(pc, "data connection failed");
@@ -151,7 +157,7 @@ tunnel_ticket_free(struct data_ticket *t)
 }
 
 /* Sends one open_data with a fresh one-time id. */
-static void
+void
 tunnel_request_data(struct session *s)
 {
 	struct data_ticket	*t;
@@ -182,6 +188,23 @@ tunnel_pool_refill(struct session *s)
 	/* Bounded per call; the heartbeat timer tops up the rest. */
 	for (int i = 0; i < 64 && s->pool_size + s->ntickets < s->pool_target; i++)
 		tunnel_request_data(s);
+}
+
+/* Takes a ready data connection out of the pool; 0, or -1 if empty. */
+int
+tunnel_pool_take(struct session *s, int *fd, SSL **ssl)
+{
+	struct dataconn *dc;
+
+	if ((dc = TAILQ_FIRST(&s->pool)) == NULL)
+		return -1;
+	TAILQ_REMOVE(&s->pool, dc, entry);
+	s->pool_size--;
+	event_del(&dc->ev);
+	*fd = dc->fd;
+	*ssl = dc->ssl;
+	free(dc);
+	return 0;
 }
 
 /* Frees an idle pooled data connection. */
@@ -229,7 +252,8 @@ tunnel_pubconn_add(struct mapping *map, int fd, const struct sockaddr *sa,
 	struct session	*s = map->session;
 	struct timeval	 wait_tv = { WAIT_FOR_DATA_TIMEOUT, 0 };
 	struct pubconn	*pc;
-	struct dataconn	*dc;
+	SSL		*dssl;
+	int		 dfd;
 
 	if (acl_refused(map, fd, sa)) {		/* closed, counted, logged by acl.c */
 		vhost_pump_free(pump);
@@ -256,16 +280,9 @@ tunnel_pubconn_add(struct mapping *map, int fd, const struct sockaddr *sa,
 	s->live_conns++;
 	s->dirty = 1;
 	W->flush_new_conns++;
-	if ((dc = TAILQ_FIRST(&s->pool)) != NULL) {
-		int	 dfd = dc->fd;
-		SSL	*dssl = dc->ssl;
-
-		TAILQ_REMOVE(&s->pool, dc, entry);
-		s->pool_size--;
-		event_del(&dc->ev);
-		free(dc);
+	if (tunnel_pool_take(s, &dfd, &dssl) == 0)
 		tunnel_pair(pc, dfd, dssl);
-	} else {
+	else {
 		pc->waiting = 1;
 		TAILQ_INSERT_TAIL(&s->waiting, pc, wait_entry);
 		s->nwaiting++;
@@ -317,11 +334,16 @@ tunnel_mapping_listen(struct session *s, struct mapping *map, int fd)
 {
 	map->fd = fd;
 	TAILQ_INIT(&map->conns);
-	event_assign(&map->ev_accept, W->base, fd, EV_READ | EV_PERSIST,
-	    mapping_accept, map);
 	evtimer_assign(&map->ev_accept_retry, W->base, mapping_accept_retry, map);
-	if (fd != -1)		/* http/https mappings share the vhost listeners */
-		event_add(&map->ev_accept, NULL);
+	if (strcmp(map->type, "udp") == 0) {	/* udp.c reads its socket */
+		map->fd = -1;
+		udp_mapping_start(map, fd);
+	} else {
+		event_assign(&map->ev_accept, W->base, fd, EV_READ | EV_PERSIST,
+		    mapping_accept, map);
+		if (fd != -1)	/* http/https mappings share the vhost listeners */
+			event_add(&map->ev_accept, NULL);
+	}
 	TAILQ_INSERT_TAIL(&s->mappings, map, entry);
 	s->nmappings++;
 	return 0;
@@ -340,6 +362,7 @@ tunnel_mapping_free(struct mapping *map)
 	}
 	while ((pc = TAILQ_FIRST(&map->conns)) != NULL)
 		pubconn_close(pc, "client disconnected");
+	udp_mapping_free(map);
 	TAILQ_REMOVE(&map->session->mappings, map, entry);
 	map->session->nmappings--;
 	limit_mapping_free(map);
@@ -362,6 +385,7 @@ tunnel_session_stop(struct session *s)
 	while ((pc = TAILQ_FIRST(&s->waiting)) != NULL)
 		pubconn_close(pc, "server shutting down");
 	TAILQ_FOREACH(map, &s->mappings, entry) {
+		udp_mapping_stop(map);
 		if (map->fd == -1)
 			continue;
 		event_del(&map->ev_accept);
@@ -426,6 +450,8 @@ tunnel_data_conn(int fd, SSL *ssl, const char *data_id, const char *addr)
 		tunnel_pair(pc, fd, ssl);
 		return;
 	}
+	if (udp_data_conn(s, fd, ssl))
+		return;
 	dc = xcalloc(1, sizeof(*dc));
 	dc->session = s;
 	dc->fd = fd;

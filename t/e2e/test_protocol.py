@@ -55,8 +55,8 @@ def test_register_seed_message_and_failures_on_one_connection(env):
     # Failures on the same connection get their answers and do not drop the good mapping.
     r = c1.register(tok, svc.port, not_allowed, name="gotunnel-demo")
     check(is_fail(r) and err_has(r, "not allowed"), "port outside allow_ports: reply %r" % r)
-    r = c1.register(tok, svc.port, p1, name="gotunnel-demo", protocol="udp")
-    check(is_fail(r) and err_has(r, "protocol"), "protocol udp: reply %r" % r)
+    r = c1.register(tok, svc.port, p1, name="gotunnel-demo", protocol="quic")
+    check(is_fail(r) and err_has(r, "protocol"), "protocol quic: reply %r" % r)
     r = c1.register(tok, svc.port, p1, name="gotunnel-demo", protocol="sctp")
     check(is_fail(r) and err_has(r, "protocol"), "protocol sctp: reply %r" % r)
     check(not c1.closed.is_set(), "the server closed the control connection after a failed register")

@@ -13,7 +13,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ctl=$(free_port); svc=$(free_port); pub=$(free_port)
+ctl=$(free_port); svc=$(free_port); pub=$(free_port); usvc=$(free_port); upub=$(free_port)
 # TLS on (the client pins the certificate), clear text allowed too so the
 # raw bad-frame and bad-token checks below still reach the parser.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -25,7 +25,7 @@ cat >"$tmp/s.ini" <<CONF
 bind_addr = 127.0.0.1
 bind_port = $ctl
 token = vg-token
-allow_ports = $pub
+allow_ports = $pub,$upub
 workers = 2
 data_dir = $tmp/data
 tls_cert_file = $tmp/cert.pem
@@ -48,6 +48,11 @@ bandwidth_limit = 8MB
 conn_rate = 100
 allow_cidrs = 127.0.0.1, ::1
 deny_cidrs = 10.0.0.0/8
+; UDP flows (server/udp.c, client/udp.c) run under valgrind too.
+[dns]
+type = udp
+local_port = $usvc
+remote_port = $upub
 CONF
 # A local echo service (bounded: exits with the test).
 python3 - "$svc" <<'PY' &
@@ -64,13 +69,21 @@ while True:
     c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()
 PY
 pids+=($!)
+# A local UDP echo service.
+python3 - "$usvc" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", int(sys.argv[1])))
+while True:
+    d, a = s.recvfrom(65536); s.sendto(d, a)
+PY
+pids+=($!)
 vg="valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
 $vg --trace-children=yes --log-file="$tmp/vg-master.%p.log" "$bin/gotunnel-master" -c "$tmp/s.ini" >"$tmp/master.log" 2>&1 &
 mpid=$!; pids+=($mpid)
 sleep 3
 $vg --log-file="$tmp/vg-client.%p.log" "$bin/gotunnel-client" -c "$tmp/c.ini" >"$tmp/client.log" 2>&1 &
 cpid=$!; pids+=($cpid)
-for _ in $(seq 1 60); do "$bin/gotunnelctl" -c "$tmp/s.ini" mappings 2>/dev/null | grep -q "^$pub " && break; sleep 0.5; done
+for _ in $(seq 1 60); do "$bin/gotunnelctl" -c "$tmp/s.ini" mappings 2>/dev/null | grep -q "^$upub " && break; sleep 0.5; done
 
 passed=0; failed=0
 check() { if [ "$1" = 0 ]; then echo "ok $2"; passed=$((passed+1)); else echo "FAIL $2"; failed=$((failed+1)); fi; }
@@ -92,6 +105,17 @@ PY
 check $? "8 MiB echoed intact through the TLS tunnel under valgrind"
 grep -q "connected to .* with TLSv1.3" "$tmp/client.log"
 check $? "the client's control connection used TLS 1.3"
+python3 - "$upub" <<'PY'
+import os, socket, sys
+ok = 0
+for src in ("127.0.0.2", "127.0.0.3"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((src, 0)); s.settimeout(30)
+    for n in (0, 1, 1400, 9000, 65507):
+        d = os.urandom(n); s.sendto(d, ("127.0.0.1", int(sys.argv[1])))
+        ok += s.recvfrom(65536)[0] == d
+sys.exit(0 if ok == 10 else 1)
+PY
+check $? "UDP datagrams up to 65,507 bytes from two sources echoed whole under valgrind"
 # A bad frame and a bad token exercise the error paths.
 python3 - "$ctl" <<'PY'
 import socket, struct, sys

@@ -93,6 +93,7 @@ START_TEST(test_server_defaults)
 	ck_assert_int_eq(c.log_level, LOG_LVL_INFO);
 	ck_assert_int_eq(c.heartbeat_timeout, 90);
 	ck_assert_str_eq(c.control_socket, "/var/lib/gotunnel/control.sock");
+	ck_assert_int_eq(c.udp_idle_timeout, 60);
 	ck_assert_int_gt(c.max_clients, 0);
 	ck_assert_int_gt(c.max_conns_per_mapping, 0);
 }
@@ -126,6 +127,7 @@ START_TEST(test_server_all_keys)
 	    "tls_client_ca_file = /etc/gotunnel/ca.pem\n"
 	    "allow_plaintext = yes\n"
 	    "max_pool_count = 0\n"
+	    "udp_idle_timeout = 2s\n"
 	    "\n"
 	    "[admin]\n"
 	    "bind_addr = ::\n"
@@ -157,6 +159,7 @@ START_TEST(test_server_all_keys)
 	ck_assert_str_eq(c.tls_client_ca_file, "/etc/gotunnel/ca.pem");
 	ck_assert_int_eq(c.allow_plaintext, 1);
 	ck_assert_int_eq(c.max_pool_count, 0);
+	ck_assert_int_eq(c.udp_idle_timeout, 2);
 	ck_assert_str_eq(c.admin_bind_addr, "::");
 	ck_assert_int_eq(c.admin_bind_port, 7600);
 	ck_assert_int_eq(c.admin_session_ttl, 86400);
@@ -447,6 +450,10 @@ START_TEST(test_server_file_errors)
 	ck_assert_int_eq(c.vhost_https_port, 443);
 	ck_assert_str_eq(c.subdomain_host, "example.org");
 
+	put("[common]\ntoken = t\nudp_idle_timeout = 0\n");
+	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "expected a duration"));
+
 	/* TLS keys: the pair goes together; mTLS and clear text need TLS. */
 	put("[common]\ntoken = t\ntls_cert_file = /c.pem\n");
 	ck_assert_int_eq(server_config_load(path, &c, err, sizeof(err)), -1);
@@ -495,6 +502,7 @@ START_TEST(test_client_defaults)
 	ck_assert_str_eq(c.maps[0].local_ip, "127.0.0.1");
 	ck_assert_int_eq(c.maps[0].local_port, 22);
 	ck_assert_int_eq(c.maps[0].remote_port, 10022);
+	ck_assert_str_eq(c.maps[0].type, "tcp");
 }
 END_TEST
 
@@ -527,8 +535,15 @@ START_TEST(test_client_all_keys)
 	    "conn_rate = 50\n"
 	    "conn_burst = 100\n"
 	    "bandwidth_limit = 2mb\n"
-	    "bandwidth_limit_mode = server\n");
+	    "bandwidth_limit_mode = server\n"
+	    "[dns]\n"
+	    "type = udp\n"
+	    "local_port = 53\n"
+	    "remote_port = 10053\n");
 	ck_assert_msg(client_config_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c.maps[0].type, "tcp");
+	ck_assert_str_eq(c.maps[2].type, "udp");
+	ck_assert_int_eq(c.maps[2].local_port, 53);
 	ck_assert_int_eq(c.maps[0].max_conns, 0);
 	ck_assert_int_eq(c.maps[0].bandwidth_limit, 0);
 	ck_assert_int_eq(c.maps[1].max_conns, 200);
@@ -542,7 +557,7 @@ START_TEST(test_client_all_keys)
 	ck_assert_int_eq(c.heartbeat_timeout, 60);
 	ck_assert_int_eq(c.pool_count, 0);
 	ck_assert_int_eq(c.log_level, LOG_LVL_WARN);
-	ck_assert_uint_eq(c.nmaps, 2);
+	ck_assert_uint_eq(c.nmaps, 3);
 	ck_assert_str_eq(c.maps[0].local_ip, "192.168.1.5");
 	ck_assert_str_eq(c.maps[0].allow_cidrs, "192.0.2.0/24, 2001:db8::/32");
 	ck_assert_str_eq(c.maps[0].deny_cidrs, "192.0.2.7");
@@ -652,7 +667,7 @@ static const struct {
 	{ "[common]\ntoken = t\ntls_enable = sometimes\n", 3, "tls_enable must be true or false" },
 	{ "[common]\ntoken = t\ntls_server_name =\n", 3, "tls_server_name must be a host name" },
 	{ "token = t\n[common]\n", 1, "key outside of a section" },
-	{ CLI_OK "type = ftp\n", 6, "unsupported type (tcp, http or https)" },
+	{ CLI_OK "type = ftp\n", 6, "unsupported type (tcp, udp, http or https)" },
 	{ CLI_OK "type = http\ncustom_domains = a.example.org\n", 3,
 	    "type http has no remote_port" },
 	{ "[common]\ntoken = t\n[web]\ntype = http\nlocal_port = 80\n", 3,
@@ -665,6 +680,8 @@ static const struct {
 	    "for type http only" },
 	{ "[common]\ntoken = t\n[web]\ntype = http\nlocal_port = 80\n"
 	    "subdomain = x\nhttp_user = u\n", 3, "go together" },
+	{ "[common]\ntoken = t\n[dns]\ntype = udp\nlocal_port = 53\nremote_port = 10053\n"
+	    "proxy_protocol_version = v1\n", 3, "proxy_protocol_version is for tcp" },
 	{ CLI_OK "type =\n", 6, "unsupported type" },
 	{ CLI_OK "local_port = 0\n", 6, "local_port must be a number from 1 to 65535" },
 	{ CLI_OK "local_port = 65536\n", 6, "local_port must be" },

@@ -22,5 +22,6 @@ Suite	*suite_proxyproto(void) __attribute__((weak));	/* PROXY protocol v1/v2 */
 Suite	*suite_db_vhost(void) __attribute__((weak));	/* domain claims, sticky ports */
 Suite	*suite_cidr(void) __attribute__((weak));
 Suite	*suite_db_token(void) __attribute__((weak));	/* per-client credentials */
+Suite	*suite_udprec(void) __attribute__((weak));	/* UDP datagram records */
 
 #endif

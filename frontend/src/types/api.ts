@@ -30,7 +30,7 @@ export interface Me {
 export interface Mapping {
   name: string;
   remote_port: number;
-  /** tcp, or http/https (virtual hosts: remote_port is the shared vhost port). */
+  /** tcp, udp, or http/https (virtual hosts: remote_port is the shared vhost port). */
   type?: string;
   /** The domains an http/https mapping serves ([] for tcp). */
   domains?: string[];

@@ -180,7 +180,7 @@ export default function ClientDetailPage() {
           data-testid="detail-mappings"
           locale={{ emptyText: <EmptyState title={t('detail.noMappings')} /> }}
           columns={[
-            { title: t('mapping.state'), key: 'enabled', render: (_: unknown, m) => <MappingSwitch mapping={m} disabled={offline || !mayToggle || (m.type ?? 'tcp') !== 'tcp'} onChanged={reloadSoon} /> },
+            { title: t('mapping.state'), key: 'enabled', render: (_: unknown, m) => <MappingSwitch mapping={m} disabled={offline || !mayToggle || !['tcp', 'udp'].includes(m.type ?? 'tcp')} onChanged={reloadSoon} /> },
             { title: t('detail.mappingName'), dataIndex: 'name' },
             { title: t('mapping.type'), key: 'type', render: (_: unknown, m) => <Tag color={(m.type ?? 'tcp') === 'tcp' ? 'blue' : 'purple'}>{m.type ?? 'tcp'}</Tag> },
             { title: t('mapping.domains'), key: 'domains', render: (_: unknown, m) => (m.domains?.length ? m.domains.join(', ') : '—') },

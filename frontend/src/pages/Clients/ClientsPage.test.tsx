@@ -58,6 +58,18 @@ describe('ClientsPage', () => {
     expect(await screen.findByTestId('client-credential-tag')).toHaveTextContent('laptop');
   });
 
+  it('marks udp mappings with their type', async () => {
+    const c = sampleClient();
+    c.mappings = [
+      ...c.mappings,
+      { name: 'dns', type: 'udp', remote_port: 10053, local_ip: '127.0.0.1', local_port: 53, since: 1700000000, live_conns: 2, total_conns: 3, bytes_in: 10, bytes_out: 20 },
+    ];
+    mockFetch({ 'GET /api/clients': () => ({ body: { clients: [c] } }) });
+    renderPage(<ClientsPage />);
+    expect(await screen.findByText('dns :10053/udp')).toBeInTheDocument();
+    expect(screen.getByText('ssh :10022')).toBeInTheDocument();
+  });
+
   it('keeps the last data and shows a banner when a refresh fails', async () => {
     let up = true;
     mockFetch({

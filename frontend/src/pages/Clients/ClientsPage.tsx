@@ -18,7 +18,7 @@ import { countConn, matchClient, removeClient, upsertClient } from './live';
 
 const QUIET_REFRESH_MS = 15000;
 
-/** The mapping tags of a client: "ssh :10022" (tcp) or "web http a.example.org"
+/** The mapping tags of a client: "ssh :10022" (tcp), "dns :10053/udp", or "web http a.example.org"
  * (a virtual host: its type and first domain; the tooltip lists them all). */
 export function MappingTags({ client }: { client: Client }) {
   if (!client.mappings.length) return <Typography.Text type="secondary">—</Typography.Text>;
@@ -29,11 +29,11 @@ export function MappingTags({ client }: { client: Client }) {
         const doms = m.domains ?? [];
         const title = vhost
           ? `${m.name} (${m.type}): ${doms.join(', ')} :${m.remote_port} → ${m.local_ip}:${m.local_port}`
-          : `${m.name}: :${m.remote_port} → ${m.local_ip}:${m.local_port}`;
+          : `${m.name} (${m.type ?? 'tcp'}): :${m.remote_port} → ${m.local_ip}:${m.local_port}`;
         return (
           <Tooltip key={m.name} title={title}>
             <Tag color={vhost ? 'purple' : 'blue'} style={{ marginInlineEnd: 0 }}>
-              {vhost ? `${m.name} ${m.type} ${doms[0] ?? ''}${doms.length > 1 ? ` +${doms.length - 1}` : ''}` : `${m.name} :${m.remote_port}`}
+              {vhost ? `${m.name} ${m.type} ${doms[0] ?? ''}${doms.length > 1 ? ` +${doms.length - 1}` : ''}` : `${m.name} :${m.remote_port}${m.type === 'udp' ? '/udp' : ''}`}
             </Tag>
           </Tooltip>
         );
