@@ -206,7 +206,7 @@ live_families(struct outbuf *o, MDB_txn *txn, struct db *db)
 			val = f == 0 ? m.bytes_in : f == 1 ? m.bytes_out : m.live_conns;
 			out(o, "%s{port=\"%u\",type=\"%s\",mapping=\"%s\","
 			    "client=\"%s\"} %llu\n", names[f], m.remote_port,
-			    m.type[0] ? m.type : "tcp",
+			    m.type[0] ? label_escape(m.type, n3, sizeof(n3)) : "tcp",
 			    label_escape(m.name, n1, sizeof(n1)),
 			    label_escape(m.client_name, n2, sizeof(n2)),
 			    (unsigned long long)val);

@@ -144,7 +144,6 @@ struct mapping {
 	uint16_t		 local_port;
 	char			 name[DB_NAME_LEN];
 	char			 local_ip[DB_ADDR_LEN];
-	char			 type[8];	/* "tcp" or "udp" */
 	int			 fd;
 	struct event		 ev_accept;
 	struct event		 ev_accept_retry;	/* after EMFILE */
@@ -153,7 +152,7 @@ struct mapping {
 	uint32_t		 total_conns;
 	uint64_t		 bytes_in, bytes_out;
 	struct map_limit	*limit;		/* limit.c */
-	char			 type[8];	/* "tcp", "http", "https" */
+	char			 type[8];	/* "tcp", "udp", "http", "https" */
 	struct vhost_map	*vhost;		/* http/https only (vhost.c) */
 	struct acl		*acl;		/* source ACL (acl.c), NULL: none */
 	struct udp_map		*udp;		/* udp.c; NULL for tcp */

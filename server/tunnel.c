@@ -22,7 +22,6 @@
 
 static void pubconn_close(struct pubconn *, const char *reason);
 static void pubconn_wait_timeout(evutil_socket_t, short, void *);
-static void tunnel_request_data(struct session *);
 
 /* Moves relay byte counts not yet counted into the mapping and session. */
 void
