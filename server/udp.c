@@ -328,6 +328,11 @@ flow_new(struct udp_map *um, const struct sockaddr_storage *ss,
 	int		 dfd;
 	SSL		*dssl;
 
+	/* allow_cidrs/deny_cidrs (acl.c; no socket to close: fd -1). */
+	if (acl_refused(map, -1, (const struct sockaddr *)ss)) {
+		udp_drop(um, peer, UD_REFUSED, 1);
+		return NULL;
+	}
 	/* The mapping's limits count flows as connections (limit.c). */
 	if (limit_refuse(map, (const struct sockaddr *)ss)) {
 		udp_drop(um, peer, UD_REFUSED, 1);

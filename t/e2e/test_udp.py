@@ -294,3 +294,23 @@ def test_udp_flow_without_data_connection_queues_then_drops(env):
     check(dropped(m, "queue_full") == 36, "more queue_full drops than datagrams over the bound")
     check(echo.count == 20, "the local service got %d datagrams, not the 20 of the good flow" % echo.count)
     check(pc.data_ids, "the master asked for no data connection")
+
+
+@test(timeout=60)
+def test_udp_source_acl(env):
+    """deny_cidrs on a udp mapping: a denied source starts no flow (its
+    datagrams are dropped and counted), an allowed one is answered."""
+    echo = UdpEcho()
+    env.services.append(echo)
+    m = env.master()
+    port = env.ports[0]
+    env.client(m, [{"name": "dns", "local_port": echo.port, "remote_port": port,
+                    "extra": {"type": "udp", "deny_cidrs": "127.0.0.3"}}])
+    bad = env.sock(src_socket("127.0.0.3"))
+    bad.sendto(b"let me in", (LOCAL, port))
+    wait_until(lambda: dropped(m, "refused") >= 1, 15, "the denied datagram to be counted as refused")
+    good = env.sock(src_socket("127.0.0.2"))
+    good.sendto(b"hello", (LOCAL, port))
+    check(good.recvfrom(65536)[0] == b"hello", "an allowed source got no reply")
+    check(echo.count == 1 and len(echo.sources) == 1,
+          "the denied datagram reached the local service (%d datagrams)" % echo.count)
