@@ -33,7 +33,7 @@ tls_key_file = $tmp/key.pem
 allow_plaintext = true
 CONF
 # The client uses a per-client credential and a source ACL: those paths too.
-secret=$("$bin/gotunnelctl" -c "$tmp/s.ini" token add vg --ports "$pub" --allow 127.0.0.0/8 | tail -n 1)
+secret=$("$bin/gotunnelctl" -c "$tmp/s.ini" token add vg --ports "$pub,$upub" --allow 127.0.0.0/8 | tail -n 1)
 cat >"$tmp/c.ini" <<CONF
 [common]
 server_port = $ctl
