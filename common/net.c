@@ -80,6 +80,8 @@ net_listen(const char *addr, uint16_t port, int reuseport, int backlog)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (reuseport)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* Accepted sockets inherit it: no setsockopt per connection. */
+	net_set_nodelay(fd);
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
 	    listen(fd, backlog) == -1) {
 		saved = errno;

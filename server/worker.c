@@ -228,7 +228,6 @@ worker_accept(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
-		net_set_nodelay(fd);
 		net_addr_str((struct sockaddr *)&ss, addr, sizeof(addr));
 		pending_adopt(fd, addr, 0);
 	}
