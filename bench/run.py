@@ -712,43 +712,127 @@ def syscalls(t, what):
     return res
 
 
+LOADGEN_MAX = 16000     # clients per bench/loadgen process (its fds stay under 20,000)
+
+
+def merge_timelines(parts):
+    """Sum of several loadgen timelines ([t, registered] steps) on the union of their times."""
+    times = sorted({p[0] for tl in parts for p in tl})
+    out = []
+    for t in times:
+        n = 0
+        for tl in parts:
+            last = 0
+            for pt in tl:
+                if pt[0] > t:
+                    break
+                last = pt[1]
+            n += last
+        out.append([t, n])
+    return out
+
+
+def netns_prefix(name):
+    """A fresh network namespace (root only), so that the control-plane test
+    has all ports of 127.0.0.1 to itself and disturbs nobody else's tests;
+    returns the argv prefix that runs a command in it, or None."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        return None
+    r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    atexit.register(lambda: subprocess.run(["ip", "netns", "del", name], capture_output=True))
+    pre = ["ip", "netns", "exec", name]
+    # Public ports come from allow_ports, the load generator's own sockets from
+    # the ephemeral range: keep the two apart.
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=58000 65535"],
+                ["sysctl", "-q", "-w", "net.core.somaxconn=4096"]):
+        subprocess.run(pre + cmd, capture_output=True)
+    return pre
+
+
 def measure_control_plane(args):
-    """A fresh master with max_clients >= 10000; bench/loadgen registers them."""
+    """A fresh master with max_clients = N; bench/loadgen registers N clients
+    (one loadgen process per 16,000: each process is capped at 20,000 fds)."""
     mbin, _ = gotunnel_bins()
     if mbin is None:
         return {"error": "bin/gotunnel-master missing"}
     d = os.path.join(TMP, "loadgen")
     os.makedirs(d)
-    port = free_port()
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    pre = netns_prefix("gtbench%d" % os.getpid())
+    allow = args.allow_range
+    if pre is not None:
+        port = 7000
+        if args.allow_range == ap_default("allow_range"):
+            allow = "1024-57999"
+    else:
+        port = free_port()
+    lo, hi = (int(x) for x in allow.split("-"))
+    clients = min(args.clients, hi - lo + 1)
+    # Each client holds two descriptors in its worker (control connection and
+    # public listener); SO_REUSEPORT spreads clients over workers by hash, so
+    # leave 10% room.  The master process itself holds none per client.
+    workers = max(args.workers, -(-int(clients * 2 * 1.1) // max(nofile - 500, 1)))
+    write_master_ini(os.path.join(d, "master.ini"), port, allow, clients, os.path.join(d, "data"),
+                     workers)
     ini = os.path.join(d, "master.ini")
-    # Below the ephemeral range, so the load generator's own sockets never
-    # sit on a port the master wants to assign.
-    write_master_ini(ini, port, args.allow_range, args.clients, os.path.join(d, "data"),
-                     args.workers)
-    res = {"clients": args.clients, "allow_ports": args.allow_range, "workers": args.workers}
+    if pre is not None:
+        with open(ini, "a") as f:
+            f.write("proxy_bind_addr = 127.0.0.1\n")
+    res = {"clients": clients, "clients_asked": args.clients, "allow_ports": allow,
+           "workers": workers, "nofile": nofile, "netns": pre is not None}
+    if clients < args.clients:
+        res["note"] = "allow_ports %s holds only %d ports: %d clients measured" % (allow, hi - lo + 1, clients)
+    if workers != args.workers:
+        res["workers_note"] = ("%d workers (not %d): each client holds 2 descriptors in its worker and "
+                               "a process may hold %d" % (workers, args.workers, nofile))
     m = None
+    gens = []
     try:
         check_ini(mbin, ini, "gotunnel-master")
-        m = start([mbin, "-c", ini], "loadgen-master", env=gotunnel_env(args))
-        wait_listen(port, proc=m)
-        time.sleep(1.0)
+        m = start((pre or []) + [mbin, "-c", ini], "loadgen-master", env=gotunnel_env(args))
+        if pre is None:
+            wait_listen(port, proc=m)
+        else:
+            end = time.time() + 15
+            while time.time() < end and m.poll() is None and ":%d " % port not in subprocess.run(
+                    pre + ["ss", "-Hltn"], capture_output=True, text=True).stdout:
+                time.sleep(0.2)
+        time.sleep(1.5)
         res["pids"] = tree([m.pid])
         res["idle"] = memory([m.pid])
-        lg = start([os.path.join(TOOLS, "loadgen"), "-p", str(port), "-k", TOKEN,
-                    "-n", str(args.clients), "-w", "256", "-a", "64", "-P", "0",
-                    "-t", "60", "-H", str(args.hb_secs), "-i", "30"], "loadgen",
-                   stdout=subprocess.PIPE)
+        nproc = -(-clients // LOADGEN_MAX)
+        share = [clients // nproc + (1 if i < clients % nproc else 0) for i in range(nproc)]
         cpu = CpuMeter([m.pid])
-        line = lg.stdout.readline().decode()
+        for i, n in enumerate(share):
+            gens.append(start((pre or []) + [
+                os.path.join(TOOLS, "loadgen"), "-p", str(port), "-k", TOKEN,
+                "-n", str(n), "-w", str(max(256 // nproc, 32)), "-a", "64", "-P", "0",
+                "-t", "90", "-H", str(args.hb_secs), "-i", "30"], "loadgen-%d" % i,
+                stdout=subprocess.PIPE))
+        regs = []
+        for g in gens:
+            line = g.stdout.readline().decode()
+            if not line:
+                raise RuntimeError("loadgen printed nothing (exit %s)" % g.poll())
+            regs.append(json.loads(line))
         reg_cpu = cpu.stop()
-        if not line:
-            raise RuntimeError("loadgen printed nothing (exit %s)" % lg.poll())
-        res["register"] = json.loads(line)
-        res["register"]["master_cpu"] = reg_cpu
+        ok = sum(r["ok"] for r in regs)
+        secs = max(r["secs"] for r in regs)
+        res["register"] = {
+            "processes": nproc, "ok": ok, "fail": sum(r["fail"] for r in regs), "secs": secs,
+            "rate": round(ok / max(secs, 0.001), 1),
+            "lat_p99_ms": max(r.get("lat_p99_ms", 0) for r in regs),
+            "first_error": next((r["first_error"] for r in regs if r.get("first_error")), ""),
+            "timeline": merge_timelines([r.get("timeline") or [] for r in regs]),
+            "per_process": [{k: v for k, v in r.items() if k != "timeline"} for r in regs],
+            "master_cpu": reg_cpu}
         res["at_clients"] = memory([m.pid])
-        log("loadgen: %d ok, %d failed in %.2f s (%.0f/s); master tree RSS %.1f MiB" % (
-            res["register"]["ok"], res["register"]["fail"], res["register"]["secs"],
-            res["register"]["rate"], res["at_clients"]["rss_kib"] / 1024))
+        log("loadgen: %d ok, %d failed in %.2f s (%.0f/s, %d processes); master tree RSS %.1f MiB, "
+            "%d workers" % (ok, res["register"]["fail"], secs, res["register"]["rate"], nproc,
+                            res["at_clients"]["rss_kib"] / 1024, workers))
         if res["register"].get("first_error"):
             log("loadgen first error: %s" % res["register"]["first_error"])
         # Steady state: skip the first 2 s, measure until 2 s before the end.
@@ -756,16 +840,22 @@ def measure_control_plane(args):
         cpu = CpuMeter([m.pid])
         time.sleep(max(args.hb_secs - 4, 1))
         res["heartbeat_cpu"] = cpu.stop()
-        line = lg.stdout.readline().decode()
-        if line:
-            res["heartbeat"] = json.loads(line)
-        try:
-            lg.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            stop(lg)
-        if "heartbeat" in res:
-            res["heartbeat"]["rate_per_s"] = round(res["heartbeat"]["sent"] /
-                                                   max(res["heartbeat"]["secs"], 0.001), 1)
+        hbs = []
+        for g in gens:
+            line = g.stdout.readline().decode()
+            if line:
+                hbs.append(json.loads(line))
+        for g in gens:
+            try:
+                g.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stop(g)
+        if hbs:
+            hb = {k: sum(h.get(k, 0) for h in hbs) for k in hbs[0] if isinstance(hbs[0][k], (int, float))}
+            hb["secs"] = max(h["secs"] for h in hbs)
+            hb["interval"] = hbs[0].get("interval", 30)
+            hb["rate_per_s"] = round(hb.get("sent", 0) / max(hb["secs"], 0.001), 1)
+            res["heartbeat"] = hb
         log("loadgen: steady-state master CPU %.1f%% of a core (%s)" % (
             res["heartbeat_cpu"]["cpu_pct"], res.get("heartbeat")))
         res["master_alive"] = m.poll() is None
@@ -777,6 +867,8 @@ def measure_control_plane(args):
         res["error"] = str(e)
         log("control-plane test failed: %s" % e)
     finally:
+        for g in gens:
+            stop(g)
         stop(m)
     return res
 
@@ -804,7 +896,7 @@ def get(res, *path):
 def table(results):
     """The one table: a row per tunnel, a column per figure."""
     ns = "|".join("%gk" % (n / 1000) if n >= 1000 else str(n) for n in results["params"]["hold"])
-    cl = results["params"]["clients"]
+    cl = (results.get("control_plane") or {}).get("clients", results["params"]["clients"])
     cl = "%gk" % (cl / 1000) if cl >= 1000 else str(cl)
     cols = ["", "1 stream", "4 streams", "reverse", "CPU% 1s/4s/rev", "cores/Gbit 1s",
             "ping p50 us", "ping p99 us", "conn/s", "conn p99 us",
@@ -863,9 +955,12 @@ def legend(results):
         "RSS/PSS per connection = (held - idle) / N of the tunnel processes (gotunnel: master + workers "
         "+ client; ssh -R: sshd tree + ssh) for N = %s idle relayed connections." % "|".join(
             str(n) for n in results["params"]["hold"]),
-        "reg/s, RSS@10k, hb CPU%%: %d clients (1 mapping each) registered by bench/loadgen against a fresh "
-        "master; RSS of the master tree with all of them connected; master CPU while they send heartbeats "
-        "(every %s s, spread out)." % (results["params"]["clients"], get(cp, "heartbeat", "interval") or 30),
+        "reg/s, RSS@N, hb CPU%%: %s clients (1 mapping each) registered by bench/loadgen against a fresh "
+        "master (%s workers%s); RSS of the master tree with all of them connected; master CPU while they "
+        "send heartbeats (every %s s, spread out)." % (
+            cp.get("clients", results["params"]["clients"]), cp.get("workers", "?"),
+            ", own network namespace" if cp.get("netns") else "",
+            get(cp, "heartbeat", "interval") or 30),
     ]
     lines.append("CPU idle: %s." % (m.get("pm_qos") or "default idle states (wake-up latency of idle "
                                          "CPUs included in every figure)"))
@@ -902,6 +997,9 @@ def legend(results):
         notes.append(results["aborted"])
     if cp.get("error"):
         notes.append("control plane: %s" % cp["error"])
+    for k in ("note", "workers_note"):
+        if cp.get(k):
+            notes.append("control plane: %s" % cp[k])
     if get(cp, "register", "fail"):
         notes.append("control plane: %d registrations failed, first error: %s" % (
             cp["register"]["fail"], cp["register"].get("first_error")))
@@ -951,6 +1049,14 @@ def measure_row(t, res, args, results):
 
 # ---------------------------------------------------------------- main
 
+AP_DEFAULTS = {}
+
+
+def ap_default(name):
+    """The default of a command-line option (to tell whether it was changed)."""
+    return AP_DEFAULTS.get(name)
+
+
 def main():
     global TMP
     ap = argparse.ArgumentParser(description="gotunnel benchmark")
@@ -961,7 +1067,7 @@ def main():
     ap.add_argument("--cps-secs", type=int, default=5)
     ap.add_argument("--cps-threads", type=int, default=4)
     ap.add_argument("--hold", default="1000,5000", help="held connection counts")
-    ap.add_argument("--clients", type=int, default=10000, help="load generator clients")
+    ap.add_argument("--clients", type=int, default=50000, help="load generator clients")
     ap.add_argument("--hb-secs", type=int, default=20, help="heartbeat phase seconds")
     ap.add_argument("--allow-range", default="12000-31999", help="allow_ports of the loadgen master")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
@@ -976,6 +1082,7 @@ def main():
     ap.add_argument("--no-pm-qos", dest="pm_qos", action="store_false",
                     help="do not hold /dev/cpu_dma_latency at 0 during the run")
     args = ap.parse_args()
+    AP_DEFAULTS.update({a.dest: a.default for a in ap._actions})
 
     # Children inherit this: 5,000 held connections need ~10,000 fds per side.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
