@@ -587,28 +587,45 @@ def measure_memory(t, res, counts):
     """(held - idle) / N of the tunnel tree's Rss and Pss for each N."""
     out = {}
     base_fds = memory(t.roots())["fds"]
-    for n in counts:
-        key = str(n)
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    # The busiest tunnel process holds 2 descriptors per relayed connection
+    # (gotunnel: the client's data + local sockets, the worker's public +
+    # data sockets), and one process may hold `nofile`.
+    cap = (nofile - 300) // 2 // 100 * 100
+    for asked in counts:
+        n = min(asked, cap)
+        key = str(asked)
+        hs = []
         try:
             settle(t, base_fds + 16)        # earlier connections fully gone
             time.sleep(1.0)
             idle = memory(t.roots())
-            h = start([os.path.join(TOOLS, "hold"), "-p", str(t.ports["echo"]),
-                       "-n", str(n), "-t", "180"], "hold-%s-%d" % (t.name.replace(" ", ""), n),
-                      stdout=subprocess.PIPE, stdin=subprocess.PIPE)
-            line = h.stdout.readline().decode()
-            if not line:
-                raise RuntimeError("hold printed nothing (exit %s)" % h.poll())
-            hj = json.loads(line)
+            # bench/hold holds at most 16,000 (its own descriptor limit).
+            share = [16000] * (n // 16000) + ([n % 16000] if n % 16000 else [])
+            for i, k in enumerate(share):
+                hs.append(start([os.path.join(TOOLS, "hold"), "-p", str(t.ports["echo"]),
+                                 "-n", str(k), "-t", "300"],
+                                "hold-%s-%d-%d" % (t.name.replace(" ", ""), n, i),
+                                stdout=subprocess.PIPE, stdin=subprocess.PIPE))
+            hj = {"held": 0, "errors": 0, "secs": 0}
+            for h in hs:
+                line = h.stdout.readline().decode()
+                if not line:
+                    raise RuntimeError("hold printed nothing (exit %s)" % h.poll())
+                one = json.loads(line)
+                hj = {"held": hj["held"] + one["held"], "errors": hj["errors"] + one["errors"],
+                      "secs": max(hj["secs"], one["secs"])}
             time.sleep(1.0)
             held = memory(t.roots())
-            h.stdin.close()
-            try:
-                h.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                stop(h)
+            for h in hs:
+                h.stdin.close()
+            for h in hs:
+                try:
+                    h.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    stop(h)
             got = max(hj["held"], 1)
-            out[key] = {"n": n, "held": hj["held"], "errors": hj["errors"],
+            out[key] = {"n": n, "asked": asked, "held": hj["held"], "errors": hj["errors"],
                         "open_secs": hj["secs"], "idle": idle, "held_mem": held,
                         "rss_per_conn_kib": round((held["rss_kib"] - idle["rss_kib"]) / got, 2),
                         "pss_per_conn_kib": round((held["pss_kib"] - idle["pss_kib"]) / got, 2),
@@ -616,9 +633,15 @@ def measure_memory(t, res, counts):
             log("%s hold %d: held %d errors %d, RSS/conn %.2f KiB, PSS/conn %.2f KiB" % (
                 t.name, n, hj["held"], hj["errors"], out[key]["rss_per_conn_kib"],
                 out[key]["pss_per_conn_kib"]))
+            if n < asked:
+                out[key]["capped"] = ("%d asked, %d held: the busiest tunnel process holds 2 descriptors "
+                                      "per connection and may hold %d here" % (asked, n, nofile))
+                log("%s hold: %s" % (t.name, out[key]["capped"]))
         except Exception as e:
-            out[key] = {"n": n, "error": str(e)}
+            out[key] = {"n": n, "asked": asked, "error": str(e)}
             log("%s hold %d failed: %s" % (t.name, n, e))
+            for h in hs:
+                stop(h)
     left = settle(t, base_fds + 16)
     if left > base_fds + 16:
         res["memory_fds_not_released"] = left - base_fds
@@ -895,12 +918,14 @@ def get(res, *path):
 
 def table(results):
     """The one table: a row per tunnel, a column per figure."""
-    ns = "|".join("%gk" % (n / 1000) if n >= 1000 else str(n) for n in results["params"]["hold"])
+    gm = get(results["rows"], "gotunnel", "memory") or {}
+    ns = "|".join("%gk" % (n / 1000) if n >= 1000 else str(n) for n in (
+        get(gm, str(a), "n") or a for a in results["params"]["hold"]))
     cl = (results.get("control_plane") or {}).get("clients", results["params"]["clients"])
     cl = "%gk" % (cl / 1000) if cl >= 1000 else str(cl)
     cols = ["", "1 stream", "4 streams", "reverse", "CPU% 1s/4s/rev", "cores/Gbit 1s",
             "ping p50 us", "ping p99 us", "conn/s", "conn p99 us",
-            "RSS KiB/conn " + ns, "PSS KiB/conn " + ns, "reg/s", "RSS@%s MiB" % cl, "hb CPU%"]
+            "RSS KiB/conn " + ns, "PSS KiB/conn " + ns, "reg/s", "RSS|PSS@%s MiB" % cl, "hb CPU%"]
     direct = results["rows"].get("direct", {})
     rows = []
     for name in ("direct", "ssh -R", "gotunnel", "gotunnel TLS"):
@@ -932,7 +957,8 @@ def table(results):
             mem("rss_per_conn_kib") if name != "direct" else "-",
             mem("pss_per_conn_kib") if name != "direct" else "-",
             fmt(get(cp, "register", "rate"), 0),
-            fmt(get(cp, "at_clients", "rss_kib") / 1024 if get(cp, "at_clients", "rss_kib") else None, 1),
+            (fmt(get(cp, "at_clients", "rss_kib") / 1024, 0) + "|" + fmt(get(cp, "at_clients", "pss_kib") / 1024, 0)
+             if get(cp, "at_clients", "rss_kib") else "-"),
             fmt(get(cp, "heartbeat_cpu", "cpu_pct"), 1),
         ])
     widths = [max(len(str(x[i])) for x in [cols] + rows) for i in range(len(cols))]
@@ -956,7 +982,7 @@ def legend(results):
         "+ client; ssh -R: sshd tree + ssh) for N = %s idle relayed connections." % "|".join(
             str(n) for n in results["params"]["hold"]),
         "reg/s, RSS@N, hb CPU%%: %s clients (1 mapping each) registered by bench/loadgen against a fresh "
-        "master (%s workers%s); RSS of the master tree with all of them connected; master CPU while they "
+        "master (%s workers%s); RSS (summed; pages shared by the workers, e.g. LMDB's map, count once per process) and PSS of the master tree with all of them connected; master CPU while they "
         "send heartbeats (every %s s, spread out)." % (
             cp.get("clients", results["params"]["clients"]), cp.get("workers", "?"),
             ", own network namespace" if cp.get("netns") else "",
@@ -993,6 +1019,8 @@ def legend(results):
     if m.get("run_steal_pct", 0) >= 2:
         notes.append("the hypervisor stole %.1f%% of the CPU time during the run (steal in /proc/stat): "
                      "figures are noisy" % m["run_steal_pct"])
+    if results.get("nofile_note"):
+        notes.append(results["nofile_note"])
     if results.get("aborted"):
         notes.append(results["aborted"])
     if cp.get("error"):
@@ -1022,7 +1050,12 @@ def measure_row(t, res, args, results):
     measure_cps(t, res, args.cps_secs, args.cps_threads)
     if not t.roots():
         return
-    measure_memory(t, res, results["params"]["hold"])
+    # The largest counts only for the plain tunnel: ssh -R opens a channel in
+    # ~7 ms and the TLS tunnel handshakes each connection, minutes at 10,000.
+    counts = results["params"]["hold"]
+    if t.name != "gotunnel" and len(counts) > 2:
+        counts = [n for n in counts if n <= 5000] or counts[:1]
+    measure_memory(t, res, counts)
     res["alive_after"] = all(os.path.exists("/proc/%d" % p) and not zombie(p) for p in t.roots())
     if not res["alive_after"]:
         res["error"] = "a tunnel process died during the run: " + ", ".join(
@@ -1066,7 +1099,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=20000, help="ping-pong round trips")
     ap.add_argument("--cps-secs", type=int, default=5)
     ap.add_argument("--cps-threads", type=int, default=4)
-    ap.add_argument("--hold", default="1000,5000", help="held connection counts")
+    ap.add_argument("--hold", default="1000,5000,50000", help="held connection counts")
     ap.add_argument("--clients", type=int, default=50000, help="load generator clients")
     ap.add_argument("--hb-secs", type=int, default=20, help="heartbeat phase seconds")
     ap.add_argument("--allow-range", default="12000-31999", help="allow_ports of the loadgen master")
@@ -1084,8 +1117,23 @@ def main():
     args = ap.parse_args()
     AP_DEFAULTS.update({a.dest: a.default for a in ap._actions})
 
-    # Children inherit this: 5,000 held connections need ~10,000 fds per side.
+    # Children inherit this: N held connections need 2N fds in the busiest
+    # tunnel process, N clients 2N/workers per worker.  As root, try to raise
+    # the hard limit too (needs CAP_SYS_RESOURCE, which a container may lack).
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(2 * max([int(x) for x in args.hold.split(",") if x] + [0]) + 1000, hard)
+    nofile_note = None
+    if os.geteuid() == 0 and want > hard:
+        try:
+            with open("/proc/sys/fs/nr_open") as f:
+                want = min(want, int(f.read()))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            nofile_note = "descriptor limit raised from %d to %d (root)" % (hard, want)
+            hard = want
+        except (OSError, ValueError) as e:
+            nofile_note = ("descriptor limit stays at %d: raising it to %d as root failed (%s; "
+                           "no CAP_SYS_RESOURCE here)" % (hard, want, e))
+    log(nofile_note or "descriptor limit %d" % hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):             # no stale profiles next to new results
@@ -1118,6 +1166,7 @@ def main():
                    "clients": args.clients, "workers": args.workers, "pool_count": args.pool,
                    "gotunnel_env": gotunnel_env(args)},
         "rows": {},
+        "nofile_note": nofile_note,
         "tmp": TMP,
         "gotunnel_build": build_info(),
     }
