@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 
-ROWS = ("direct", "ssh -R", "gotunnel", "gotunnel TLS")
+ROWS = ("direct", "ssh -R", "haproxy", "gotunnel", "gotunnel TLS")
 
 
 def get(d, *path):

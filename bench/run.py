@@ -371,6 +371,38 @@ class SshR:
         stop(self.sshd)
 
 
+class HAProxy:
+    """HAProxy (Debian's) as a plain TCP forwarder: one relay hop, the
+    yardstick for the tunnel's CPU per Gbit/s per hop (gotunnel has two:
+    the worker and the client)."""
+    name = "haproxy"
+
+    def start(self, services):
+        if not shutil.which("haproxy"):
+            raise RuntimeError("haproxy is not installed")
+        d = os.path.join(TMP, "haproxy")
+        os.makedirs(d)
+        self.ports = {k: free_port() for k in services}
+        cfg = os.path.join(d, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write("\n".join(["global", "    maxconn 9000", "defaults", "    mode tcp",
+                               "    timeout connect 5s", "    timeout client 600s",
+                               "    timeout server 600s", ""]))
+            for k, lport in services.items():
+                f.write("\n".join(["listen %s" % k, "    bind 127.0.0.1:%d" % self.ports[k],
+                                   "    server s 127.0.0.1:%d" % lport, ""]))
+        self.proc = start(["haproxy", "-db", "-f", cfg], "haproxy")
+        for k in services:
+            wait_listen(self.ports[k], proc=self.proc)
+        return True
+
+    def roots(self):
+        return [self.proc.pid]
+
+    def stop(self):
+        stop(self.proc)
+
+
 def gotunnel_bins():
     m = os.path.join(ROOT, "bin", "gotunnel-master")
     c = os.path.join(ROOT, "bin", "gotunnel-client")
@@ -928,7 +960,7 @@ def table(results):
             "RSS KiB/conn " + ns, "PSS KiB/conn " + ns, "reg/s", "RSS|PSS@%s MiB" % cl, "hb CPU%"]
     direct = results["rows"].get("direct", {})
     rows = []
-    for name in ("direct", "ssh -R", "gotunnel", "gotunnel TLS"):
+    for name in ("direct", "ssh -R", "haproxy", "gotunnel", "gotunnel TLS"):
         r = results["rows"].get(name)
         if r is None and name == "gotunnel" and results.get("control_plane"):
             r = {}
@@ -1093,7 +1125,7 @@ def ap_default(name):
 def main():
     global TMP
     ap = argparse.ArgumentParser(description="gotunnel benchmark")
-    ap.add_argument("--rows", default="direct,ssh,gotunnel,tls,loadgen",
+    ap.add_argument("--rows", default="direct,ssh,haproxy,gotunnel,tls,loadgen",
                     help="which parts to run (loadgen = gotunnel control-plane columns)")
     ap.add_argument("--secs", type=int, default=5, help="seconds per iperf3 run")
     ap.add_argument("--rounds", type=int, default=20000, help="ping-pong round trips")
@@ -1201,6 +1233,8 @@ def main():
         tunnels.append(Direct())
     if "ssh" in wanted:
         tunnels.append(SshR())
+    if "haproxy" in wanted:
+        tunnels.append(HAProxy())
     if "gotunnel" in wanted:
         tunnels.append(Gotunnel(args.workers, args.pool, gotunnel_env(args)))
     if "tls" in wanted:
