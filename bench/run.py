@@ -1012,7 +1012,8 @@ def legend(results):
             results["params"]["rounds"], results["params"]["cps_threads"], results["params"]["cps_secs"]),
         "RSS/PSS per connection = (held - idle) / N of the tunnel processes (gotunnel: master + workers "
         "+ client; ssh -R: sshd tree + ssh) for N = %s idle relayed connections." % "|".join(
-            str(n) for n in results["params"]["hold"]),
+            str(get(results["rows"], "gotunnel", "memory", str(n), "n") or n)
+            for n in results["params"]["hold"]),
         "reg/s, RSS@N, hb CPU%%: %s clients (1 mapping each) registered by bench/loadgen against a fresh "
         "master (%s workers%s); RSS (summed; pages shared by the workers, e.g. LMDB's map, count once per process) and PSS of the master tree with all of them connected; master CPU while they "
         "send heartbeats (every %s s, spread out)." % (
