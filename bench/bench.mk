@@ -8,7 +8,7 @@ BENCH_CC     ?= gcc
 BENCH_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE
 BENCH_TOOLS  := echod pingpong cps hold loadgen
 BENCH_BINS   := $(BENCH_TOOLS:%=bench/out/bin/%)
-BENCH_DEBS   := iperf3 openssh-server openssh-client python3 strace gnuplot-nox
+BENCH_DEBS   := iperf3 openssh-server openssh-client haproxy python3 strace gnuplot-nox
 
 .PHONY: bench bench-deps bench-tools
 

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 
-ROWS = ("direct", "ssh -R", "gotunnel", "gotunnel TLS")
+ROWS = ("direct", "ssh -R", "haproxy", "gotunnel", "gotunnel TLS")
 
 
 def get(d, *path):
@@ -71,6 +71,11 @@ def cpu_per_gbit(r, key):
     return c / 100.0 / g if g and c is not None else None
 
 
+def held_n(tunnels, asked):
+    """The count measured for a requested one (capped by the descriptor limit)."""
+    return max([get(r, "memory", str(asked), "n") or 0 for _, r in tunnels] + [0]) or asked
+
+
 def write(results, outdir):
     """Writes the charts; returns the list of files written (empty without gnuplot)."""
     if shutil.which("gnuplot") is None:
@@ -98,7 +103,7 @@ def write(results, outdir):
             rows, lambda r, k: get(r, "latency", k)),
         "memory.svg": bar_chart(
             os.path.join(outdir, "memory.svg"), "Memory per held idle connection", "KiB RSS",
-            [("N = %d" % n, str(n)) for n in mem_ns], tunnels,
+            [("N = %d" % held_n(tunnels, n), str(n)) for n in mem_ns], tunnels,
             lambda r, k: get(r, "memory", k, "rss_per_conn_kib")),
         "clients.svg": line_chart(
             os.path.join(outdir, "clients.svg"), "Clients registered over time (bench/loadgen)",

@@ -301,7 +301,7 @@ main(int argc, char **argv)
 	printf("\"timeline\":[");
 	for (i = 0; i < (int)n_tl; i++)
 		printf("%s[%.2f,%lu]", i ? "," : "", tl_t[i], tl_n[i]);
-	printf("[%.2f,%lu]],", reg_ns / 1e9, n_ok);
+	printf("%s[%.2f,%lu]],", n_tl ? "," : "", reg_ns / 1e9, n_ok);
 	printf("\"lat_p50_ms\":%.2f,", util_quantile(reg_lat, n_ok, 0.5) / 1e6);
 	printf("\"lat_p99_ms\":%.2f,\"first_error\":\"", util_quantile(reg_lat, n_ok, 0.99) / 1e6);
 	for (i = 0; first_error[i] != '\0'; i++)	/* JSON-safe copy */

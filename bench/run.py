@@ -371,6 +371,38 @@ class SshR:
         stop(self.sshd)
 
 
+class HAProxy:
+    """HAProxy (Debian's) as a plain TCP forwarder: one relay hop, the
+    yardstick for the tunnel's CPU per Gbit/s per hop (gotunnel has two:
+    the worker and the client)."""
+    name = "haproxy"
+
+    def start(self, services):
+        if not shutil.which("haproxy"):
+            raise RuntimeError("haproxy is not installed")
+        d = os.path.join(TMP, "haproxy")
+        os.makedirs(d)
+        self.ports = {k: free_port() for k in services}
+        cfg = os.path.join(d, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write("\n".join(["global", "    maxconn 9000", "defaults", "    mode tcp",
+                               "    timeout connect 5s", "    timeout client 600s",
+                               "    timeout server 600s", ""]))
+            for k, lport in services.items():
+                f.write("\n".join(["listen %s" % k, "    bind 127.0.0.1:%d" % self.ports[k],
+                                   "    server s 127.0.0.1:%d" % lport, ""]))
+        self.proc = start(["haproxy", "-db", "-f", cfg], "haproxy")
+        for k in services:
+            wait_listen(self.ports[k], proc=self.proc)
+        return True
+
+    def roots(self):
+        return [self.proc.pid]
+
+    def stop(self):
+        stop(self.proc)
+
+
 def gotunnel_bins():
     m = os.path.join(ROOT, "bin", "gotunnel-master")
     c = os.path.join(ROOT, "bin", "gotunnel-client")
@@ -587,28 +619,45 @@ def measure_memory(t, res, counts):
     """(held - idle) / N of the tunnel tree's Rss and Pss for each N."""
     out = {}
     base_fds = memory(t.roots())["fds"]
-    for n in counts:
-        key = str(n)
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    # The busiest tunnel process holds 2 descriptors per relayed connection
+    # (gotunnel: the client's data + local sockets, the worker's public +
+    # data sockets), and one process may hold `nofile`.
+    cap = (nofile - 300) // 2 // 100 * 100
+    for asked in counts:
+        n = min(asked, cap)
+        key = str(asked)
+        hs = []
         try:
             settle(t, base_fds + 16)        # earlier connections fully gone
             time.sleep(1.0)
             idle = memory(t.roots())
-            h = start([os.path.join(TOOLS, "hold"), "-p", str(t.ports["echo"]),
-                       "-n", str(n), "-t", "180"], "hold-%s-%d" % (t.name.replace(" ", ""), n),
-                      stdout=subprocess.PIPE, stdin=subprocess.PIPE)
-            line = h.stdout.readline().decode()
-            if not line:
-                raise RuntimeError("hold printed nothing (exit %s)" % h.poll())
-            hj = json.loads(line)
+            # bench/hold holds at most 16,000 (its own descriptor limit).
+            share = [16000] * (n // 16000) + ([n % 16000] if n % 16000 else [])
+            for i, k in enumerate(share):
+                hs.append(start([os.path.join(TOOLS, "hold"), "-p", str(t.ports["echo"]),
+                                 "-n", str(k), "-t", "300"],
+                                "hold-%s-%d-%d" % (t.name.replace(" ", ""), n, i),
+                                stdout=subprocess.PIPE, stdin=subprocess.PIPE))
+            hj = {"held": 0, "errors": 0, "secs": 0}
+            for h in hs:
+                line = h.stdout.readline().decode()
+                if not line:
+                    raise RuntimeError("hold printed nothing (exit %s)" % h.poll())
+                one = json.loads(line)
+                hj = {"held": hj["held"] + one["held"], "errors": hj["errors"] + one["errors"],
+                      "secs": max(hj["secs"], one["secs"])}
             time.sleep(1.0)
             held = memory(t.roots())
-            h.stdin.close()
-            try:
-                h.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                stop(h)
+            for h in hs:
+                h.stdin.close()
+            for h in hs:
+                try:
+                    h.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    stop(h)
             got = max(hj["held"], 1)
-            out[key] = {"n": n, "held": hj["held"], "errors": hj["errors"],
+            out[key] = {"n": n, "asked": asked, "held": hj["held"], "errors": hj["errors"],
                         "open_secs": hj["secs"], "idle": idle, "held_mem": held,
                         "rss_per_conn_kib": round((held["rss_kib"] - idle["rss_kib"]) / got, 2),
                         "pss_per_conn_kib": round((held["pss_kib"] - idle["pss_kib"]) / got, 2),
@@ -616,9 +665,15 @@ def measure_memory(t, res, counts):
             log("%s hold %d: held %d errors %d, RSS/conn %.2f KiB, PSS/conn %.2f KiB" % (
                 t.name, n, hj["held"], hj["errors"], out[key]["rss_per_conn_kib"],
                 out[key]["pss_per_conn_kib"]))
+            if n < asked:
+                out[key]["capped"] = ("%d asked, %d held: the busiest tunnel process holds 2 descriptors "
+                                      "per connection and may hold %d here" % (asked, n, nofile))
+                log("%s hold: %s" % (t.name, out[key]["capped"]))
         except Exception as e:
-            out[key] = {"n": n, "error": str(e)}
+            out[key] = {"n": n, "asked": asked, "error": str(e)}
             log("%s hold %d failed: %s" % (t.name, n, e))
+            for h in hs:
+                stop(h)
     left = settle(t, base_fds + 16)
     if left > base_fds + 16:
         res["memory_fds_not_released"] = left - base_fds
@@ -712,43 +767,127 @@ def syscalls(t, what):
     return res
 
 
+LOADGEN_MAX = 16000     # clients per bench/loadgen process (its fds stay under 20,000)
+
+
+def merge_timelines(parts):
+    """Sum of several loadgen timelines ([t, registered] steps) on the union of their times."""
+    times = sorted({p[0] for tl in parts for p in tl})
+    out = []
+    for t in times:
+        n = 0
+        for tl in parts:
+            last = 0
+            for pt in tl:
+                if pt[0] > t:
+                    break
+                last = pt[1]
+            n += last
+        out.append([t, n])
+    return out
+
+
+def netns_prefix(name):
+    """A fresh network namespace (root only), so that the control-plane test
+    has all ports of 127.0.0.1 to itself and disturbs nobody else's tests;
+    returns the argv prefix that runs a command in it, or None."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        return None
+    r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    atexit.register(lambda: subprocess.run(["ip", "netns", "del", name], capture_output=True))
+    pre = ["ip", "netns", "exec", name]
+    # Public ports come from allow_ports, the load generator's own sockets from
+    # the ephemeral range: keep the two apart.
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=58000 65535"],
+                ["sysctl", "-q", "-w", "net.core.somaxconn=4096"]):
+        subprocess.run(pre + cmd, capture_output=True)
+    return pre
+
+
 def measure_control_plane(args):
-    """A fresh master with max_clients >= 10000; bench/loadgen registers them."""
+    """A fresh master with max_clients = N; bench/loadgen registers N clients
+    (one loadgen process per 16,000: each process is capped at 20,000 fds)."""
     mbin, _ = gotunnel_bins()
     if mbin is None:
         return {"error": "bin/gotunnel-master missing"}
     d = os.path.join(TMP, "loadgen")
     os.makedirs(d)
-    port = free_port()
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    pre = netns_prefix("gtbench%d" % os.getpid())
+    allow = args.allow_range
+    if pre is not None:
+        port = 7000
+        if args.allow_range == ap_default("allow_range"):
+            allow = "1024-57999"
+    else:
+        port = free_port()
+    lo, hi = (int(x) for x in allow.split("-"))
+    clients = min(args.clients, hi - lo + 1)
+    # Each client holds two descriptors in its worker (control connection and
+    # public listener); SO_REUSEPORT spreads clients over workers by hash, so
+    # leave 10% room.  The master process itself holds none per client.
+    workers = max(args.workers, -(-int(clients * 2 * 1.1) // max(nofile - 500, 1)))
+    write_master_ini(os.path.join(d, "master.ini"), port, allow, clients, os.path.join(d, "data"),
+                     workers)
     ini = os.path.join(d, "master.ini")
-    # Below the ephemeral range, so the load generator's own sockets never
-    # sit on a port the master wants to assign.
-    write_master_ini(ini, port, args.allow_range, args.clients, os.path.join(d, "data"),
-                     args.workers)
-    res = {"clients": args.clients, "allow_ports": args.allow_range, "workers": args.workers}
+    if pre is not None:
+        with open(ini, "a") as f:
+            f.write("proxy_bind_addr = 127.0.0.1\n")
+    res = {"clients": clients, "clients_asked": args.clients, "allow_ports": allow,
+           "workers": workers, "nofile": nofile, "netns": pre is not None}
+    if clients < args.clients:
+        res["note"] = "allow_ports %s holds only %d ports: %d clients measured" % (allow, hi - lo + 1, clients)
+    if workers != args.workers:
+        res["workers_note"] = ("%d workers (not %d): each client holds 2 descriptors in its worker and "
+                               "a process may hold %d" % (workers, args.workers, nofile))
     m = None
+    gens = []
     try:
         check_ini(mbin, ini, "gotunnel-master")
-        m = start([mbin, "-c", ini], "loadgen-master", env=gotunnel_env(args))
-        wait_listen(port, proc=m)
-        time.sleep(1.0)
+        m = start((pre or []) + [mbin, "-c", ini], "loadgen-master", env=gotunnel_env(args))
+        if pre is None:
+            wait_listen(port, proc=m)
+        else:
+            end = time.time() + 15
+            while time.time() < end and m.poll() is None and ":%d " % port not in subprocess.run(
+                    pre + ["ss", "-Hltn"], capture_output=True, text=True).stdout:
+                time.sleep(0.2)
+        time.sleep(1.5)
         res["pids"] = tree([m.pid])
         res["idle"] = memory([m.pid])
-        lg = start([os.path.join(TOOLS, "loadgen"), "-p", str(port), "-k", TOKEN,
-                    "-n", str(args.clients), "-w", "256", "-a", "64", "-P", "0",
-                    "-t", "60", "-H", str(args.hb_secs), "-i", "30"], "loadgen",
-                   stdout=subprocess.PIPE)
+        nproc = -(-clients // LOADGEN_MAX)
+        share = [clients // nproc + (1 if i < clients % nproc else 0) for i in range(nproc)]
         cpu = CpuMeter([m.pid])
-        line = lg.stdout.readline().decode()
+        for i, n in enumerate(share):
+            gens.append(start((pre or []) + [
+                os.path.join(TOOLS, "loadgen"), "-p", str(port), "-k", TOKEN,
+                "-n", str(n), "-w", str(max(256 // nproc, 32)), "-a", "64", "-P", "0",
+                "-t", "90", "-H", str(args.hb_secs), "-i", "30"], "loadgen-%d" % i,
+                stdout=subprocess.PIPE))
+        regs = []
+        for g in gens:
+            line = g.stdout.readline().decode()
+            if not line:
+                raise RuntimeError("loadgen printed nothing (exit %s)" % g.poll())
+            regs.append(json.loads(line))
         reg_cpu = cpu.stop()
-        if not line:
-            raise RuntimeError("loadgen printed nothing (exit %s)" % lg.poll())
-        res["register"] = json.loads(line)
-        res["register"]["master_cpu"] = reg_cpu
+        ok = sum(r["ok"] for r in regs)
+        secs = max(r["secs"] for r in regs)
+        res["register"] = {
+            "processes": nproc, "ok": ok, "fail": sum(r["fail"] for r in regs), "secs": secs,
+            "rate": round(ok / max(secs, 0.001), 1),
+            "lat_p99_ms": max(r.get("lat_p99_ms", 0) for r in regs),
+            "first_error": next((r["first_error"] for r in regs if r.get("first_error")), ""),
+            "timeline": merge_timelines([r.get("timeline") or [] for r in regs]),
+            "per_process": [{k: v for k, v in r.items() if k != "timeline"} for r in regs],
+            "master_cpu": reg_cpu}
         res["at_clients"] = memory([m.pid])
-        log("loadgen: %d ok, %d failed in %.2f s (%.0f/s); master tree RSS %.1f MiB" % (
-            res["register"]["ok"], res["register"]["fail"], res["register"]["secs"],
-            res["register"]["rate"], res["at_clients"]["rss_kib"] / 1024))
+        log("loadgen: %d ok, %d failed in %.2f s (%.0f/s, %d processes); master tree RSS %.1f MiB, "
+            "%d workers" % (ok, res["register"]["fail"], secs, res["register"]["rate"], nproc,
+                            res["at_clients"]["rss_kib"] / 1024, workers))
         if res["register"].get("first_error"):
             log("loadgen first error: %s" % res["register"]["first_error"])
         # Steady state: skip the first 2 s, measure until 2 s before the end.
@@ -756,16 +895,22 @@ def measure_control_plane(args):
         cpu = CpuMeter([m.pid])
         time.sleep(max(args.hb_secs - 4, 1))
         res["heartbeat_cpu"] = cpu.stop()
-        line = lg.stdout.readline().decode()
-        if line:
-            res["heartbeat"] = json.loads(line)
-        try:
-            lg.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            stop(lg)
-        if "heartbeat" in res:
-            res["heartbeat"]["rate_per_s"] = round(res["heartbeat"]["sent"] /
-                                                   max(res["heartbeat"]["secs"], 0.001), 1)
+        hbs = []
+        for g in gens:
+            line = g.stdout.readline().decode()
+            if line:
+                hbs.append(json.loads(line))
+        for g in gens:
+            try:
+                g.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stop(g)
+        if hbs:
+            hb = {k: sum(h.get(k, 0) for h in hbs) for k in hbs[0] if isinstance(hbs[0][k], (int, float))}
+            hb["secs"] = max(h["secs"] for h in hbs)
+            hb["interval"] = hbs[0].get("interval", 30)
+            hb["rate_per_s"] = round(hb.get("sent", 0) / max(hb["secs"], 0.001), 1)
+            res["heartbeat"] = hb
         log("loadgen: steady-state master CPU %.1f%% of a core (%s)" % (
             res["heartbeat_cpu"]["cpu_pct"], res.get("heartbeat")))
         res["master_alive"] = m.poll() is None
@@ -777,6 +922,8 @@ def measure_control_plane(args):
         res["error"] = str(e)
         log("control-plane test failed: %s" % e)
     finally:
+        for g in gens:
+            stop(g)
         stop(m)
     return res
 
@@ -803,15 +950,17 @@ def get(res, *path):
 
 def table(results):
     """The one table: a row per tunnel, a column per figure."""
-    ns = "|".join("%gk" % (n / 1000) if n >= 1000 else str(n) for n in results["params"]["hold"])
-    cl = results["params"]["clients"]
+    gm = get(results["rows"], "gotunnel", "memory") or {}
+    ns = "|".join("%gk" % (n / 1000) if n >= 1000 else str(n) for n in (
+        get(gm, str(a), "n") or a for a in results["params"]["hold"]))
+    cl = (results.get("control_plane") or {}).get("clients", results["params"]["clients"])
     cl = "%gk" % (cl / 1000) if cl >= 1000 else str(cl)
     cols = ["", "1 stream", "4 streams", "reverse", "CPU% 1s/4s/rev", "cores/Gbit 1s",
             "ping p50 us", "ping p99 us", "conn/s", "conn p99 us",
-            "RSS KiB/conn " + ns, "PSS KiB/conn " + ns, "reg/s", "RSS@%s MiB" % cl, "hb CPU%"]
+            "RSS KiB/conn " + ns, "PSS KiB/conn " + ns, "reg/s", "RSS|PSS@%s MiB" % cl, "hb CPU%"]
     direct = results["rows"].get("direct", {})
     rows = []
-    for name in ("direct", "ssh -R", "gotunnel", "gotunnel TLS"):
+    for name in ("direct", "ssh -R", "haproxy", "gotunnel", "gotunnel TLS"):
         r = results["rows"].get(name)
         if r is None and name == "gotunnel" and results.get("control_plane"):
             r = {}
@@ -840,7 +989,8 @@ def table(results):
             mem("rss_per_conn_kib") if name != "direct" else "-",
             mem("pss_per_conn_kib") if name != "direct" else "-",
             fmt(get(cp, "register", "rate"), 0),
-            fmt(get(cp, "at_clients", "rss_kib") / 1024 if get(cp, "at_clients", "rss_kib") else None, 1),
+            (fmt(get(cp, "at_clients", "rss_kib") / 1024, 0) + "|" + fmt(get(cp, "at_clients", "pss_kib") / 1024, 0)
+             if get(cp, "at_clients", "rss_kib") else "-"),
             fmt(get(cp, "heartbeat_cpu", "cpu_pct"), 1),
         ])
     widths = [max(len(str(x[i])) for x in [cols] + rows) for i in range(len(cols))]
@@ -862,10 +1012,14 @@ def legend(results):
             results["params"]["rounds"], results["params"]["cps_threads"], results["params"]["cps_secs"]),
         "RSS/PSS per connection = (held - idle) / N of the tunnel processes (gotunnel: master + workers "
         "+ client; ssh -R: sshd tree + ssh) for N = %s idle relayed connections." % "|".join(
-            str(n) for n in results["params"]["hold"]),
-        "reg/s, RSS@10k, hb CPU%%: %d clients (1 mapping each) registered by bench/loadgen against a fresh "
-        "master; RSS of the master tree with all of them connected; master CPU while they send heartbeats "
-        "(every %s s, spread out)." % (results["params"]["clients"], get(cp, "heartbeat", "interval") or 30),
+            str(get(results["rows"], "gotunnel", "memory", str(n), "n") or n)
+            for n in results["params"]["hold"]),
+        "reg/s, RSS@N, hb CPU%%: %s clients (1 mapping each) registered by bench/loadgen against a fresh "
+        "master (%s workers%s); RSS (summed; pages shared by the workers, e.g. LMDB's map, count once per process) and PSS of the master tree with all of them connected; master CPU while they "
+        "send heartbeats (every %s s, spread out)." % (
+            cp.get("clients", results["params"]["clients"]), cp.get("workers", "?"),
+            ", own network namespace" if cp.get("netns") else "",
+            get(cp, "heartbeat", "interval") or 30),
     ]
     lines.append("CPU idle: %s." % (m.get("pm_qos") or "default idle states (wake-up latency of idle "
                                          "CPUs included in every figure)"))
@@ -898,10 +1052,15 @@ def legend(results):
     if m.get("run_steal_pct", 0) >= 2:
         notes.append("the hypervisor stole %.1f%% of the CPU time during the run (steal in /proc/stat): "
                      "figures are noisy" % m["run_steal_pct"])
+    if results.get("nofile_note"):
+        notes.append(results["nofile_note"])
     if results.get("aborted"):
         notes.append(results["aborted"])
     if cp.get("error"):
         notes.append("control plane: %s" % cp["error"])
+    for k in ("note", "workers_note"):
+        if cp.get(k):
+            notes.append("control plane: %s" % cp[k])
     if get(cp, "register", "fail"):
         notes.append("control plane: %d registrations failed, first error: %s" % (
             cp["register"]["fail"], cp["register"].get("first_error")))
@@ -924,7 +1083,12 @@ def measure_row(t, res, args, results):
     measure_cps(t, res, args.cps_secs, args.cps_threads)
     if not t.roots():
         return
-    measure_memory(t, res, results["params"]["hold"])
+    # The largest counts only for the plain tunnel: ssh -R opens a channel in
+    # ~7 ms and the TLS tunnel handshakes each connection, minutes at 10,000.
+    counts = results["params"]["hold"]
+    if t.name != "gotunnel" and len(counts) > 2:
+        counts = [n for n in counts if n <= 5000] or counts[:1]
+    measure_memory(t, res, counts)
     res["alive_after"] = all(os.path.exists("/proc/%d" % p) and not zombie(p) for p in t.roots())
     if not res["alive_after"]:
         res["error"] = "a tunnel process died during the run: " + ", ".join(
@@ -951,17 +1115,25 @@ def measure_row(t, res, args, results):
 
 # ---------------------------------------------------------------- main
 
+AP_DEFAULTS = {}
+
+
+def ap_default(name):
+    """The default of a command-line option (to tell whether it was changed)."""
+    return AP_DEFAULTS.get(name)
+
+
 def main():
     global TMP
     ap = argparse.ArgumentParser(description="gotunnel benchmark")
-    ap.add_argument("--rows", default="direct,ssh,gotunnel,tls,loadgen",
+    ap.add_argument("--rows", default="direct,ssh,haproxy,gotunnel,tls,loadgen",
                     help="which parts to run (loadgen = gotunnel control-plane columns)")
     ap.add_argument("--secs", type=int, default=5, help="seconds per iperf3 run")
     ap.add_argument("--rounds", type=int, default=20000, help="ping-pong round trips")
     ap.add_argument("--cps-secs", type=int, default=5)
     ap.add_argument("--cps-threads", type=int, default=4)
-    ap.add_argument("--hold", default="1000,5000", help="held connection counts")
-    ap.add_argument("--clients", type=int, default=10000, help="load generator clients")
+    ap.add_argument("--hold", default="1000,5000,50000", help="held connection counts")
+    ap.add_argument("--clients", type=int, default=50000, help="load generator clients")
     ap.add_argument("--hb-secs", type=int, default=20, help="heartbeat phase seconds")
     ap.add_argument("--allow-range", default="12000-31999", help="allow_ports of the loadgen master")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
@@ -976,9 +1148,25 @@ def main():
     ap.add_argument("--no-pm-qos", dest="pm_qos", action="store_false",
                     help="do not hold /dev/cpu_dma_latency at 0 during the run")
     args = ap.parse_args()
+    AP_DEFAULTS.update({a.dest: a.default for a in ap._actions})
 
-    # Children inherit this: 5,000 held connections need ~10,000 fds per side.
+    # Children inherit this: N held connections need 2N fds in the busiest
+    # tunnel process, N clients 2N/workers per worker.  As root, try to raise
+    # the hard limit too (needs CAP_SYS_RESOURCE, which a container may lack).
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(2 * max([int(x) for x in args.hold.split(",") if x] + [0]) + 1000, hard)
+    nofile_note = None
+    if os.geteuid() == 0 and want > hard:
+        try:
+            with open("/proc/sys/fs/nr_open") as f:
+                want = min(want, int(f.read()))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            nofile_note = "descriptor limit raised from %d to %d (root)" % (hard, want)
+            hard = want
+        except (OSError, ValueError) as e:
+            nofile_note = ("descriptor limit stays at %d: raising it to %d as root failed (%s; "
+                           "no CAP_SYS_RESOURCE here)" % (hard, want, e))
+    log(nofile_note or "descriptor limit %d" % hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):             # no stale profiles next to new results
@@ -1011,6 +1199,7 @@ def main():
                    "clients": args.clients, "workers": args.workers, "pool_count": args.pool,
                    "gotunnel_env": gotunnel_env(args)},
         "rows": {},
+        "nofile_note": nofile_note,
         "tmp": TMP,
         "gotunnel_build": build_info(),
     }
@@ -1045,6 +1234,8 @@ def main():
         tunnels.append(Direct())
     if "ssh" in wanted:
         tunnels.append(SshR())
+    if "haproxy" in wanted:
+        tunnels.append(HAProxy())
     if "gotunnel" in wanted:
         tunnels.append(Gotunnel(args.workers, args.pool, gotunnel_env(args)))
     if "tls" in wanted:

@@ -98,6 +98,8 @@ net_listen(const char *addr, uint16_t port, int reuseport, int backlog)
 
 	if ((fd = net_bound(addr, port, SOCK_STREAM, reuseport)) == -1)
 		return -1;
+	/* Accepted sockets inherit it: no setsockopt per connection. */
+	net_set_nodelay(fd);
 	if (listen(fd, backlog) == -1) {
 		saved = errno;
 		close(fd);

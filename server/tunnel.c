@@ -263,7 +263,7 @@ tunnel_pubconn_add(struct mapping *map, int fd, const struct sockaddr *sa,
 		close(fd);	/* at once: counted and logged by limit.c */
 		return;
 	}
-	net_set_nodelay(fd);
+	/* No TCP_NODELAY here: accepted sockets inherit it from net_listen(). */
 	pc = xcalloc(1, sizeof(*pc));
 	pc->mapping = map;
 	pc->fd = fd;

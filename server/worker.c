@@ -117,8 +117,7 @@ pending_read(evutil_socket_t fd, short what, void *arg)
 			pending_wait(p, wait);
 			return;
 		case TA_READY:
-			pending_wait(p, EV_READ);
-			break;
+			break;		/* HS_AGAIN below waits for EV_READ */
 		}
 	}
 	if (p->ssl != NULL)
@@ -127,6 +126,7 @@ pending_read(evutil_socket_t fd, short what, void *arg)
 		r = hsread_step(&p->hs, p->fd, &err);
 	switch (r) {
 	case HS_AGAIN:
+		pending_wait(p, EV_READ);	/* armed only now if it was tried at once */
 		return;
 	case HS_EOF:
 		log_debug("connection from %s closed before its first message",
@@ -228,7 +228,6 @@ worker_accept(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
-		net_set_nodelay(fd);
 		net_addr_str((struct sockaddr *)&ss, addr, sizeof(addr));
 		pending_adopt(fd, addr, 0);
 	}
@@ -250,9 +249,15 @@ pending_adopt(int fd, const char *addr, int steered)
 	pending_make_room(p->ip);
 	TAILQ_INSERT_TAIL(&W->pending, p, entry);
 	W->npending++;
-	p->waiting_for = EV_READ;
+	/*
+	 * A client sends its first frame right after connecting, so it is
+	 * usually here by the time we accept: try it at once.  The socket is
+	 * registered with epoll only if it is not (pending_wait), which spares
+	 * an ADD, a DEL and a wake-up per data connection.
+	 */
+	p->waiting_for = 0;
 	event_assign(&p->ev, W->base, fd, EV_READ | EV_PERSIST, pending_read, p);
-	event_add(&p->ev, NULL);
+	pending_read(fd, EV_READ, p);
 }
 
 /* Re-arms the bind_port listener after a pause for descriptors. */
