@@ -72,6 +72,9 @@ void	 access_deny(struct admin_ctx *, const char *what);
 int	 api_websess_list(struct admin_ctx *);
 int	 api_websess_revoke(struct admin_ctx *);
 
+/* hist_state.c */
+int	 hist_state_incomplete(MDB_txn *, char *, size_t);
+
 /* auth.c */
 int	 auth_session(struct admin_ctx *);
 int	 auth_csrf_ok(struct admin_ctx *);
