@@ -34,6 +34,12 @@ check-unit: $(BUILD)/t/unit/check_all
 check-deploy: c admin
 	GOTUNNEL_BIN=$(BINDIR) python3 t/deploy/check.py
 
+# Faults and abuse (disk full, descriptors, kill -9, flaky path, slowloris,
+# stalled peers) against the real binaries; needs root.  See t/ROBUSTNESS.md.
+.PHONY: check-robust
+check-robust: c admin
+	GOTUNNEL_BIN=$(BINDIR) ADMIN_BIN=bin python3 t/robust/run.py
+
 # End-to-end tests of the C binaries; GOTUNNEL_BIN picks plain or sanitizer build.
 check-e2e: c admin
 	GOTUNNEL_BIN=$(BINDIR) python3 t/e2e/run.py
