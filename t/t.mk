@@ -37,7 +37,8 @@ check-deploy: c admin
 # Faults and abuse (disk full, descriptors, kill -9, flaky path, slowloris,
 # stalled peers) against the real binaries; needs root.  See t/ROBUSTNESS.md.
 .PHONY: check-robust
-check-robust: c admin
+check-robust: c
+	$(MAKE) --no-print-directory SANITIZE= admin	# the admin is never sanitized (Kore)
 	GOTUNNEL_BIN=$(BINDIR) ADMIN_BIN=bin python3 t/robust/run.py
 
 # End-to-end tests of the C binaries; GOTUNNEL_BIN picks plain or sanitizer build.
