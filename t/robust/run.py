@@ -425,10 +425,14 @@ def test_disk_full(env):
     after = hist_total()
     check(after["incomplete"] is False, "still incomplete after space returned: %r" % after)
     tables = mdb_check(data)
+    rc, stats, _ = m.ctl("stats")
+    check(rc == 0 and "\ngotunnel_history_dropped_total 0\n" in stats,
+          "gotunnel_history_dropped_total should be 0 (nothing dropped): %r"
+          % [x for x in stats.splitlines() if "dropped" in x])
     lib.check_tunnel(p, "echo after the disk came back")
     return ("tmpfs 6 MiB filled (%d B free), %d connections relayed during it" % (free, n_out),
             "relayed %d/%d; 'history cannot be written' logged %.1f s in; admin 200 incomplete=true "
-            "(%s); resumed %.1f s after space returned; %d/%d rows written; mdb_stat %d tables ok"
+            "(%s); resumed %.1f s after space returned; %d/%d rows written, 0 dropped; mdb_stat %d tables ok"
             % (ok, n_out, t_err, reason[:30] + "...", t_back, after["total"] - before, n_out, tables))
 
 
