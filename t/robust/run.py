@@ -19,12 +19,10 @@ time.  Prints one table (fault, what was sent, what held, result) and
 import http.client
 import json
 import os
-import random
 import resource
-import selectors
-import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -454,7 +452,6 @@ def test_fd_exhaustion(env):
     lib.check_tunnel(pe, "echo before exhaustion")
     off = len(m.proc.log())
     socks = []
-    sel = selectors.DefaultSelector()
     try:
         for _ in range(want):
             s = socket.socket()
@@ -479,7 +476,6 @@ def test_fd_exhaustion(env):
         for s in socks:
             lib.quiet_close(s)
         hold.drop()
-        sel.close()
     served = wait_until(lambda: tunnel_works(pe, timeout=2), 60, "echo after the descriptors were released",
                         interval=0.1)
     t_back = time.monotonic() - t_rel
@@ -599,7 +595,12 @@ class Netns:
         tag = os.getpid() % 100000
         self.ns = "gtrob%d" % tag
         self.host_if, self.ns_if = "gtrh%d" % tag, "gtrc%d" % tag
-        net = 16 + tag % 200
+        # A /30 no other run on this machine uses (two runs at once must
+        # not route the same subnet to two veths).
+        used = sh("ip", "-o", "-4", "addr", "show")
+        nets = [n for n in range(16, 250) if " 10.213.%d." % n not in used]
+        check(nets, "no free 10.213.x.0/30 for the test's veth pair")
+        net = nets[tag % len(nets)]
         self.host_ip, self.ns_ip = "10.213.%d.1" % net, "10.213.%d.2" % net
         sh("ip", "netns", "del", self.ns, check_rc=False)
         sh("ip", "link", "del", self.host_if, check_rc=False)
@@ -842,7 +843,6 @@ class Dribbler:
 def test_slowloris(env):
     m, c, p = echo_setup(env, max_conns_per_mapping=60)
     adm = Admin(env, m)
-    import struct
     frame_head = struct.pack(">I", 100) + b'{"type":"register","token":"' + b"x" * 80
     d_bind = Dribbler(m.port, 40, frame_head)
     d_pub = Dribbler(p, 40, b"slow visitor ")
