@@ -635,7 +635,6 @@ ctl_accept(evutil_socket_t lfd, short what, void *arg)
 		if (errno == EMFILE || errno == ENFILE) {
 			log_warn("control socket: accept paused for 1 s");
 			event_del(&ctl_ev);
-	event_del(&ctl_retry_ev);
 			event_add(&ctl_retry_ev, &(struct timeval){ 1, 0 });
 		}
 		return;
@@ -710,6 +709,7 @@ ctlsock_close(void)
 	if (ctl_fd == -1)
 		return;
 	event_del(&ctl_ev);
+	event_del(&ctl_retry_ev);
 	close(ctl_fd);
 	ctl_fd = -1;
 	unlink(ctl_path);
