@@ -16,7 +16,7 @@ FUZZ_CFLAGS	:= -g -O1 -std=gnu11 -D_GNU_SOURCE -DGOTUNNEL_VERSION='"$(VERSION)"'
 		   -Wall -Wextra -Werror -Wno-unused-parameter \
 		   -Icommon -Iserver -Iclient -Iadmin/src -fno-omit-frame-pointer \
 		   -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIBS	:= -levent -lyajl -linih -lsodium -lsystemd -llmdb
+FUZZ_LIBS	:= -levent -levent_openssl -lssl -lcrypto -lyajl -linih -lsodium -lsystemd -llmdb
 FUZZ_NAMES	:= $(patsubst t/fuzz/fuzz_%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 FUZZ_BINS	:= $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
