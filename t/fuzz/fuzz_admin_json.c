@@ -19,7 +19,7 @@ check_str(const char *s, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char		 user[64], pw[256], status[32], error[256];
+	char		 user[64], pw[256], otp[16], status[32], error[256];
 	const char	*err = NULL;
 	char		*buf;
 
@@ -29,9 +29,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(buf != NULL);
 	memcpy(buf, data, size);
 	if (json_login_parse(buf, size, user, sizeof(user), pw, sizeof(pw),
-	    &err) == 0) {
+	    otp, sizeof(otp), &err) == 0) {
 		check_str(user, sizeof(user));
 		check_str(pw, sizeof(pw));
+		check_str(otp, sizeof(otp));
 		CHECK(size >= 2 + strlen(user) + strlen(pw));
 	} else {
 		CHECK(err != NULL && err[0] != '\0');
