@@ -128,6 +128,23 @@ tunnel_pubconn_close(struct pubconn *pc, const char *reason)
 	pubconn_close(pc, reason);
 }
 
+/*
+ * Tells whether a waiting visitor has already left (EOF or error).  An
+ * HTTP visitor whose head the vhost pump has read may have half-closed
+ * after its request: never taken as gone.
+ */
+static int
+pubconn_gone(struct pubconn *pc)
+{
+	char	b;
+	ssize_t	n;
+
+	if (pc->pump != NULL)
+		return 0;
+	n = recv(pc->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR);
+}
+
 /* A public connection waited too long for a data connection. */
 static void
 pubconn_wait_timeout(evutil_socket_t fd, short what, void *arg)
@@ -422,7 +439,14 @@ tunnel_data_conn(int fd, SSL *ssl, const char *data_id, const char *addr)
 	}
 	s = t->session;
 	tunnel_ticket_free(t);	/* one use only */
-	if ((pc = TAILQ_FIRST(&s->waiting)) != NULL) {
+	/*
+	 * Visitors that left while waiting get no data connection: first in,
+	 * first served would spend the fresh ones on the dead (after a flood
+	 * or a descriptor shortage, hundreds) while live visitors wait.
+	 */
+	while ((pc = TAILQ_FIRST(&s->waiting)) != NULL && pubconn_gone(pc))
+		pubconn_close(pc, "visitor left while waiting");
+	if (pc != NULL) {
 		tunnel_pair(pc, fd, ssl);
 		return;
 	}
