@@ -442,7 +442,9 @@ tunnel_data_conn(int fd, SSL *ssl, const char *data_id, const char *addr)
 	/*
 	 * Visitors that left while waiting get no data connection: first in,
 	 * first served would spend the fresh ones on the dead (after a flood
-	 * or a descriptor shortage, hundreds) while live visitors wait.
+	 * or a descriptor shortage, hundreds) while live visitors wait.  (A
+	 * visitor that half-closes before sending a byte and before a data
+	 * connection is free looks the same, and is dropped too.)
 	 */
 	while ((pc = TAILQ_FIRST(&s->waiting)) != NULL && pubconn_gone(pc))
 		pubconn_close(pc, "visitor left while waiting");
