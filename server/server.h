@@ -308,6 +308,7 @@ struct vhost_pump;
 void	tunnel_pubconn_add(struct mapping *, int fd, const struct sockaddr *,
 	    struct vhost_pump *);
 void	tunnel_pubconn_close(struct pubconn *, const char *reason);
+void	tunnel_reap_waiting(void);
 
 /* vhost.c */
 void	vhost_init(void);

@@ -145,6 +145,26 @@ pubconn_gone(struct pubconn *pc)
 	return n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR);
 }
 
+/*
+ * Closes waiting visitors that already left, in every session.  Called
+ * when accept runs out of descriptors: they hold descriptors that the
+ * data connections they wait for would need, and would otherwise keep
+ * them for WAIT_FOR_DATA_TIMEOUT.  Bounded by the waiting queues.
+ */
+void
+tunnel_reap_waiting(void)
+{
+	struct session	*s;
+	struct pubconn	*pc, *next;
+
+	TAILQ_FOREACH(s, &W->sessions, entry)
+		for (pc = TAILQ_FIRST(&s->waiting); pc != NULL; pc = next) {
+			next = TAILQ_NEXT(pc, wait_entry);
+			if (pubconn_gone(pc))
+				pubconn_close(pc, "visitor left while waiting");
+		}
+}
+
 /* A public connection waited too long for a data connection. */
 static void
 pubconn_wait_timeout(evutil_socket_t fd, short what, void *arg)
@@ -317,6 +337,7 @@ mapping_accept(evutil_socket_t lfd, short what, void *arg)
 				/* Level-triggered: pause instead of spinning. */
 				log_warn("port %u: accept paused for 1 s",
 				    map->remote_port);
+				tunnel_reap_waiting();
 				event_del(&map->ev_accept);
 				event_add(&map->ev_accept_retry, &(struct timeval){ 1, 0 });
 			} else if (errno != EAGAIN && errno != EINTR &&
