@@ -16,12 +16,12 @@ FUZZ_CFLAGS	:= -g -O1 -std=gnu11 -D_GNU_SOURCE -DGOTUNNEL_VERSION='"$(VERSION)"'
 		   -Wall -Wextra -Werror -Wno-unused-parameter \
 		   -Icommon -Iserver -Iclient -Iadmin/src -fno-omit-frame-pointer \
 		   -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIBS	:= -levent -levent_openssl -lssl -lcrypto -lyajl -linih -lsodium -lsystemd -llmdb
+FUZZ_LIBS	:= -levent -levent_openssl -lssl -lcrypto -lyajl -linih -lsodium -lsystemd -llmdb -loath
 FUZZ_NAMES	:= $(patsubst t/fuzz/fuzz_%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 FUZZ_BINS	:= $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
 # Sources outside common/ that a harness needs (one line per harness).
-FUZZ_EXTRA_config_client := client/client_config.c
+FUZZ_EXTRA_config_client := client/client_config.c client/serverlist.c
 FUZZ_EXTRA_admin_json    := admin/src/json_parse.c
 FUZZ_EXTRA_admin_query   := admin/src/url.c
 
