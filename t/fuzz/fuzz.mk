@@ -21,7 +21,8 @@ FUZZ_NAMES	:= $(patsubst t/fuzz/fuzz_%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 FUZZ_BINS	:= $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
 # Sources outside common/ that a harness needs (one line per harness).
-FUZZ_EXTRA_config_client := client/client_config.c client/serverlist.c
+# (the client loader needs what its unit test links: UNIT_EXTRA in t/t.mk)
+FUZZ_EXTRA_config_client := $(UNIT_EXTRA)
 FUZZ_EXTRA_admin_json    := admin/src/json_parse.c
 FUZZ_EXTRA_admin_query   := admin/src/url.c
 
