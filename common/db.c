@@ -180,17 +180,20 @@ db_txn_commit(struct db *db, MDB_txn *txn)
 {
 	int rc;
 
-	if ((rc = mdb_txn_commit(txn)) != 0) {
-		log_warnx("%s: commit: %s", db->path, mdb_strerror(rc));
-		if (rc == MDB_MAP_FULL)
-			db->full = 1;
-	}
+	if ((rc = mdb_txn_commit(txn)) == MDB_MAP_FULL)
+		db->full = 1;
+	/*
+	 * A put that hit the full map leaves the transaction failed: LMDB's
+	 * commit then answers MDB_BAD_TXN.  Report the cause, so the caller
+	 * retries into the grown map.
+	 */
 	if (db->full) {
 		db->full = 0;
+		rc = MDB_MAP_FULL;
+		log_warnx("%s: commit: %s", db->path, mdb_strerror(rc));
 		db_grow(db);
-		if (rc == 0)
-			rc = MDB_MAP_FULL;	/* cannot happen: a failed put fails the commit */
-	}
+	} else if (rc != 0)
+		log_warnx("%s: commit: %s", db->path, mdb_strerror(rc));
 	return rc;
 }
 

@@ -289,6 +289,8 @@ metrics_render(struct db *db)
 	    "Bytes relayed from clients to public peers.");
 	stored_family(&o, txn, db, "c:", "gotunnel_worker_restarts_total", "counter",
 	    "Workers restarted after they died.");
+	stored_family(&o, txn, db, "c:", "gotunnel_history_dropped_total", "counter",
+	    "Finished connections not recorded in the history (data_dir full).");
 	stored_family(&o, txn, db, "g:", "gotunnel_relay_buffer_bytes", "gauge",
 	    "Bytes held in relay pipes, per worker.");
 	history_families(&o, txn, db);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* net.c: socket helpers shared by the master, the client and the tools. */
+#include <sys/queue.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <sys/queue.h>
 
 #include <event2/event.h>
 

@@ -41,6 +41,7 @@ TAILQ_HEAD(ctl_list, ctl_conn);
 
 static int		ctl_fd = -1;
 static struct event	ctl_ev;
+static struct event	ctl_retry_ev;	/* re-arms ctl_ev after EMFILE */
 static char		ctl_path[108];
 static struct ctl_list	ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
 static unsigned		nctl_conns;
@@ -614,6 +615,14 @@ ctl_event(struct bufferevent *bev, short what, void *arg)
 	ctl_conn_free(arg);
 }
 
+/* Re-arms the control socket listener after a pause for descriptors. */
+static void
+ctl_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	if (ctl_fd != -1)
+		event_add(&ctl_ev, NULL);
+}
+
 /* Accepts gotunnelctl / admin connections. */
 static void
 ctl_accept(evutil_socket_t lfd, short what, void *arg)
@@ -622,8 +631,15 @@ ctl_accept(evutil_socket_t lfd, short what, void *arg)
 	int		 fd;
 
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd == -1)
+	if (fd == -1) {
+		/* Level-triggered: out of descriptors, pause instead of spinning. */
+		if (errno == EMFILE || errno == ENFILE) {
+			log_warn("control socket: accept paused for 1 s");
+			event_del(&ctl_ev);
+			event_add(&ctl_retry_ev, &(struct timeval){ 1, 0 });
+		}
 		return;
+	}
 	if (nctl_conns >= CTL_MAX_CONNS) {
 		log_warnx("control socket: too many connections");
 		close(fd);
@@ -683,6 +699,7 @@ ctlsock_open(struct server_config *conf, struct event_base *base)
 	snprintf(ctl_path, sizeof(ctl_path), "%s", conf->control_socket);
 	event_assign(&ctl_ev, base, ctl_fd, EV_READ | EV_PERSIST, ctl_accept, NULL);
 	event_add(&ctl_ev, NULL);
+	evtimer_assign(&ctl_retry_ev, base, ctl_accept_retry, NULL);
 	return 0;
 }
 
@@ -693,6 +710,7 @@ ctlsock_close(void)
 	if (ctl_fd == -1)
 		return;
 	event_del(&ctl_ev);
+	event_del(&ctl_retry_ev);
 	close(ctl_fd);
 	ctl_fd = -1;
 	unlink(ctl_path);

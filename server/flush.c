@@ -2,9 +2,14 @@
 /*
  * flush.c: writes a worker's live counters and finished connections to
  * LMDB in one transaction a second, never one commit per connection.
+ * When a commit fails (data_dir full) relaying goes on: what was not
+ * written stays in memory, bounded (the oldest finished connections are
+ * dropped and counted in gotunnel_history_dropped_total), and is written
+ * by the first flush that succeeds.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db_live.h"
@@ -48,6 +53,9 @@ flush_metrics(MDB_txn *txn)
 		    W->reg_counts[i].result);
 		metrics_counter_add(&W->db, txn, name, W->reg_counts[i].n);
 	}
+	if (W->hist_dropped)
+		metrics_counter_add(&W->db, txn,
+		    "gotunnel_history_dropped_total", W->hist_dropped);
 	if (W->flush_new_conns)
 		metrics_counter_add(&W->db, txn, "gotunnel_connections_total",
 		    W->flush_new_conns);
@@ -80,8 +88,8 @@ flush_needed(void)
 	size_t		 buffered = 0;
 
 	if (!TAILQ_EMPTY(&W->closed) || W->flush_bytes_in ||
-	    W->flush_bytes_out || W->flush_new_conns || limit_flush_needed() ||
-	    udp_flush_needed())
+	    W->flush_bytes_out || W->flush_new_conns || W->hist_dropped ||
+	    limit_flush_needed() || udp_flush_needed())
 		return 1;
 	for (size_t i = 0; i < sizeof(W->reg_counts) / sizeof(W->reg_counts[0]); i++)
 		if (W->reg_counts[i].n != 0)
@@ -107,10 +115,20 @@ flush_needed(void)
 void
 flush_conn_closed(struct pubconn *pc, const char *reason)
 {
-	struct closed_conn	*cc = xcalloc(1, sizeof(*cc));
+	struct closed_conn	*cc;
 	struct mapping		*map = pc->mapping;
-	struct db_hist_conn	*h = &cc->rec;
+	struct db_hist_conn	*h;
 
+	/* History cannot be written (disk full): keep the newest, count the rest. */
+	if (W->nclosed >= FLUSH_CLOSED_MAX &&
+	    (cc = TAILQ_FIRST(&W->closed)) != NULL) {
+		TAILQ_REMOVE(&W->closed, cc, entry);
+		free(cc);
+		W->nclosed--;
+		W->hist_dropped++;
+	}
+	cc = xcalloc(1, sizeof(*cc));
+	h = &cc->rec;
 	cc->id = pc->id;
 	cc->hist_seq = pc->hist_seq;
 	cc->in_db = pc->in_db;
@@ -127,6 +145,7 @@ flush_conn_closed(struct pubconn *pc, const char *reason)
 	h->bytes_in = pc->flushed_in;
 	h->bytes_out = pc->flushed_out;
 	TAILQ_INSERT_TAIL(&W->closed, cc, entry);
+	W->nclosed++;
 }
 
 /* Writes one live public connection (and opens its history record). */
@@ -165,7 +184,7 @@ flush_conn(MDB_txn *txn, struct session *s, struct mapping *map,
 		db_strlcpy(h.peer, pc->peer, sizeof(h.peer));
 		h.start = pc->since;
 		db_histconn_put(&W->db, txn, &pc->hist_seq, &h);
-		pc->in_db = 1;
+		pc->in_db = FLUSH_PENDING;	/* settled after the commit */
 	}
 }
 
@@ -205,6 +224,60 @@ flush_session(MDB_txn *txn, struct session *s)
 	db_client_update(&W->db, txn, &c);
 }
 
+/*
+ * After a commit: what the transaction wrote is on disk (ok), or it is
+ * not, and the next flush must write it again with fresh sequence
+ * numbers (one taken in an aborted transaction may go to another worker).
+ */
+static void
+flush_settle(int ok)
+{
+	struct session		*s;
+	struct mapping		*map;
+	struct pubconn		*pc;
+	struct closed_conn	*cc;
+
+	TAILQ_FOREACH(s, &W->sessions, entry) {
+		if (!ok && s->registered)
+			s->dirty = 1;
+		TAILQ_FOREACH(map, &s->mappings, entry)
+			TAILQ_FOREACH(pc, &map->conns, entry) {
+				if (pc->in_db != FLUSH_PENDING)
+					continue;
+				pc->in_db = ok;
+				if (!ok)
+					pc->hist_seq = 0;
+			}
+	}
+	TAILQ_FOREACH(cc, &W->closed, entry) {
+		if (!ok && cc->seq_new)
+			cc->hist_seq = 0;
+		cc->seq_new = 0;
+	}
+	if (!ok)
+		W->flushed_buffered = (size_t)-1;
+}
+
+/* Logs the start and the end of a time when history could not be written. */
+static void
+flush_report(int rc)
+{
+	time_t now = time(NULL);
+
+	if (rc != 0 && W->hist_fail_since == 0) {
+		W->hist_fail_since = now;
+		log_warnx("worker %d: history cannot be written to %s: %s; "
+		    "relaying goes on, up to %d finished connections are "
+		    "held in memory until it can", W->index, W->conf.data_dir,
+		    rc > 0 && rc < 4096 ? strerror(rc) : mdb_strerror(rc),
+		    FLUSH_CLOSED_MAX);
+	} else if (rc == 0 && W->hist_fail_since != 0) {
+		log_info("worker %d: history writing resumed after %lld s",
+		    W->index, (long long)(now - W->hist_fail_since));
+		W->hist_fail_since = 0;
+	}
+}
+
 /* Writes everything that changed since the last flush; 0 or LMDB's error. */
 static int
 flush_once(void)
@@ -222,6 +295,7 @@ flush_once(void)
 	TAILQ_FOREACH(cc, &W->closed, entry) {
 		if (cc->in_db)
 			db_conn_del(&W->db, txn, cc->id);
+		cc->seq_new = cc->hist_seq == 0;
 		db_histconn_put(&W->db, txn, &cc->hist_seq, &cc->rec);
 		db_outbox_put(&W->db, txn, DB_OUTBOX_CONN, &cc->rec,
 		    sizeof(cc->rec));
@@ -232,13 +306,21 @@ flush_once(void)
 	if (W->flush_bytes_in || W->flush_bytes_out || W->flush_new_conns)
 		db_stats_add(&W->db, txn, db_now(), W->flush_bytes_in,
 		    W->flush_bytes_out, W->flush_new_conns);
-	if ((rc = db_txn_commit(&W->db, txn)) != 0)
+	rc = db_txn_commit(&W->db, txn);
+	flush_settle(rc == 0);
+	if (rc != 0)
 		return rc;
+	if (W->hist_dropped)
+		log_warnx("worker %d: %llu finished connections were not "
+		    "recorded in the history (data_dir was full)", W->index,
+		    (unsigned long long)W->hist_dropped);
 	/* Forget what is now on disk only once it is. */
 	while ((cc = TAILQ_FIRST(&W->closed)) != NULL) {
 		TAILQ_REMOVE(&W->closed, cc, entry);
 		free(cc);
 	}
+	W->nclosed = 0;
+	W->hist_dropped = 0;
 	for (size_t i = 0; i < sizeof(W->reg_counts) / sizeof(W->reg_counts[0]); i++)
 		W->reg_counts[i].n = 0;
 	W->flush_bytes_in = W->flush_bytes_out = 0;
@@ -252,10 +334,13 @@ flush_once(void)
 void
 flush_now(void)
 {
+	int rc;
+
 	if (!flush_needed())
 		return;
-	if (flush_once() == MDB_MAP_FULL)
-		flush_once();
+	if ((rc = flush_once()) == MDB_MAP_FULL)
+		rc = flush_once();
+	flush_report(rc);
 }
 
 /* Timer callback for the periodic flush. */

@@ -131,7 +131,8 @@ struct pubconn {
 	char			 peer[DB_ADDR_LEN];
 	int64_t			 since;
 	uint64_t		 flushed_in, flushed_out; /* bytes already counted */
-	int			 in_db;		/* written to the conns table */
+	int			 in_db;		/* written to the conns table
+						   (FLUSH_PENDING: in the open txn) */
 	struct vhost_pump	*pump;		/* http: the visitor's side (vhost_pump.c) */
 };
 TAILQ_HEAD(pubconn_list, pubconn);
@@ -204,6 +205,7 @@ struct closed_conn {
 	uint64_t		 id;
 	uint64_t		 hist_seq;
 	int			 in_db;
+	int			 seq_new;	/* hist_seq taken in the open txn */
 	struct db_hist_conn	 rec;
 };
 TAILQ_HEAD(closed_list, closed_conn);
@@ -243,6 +245,9 @@ struct worker {
 	struct strmap		 sessions_by_id;
 	struct strmap		 tickets_by_id;
 	struct closed_list	 closed;
+	unsigned		 nclosed;		/* bounded: FLUSH_CLOSED_MAX */
+	uint64_t		 hist_dropped;		/* lost, not yet counted on disk */
+	time_t			 hist_fail_since;	/* history not writable since */
 	uint64_t		 conn_seq;
 	uint64_t		 flush_bytes_in, flush_bytes_out;
 	uint32_t		 flush_new_conns;
@@ -305,6 +310,7 @@ struct vhost_pump;
 void	tunnel_pubconn_add(struct mapping *, int fd, const struct sockaddr *,
 	    struct vhost_pump *);
 void	tunnel_pubconn_close(struct pubconn *, const char *reason);
+void	tunnel_reap_waiting(void);
 
 /* vhost.c */
 void	vhost_init(void);
@@ -346,6 +352,8 @@ void	acl_free(struct acl *);
 uint64_t acl_take_refused(void);
 
 /* flush.c */
+#define FLUSH_PENDING		2	/* pubconn.in_db: put in the open txn */
+#define FLUSH_CLOSED_MAX	4096	/* finished connections held unwritten */
 void	flush_start(void);
 void	flush_now(void);
 void	flush_conn_closed(struct pubconn *, const char *reason);

@@ -133,6 +133,43 @@ tunnel_pubconn_close(struct pubconn *pc, const char *reason)
 	pubconn_close(pc, reason);
 }
 
+/*
+ * Tells whether a waiting visitor has already left (EOF or error).  An
+ * HTTP visitor whose head the vhost pump has read may have half-closed
+ * after its request: never taken as gone.
+ */
+static int
+pubconn_gone(struct pubconn *pc)
+{
+	char	b;
+	ssize_t	n;
+
+	if (pc->pump != NULL)
+		return 0;
+	n = recv(pc->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR);
+}
+
+/*
+ * Closes waiting visitors that already left, in every session.  Called
+ * when accept runs out of descriptors: they hold descriptors that the
+ * data connections they wait for would need, and would otherwise keep
+ * them for WAIT_FOR_DATA_TIMEOUT.  Bounded by the waiting queues.
+ */
+void
+tunnel_reap_waiting(void)
+{
+	struct session	*s;
+	struct pubconn	*pc, *next;
+
+	TAILQ_FOREACH(s, &W->sessions, entry)
+		for (pc = TAILQ_FIRST(&s->waiting); pc != NULL; pc = next) {
+			next = TAILQ_NEXT(pc, wait_entry);
+			if (pubconn_gone(pc))
+				pubconn_close(pc, "visitor left while waiting");
+		}
+}
+
 /* A public connection waited too long for a data connection. */
 static void
 pubconn_wait_timeout(evutil_socket_t fd, short what, void *arg)
@@ -316,6 +353,7 @@ mapping_accept(evutil_socket_t lfd, short what, void *arg)
 				/* Level-triggered: pause instead of spinning. */
 				log_warn("port %u: accept paused for 1 s",
 				    map->remote_port);
+				tunnel_reap_waiting();
 				event_del(&map->ev_accept);
 				event_add(&map->ev_accept_retry, &(struct timeval){ 1, 0 });
 			} else if (errno != EAGAIN && errno != EINTR &&
@@ -445,7 +483,16 @@ tunnel_data_conn(int fd, SSL *ssl, const char *data_id, const char *addr)
 	}
 	s = t->session;
 	tunnel_ticket_free(t);	/* one use only */
-	if ((pc = TAILQ_FIRST(&s->waiting)) != NULL) {
+	/*
+	 * Visitors that left while waiting get no data connection: first in,
+	 * first served would spend the fresh ones on the dead (after a flood
+	 * or a descriptor shortage, hundreds) while live visitors wait.  (A
+	 * visitor that half-closes before sending a byte and before a data
+	 * connection is free looks the same, and is dropped too.)
+	 */
+	while ((pc = TAILQ_FIRST(&s->waiting)) != NULL && pubconn_gone(pc))
+		pubconn_close(pc, "visitor left while waiting");
+	if (pc != NULL) {
 		tunnel_pair(pc, fd, ssl);
 		return;
 	}

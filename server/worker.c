@@ -217,6 +217,7 @@ worker_accept(evutil_socket_t lfd, short what, void *arg)
 			if (errno == EMFILE || errno == ENFILE) {
 				/* Level-triggered: pause instead of spinning. */
 				log_warn("accept on bind_port paused for 1 s");
+				tunnel_reap_waiting();
 				event_del(&W->ev_listen);
 				event_add(&W->ev_accept_retry, &(struct timeval){ 1, 0 });
 			} else if (errno != EAGAIN && errno != EINTR &&

@@ -25,26 +25,21 @@ t/unit-bin: $(BUILD)/t/unit/check_all
 check-unit: $(BUILD)/t/unit/check_all
 	$(BUILD)/t/unit/check_all
 
-# libFuzzer harness of the wire format (frame.c + proto.c, linked from source):
-# `make fuzz` builds it and runs FUZZ_TIME seconds; new inputs go to build/fuzz/corpus.
-FUZZ_CC    ?= clang
-FUZZ_TIME  ?= 60
-FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Icommon -fno-omit-frame-pointer \
-	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRC   := t/fuzz/fuzz_proto.c common/frame.c common/proto.c
-build/fuzz/fuzz_proto: $(FUZZ_SRC) common/frame.h common/proto.h common/db.h
-	@mkdir -p build/fuzz/corpus
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRC) -levent -lyajl
-fuzz: build/fuzz/fuzz_proto
-	build/fuzz/fuzz_proto -max_total_time=$(FUZZ_TIME) -max_len=8192 \
-	    -dict=t/fuzz/proto.dict -print_final_stats=1 build/fuzz/corpus t/fuzz/corpus
-.PHONY: fuzz
+# libFuzzer harnesses: t/fuzz/fuzz.mk (make fuzz, make check-fuzz).
+-include t/fuzz/fuzz.mk
 
 # deploy/ (Compose, Kubernetes, start script): structure and the configuration
 # the start script writes, checked offline (t/deploy/check.py says what is not run).
 .PHONY: check-deploy
 check-deploy: c admin
 	GOTUNNEL_BIN=$(BINDIR) python3 t/deploy/check.py
+
+# Faults and abuse (disk full, descriptors, kill -9, flaky path, slowloris,
+# stalled peers) against the real binaries; needs root.  See t/ROBUSTNESS.md.
+.PHONY: check-robust
+check-robust: c
+	$(MAKE) --no-print-directory SANITIZE= admin	# the admin is never sanitized (Kore)
+	GOTUNNEL_BIN=$(BINDIR) ADMIN_BIN=bin python3 t/robust/run.py
 
 # End-to-end tests of the C binaries; GOTUNNEL_BIN picks plain or sanitizer build.
 check-e2e: c admin

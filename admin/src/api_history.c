@@ -292,7 +292,8 @@ api_sessions(struct admin_ctx *ctx)
 	MDB_val			 k, v;
 	int64_t			 page, per_page;
 	uint64_t		 total = 0, skip;
-	int			 op, m;
+	int			 op, m, incomplete;
+	char			 why[160];
 
 	if (admin_params_allow(ctx, keys) == -1 || hfilter_parse(ctx, &f) == -1 ||
 	    admin_param_int(ctx, "page", 1, 1000000000, 1, &page) == -1 ||
@@ -337,11 +338,15 @@ api_sessions(struct admin_ctx *ctx)
 		}
 		mdb_cursor_close(cur);
 	}
+	incomplete = hist_state_incomplete(txn, why, sizeof(why));
 	mdb_txn_abort(txn);
 	jw_close(&b, ']');
 	jw_uint(&b, "total", total);
 	jw_int(&b, "page", page);
 	jw_int(&b, "per_page", per_page);
+	jw_bool(&b, "incomplete", incomplete);
+	if (incomplete)
+		jw_str(&b, "incomplete_reason", why, sizeof(why));
 	jw_close(&b, '}');
 	admin_json(ctx, 200, &b);
 	kore_buf_cleanup(&b);

@@ -272,79 +272,17 @@ admin_ok(struct admin_ctx *ctx)
 	kore_buf_cleanup(&b);
 }
 
-/* Value of a hex digit, -1 if c is none. */
-int
-admin_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* URL-decodes s in place; -1 on a bad escape, NUL or control byte. */
-static int
-url_decode(char *s)
-{
-	char	*o = s;
-	int	 hi, lo;
-
-	for (; *s != '\0'; s++) {
-		if (*s == '+') {
-			*o++ = ' ';
-		} else if (*s == '%') {
-			if ((hi = admin_hexval(s[1])) < 0 ||
-			    (lo = admin_hexval(s[2])) < 0)
-				return -1;
-			*o = (char)(hi * 16 + lo);
-			if ((unsigned char)*o < 0x20)
-				return -1;
-			o++;
-			s += 2;
-		} else if ((unsigned char)*s < 0x20) {
-			return -1;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-	return 0;
-}
-
 /* Splits and decodes the query string; -1 on malformed or repeated keys. */
 static int
 params_parse(struct admin_ctx *ctx)
 {
-	char	*p, *next, *eq;
-
 	if (ctx->req->query_string == NULL || *ctx->req->query_string == '\0')
 		return 0;
-	if (strlen(ctx->req->query_string) > 4096)
+	if (strlen(ctx->req->query_string) > URL_QUERY_LEN_MAX)
 		return -1;
 	ctx->qs = kore_strdup(ctx->req->query_string);
-	for (p = ctx->qs; p != NULL; p = next) {
-		if ((next = strchr(p, '&')) != NULL)
-			*next++ = '\0';
-		if (*p == '\0')
-			continue;
-		if (ctx->nparams == ADMIN_QUERY_MAX)
-			return -1;
-		if ((eq = strchr(p, '=')) != NULL)
-			*eq++ = '\0';
-		else
-			eq = p + strlen(p);
-		if (url_decode(p) == -1 || url_decode(eq) == -1 || *p == '\0')
-			return -1;
-		if (admin_param(ctx, p) != NULL)
-			return -1;
-		ctx->params[ctx->nparams].key = p;
-		ctx->params[ctx->nparams].value = eq;
-		ctx->nparams++;
-	}
-	return 0;
+	return url_query_split(ctx->qs, ctx->params, ADMIN_QUERY_MAX,
+	    &ctx->nparams);
 }
 
 /* The decoded value of a query parameter, NULL if absent. */
@@ -389,22 +327,17 @@ admin_param_int(struct admin_ctx *ctx, const char *key, int64_t min,
     int64_t max, int64_t def, int64_t *out)
 {
 	const char	*v = admin_param(ctx, key);
-	char		*end, msg[128];
-	long long	 n;
+	char		 msg[128];
 
 	if (v == NULL) {
 		*out = def;
 		return 0;
 	}
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 ||
-	    n < min || n > max) {
+	if (url_int(v, min, max, out) == -1) {
 		snprintf(msg, sizeof(msg), "invalid value for %s", key);
 		admin_error(ctx, 400, msg);
 		return -1;
 	}
-	*out = n;
 	return 0;
 }
 

@@ -12,15 +12,11 @@
 #include "admin.h"
 #include "db.h"
 #include "db_admin.h"
+#include "json_parse.h"
+#include "url.h"
 
 #define ADMIN_BODY_MAX		16384	/* JSON bodies larger than this: 413 */
 #define ADMIN_QUERY_MAX		16	/* query parameters per request */
-
-/* One decoded query parameter. */
-struct admin_param {
-	char	*key;
-	char	*value;
-};
 
 /* What a handler knows about its request. */
 struct admin_ctx {
@@ -31,7 +27,7 @@ struct admin_ctx {
 	enum db_role		 role;		/* the session user's, now */
 	char			 address[DB_ADDR_LEN];
 	char			 arg[DB_ID_LEN];	/* {id} of the path */
-	struct admin_param	 params[ADMIN_QUERY_MAX];
+	struct url_param	 params[ADMIN_QUERY_MAX];
 	int			 nparams;
 	char			*qs;			/* decoded copy, owned */
 };
@@ -46,7 +42,6 @@ void	 admin_headers(struct http_request *, int api);
 void	 admin_json(struct admin_ctx *, int status, struct kore_buf *);
 void	 admin_error(struct admin_ctx *, int status, const char *msg);
 void	 admin_ok(struct admin_ctx *);
-int	 admin_hexval(int);
 int	 admin_params_allow(struct admin_ctx *, const char *const *keys);
 const char *admin_param(struct admin_ctx *, const char *key);
 int	 admin_param_int(struct admin_ctx *, const char *, int64_t min,
@@ -67,10 +62,6 @@ void	 jw_bool(struct kore_buf *, const char *key, int);
 void	 jw_end(struct kore_buf *);
 void	 jw_escape(struct kore_buf *, const char *s, size_t len);
 void	 csv_field(struct kore_buf *, const char *s, size_t max, int last);
-int	 json_login_parse(const char *, size_t, char *user, size_t,
-	    char *pw, size_t, char *otp, size_t, const char **err);
-int	 json_ctl_reply(const char *, size_t, char *status, size_t,
-	    char *error, size_t);
 
 /* access.c */
 enum db_role access_required(int method, const char *path, enum db_role);
@@ -80,6 +71,9 @@ void	 access_deny(struct admin_ctx *, const char *what);
 /* api_websess.c */
 int	 api_websess_list(struct admin_ctx *);
 int	 api_websess_revoke(struct admin_ctx *);
+
+/* hist_state.c */
+int	 hist_state_incomplete(MDB_txn *, char *, size_t);
 
 /* auth.c */
 int	 auth_session(struct admin_ctx *);

@@ -55,46 +55,6 @@ static_type(const char *path)
 	return "application/octet-stream";
 }
 
-/*
- * Decodes the URL path into out and checks every segment; -1 when the
- * path is unsafe (it is then answered with 404, never looked up).
- */
-static int
-static_clean(const char *in, char *out, size_t size)
-{
-	size_t	o = 0;
-	char	*seg, *save = NULL, tmp[PATH_MAX];
-	int	hi, lo;
-
-	for (; *in != '\0'; in++) {
-		if (o + 1 >= size)
-			return -1;
-		if (*in == '%') {
-			if ((hi = admin_hexval(in[1])) < 0 ||
-			    (lo = admin_hexval(in[2])) < 0)
-				return -1;
-			out[o] = (char)(hi * 16 + lo);
-			in += 2;
-		} else {
-			out[o] = *in;
-		}
-		if ((unsigned char)out[o] < 0x20 || out[o] == '\\' ||
-		    out[o] == 0x7f)
-			return -1;
-		o++;
-	}
-	out[o] = '\0';
-	if (out[0] != '/')
-		return -1;
-	snprintf(tmp, sizeof(tmp), "%s", out);
-	for (seg = strtok_r(tmp, "/", &save); seg != NULL;
-	    seg = strtok_r(NULL, "/", &save)) {
-		if (seg[0] == '.')	/* ".", "..", ".env", ".git" */
-			return -1;
-	}
-	return 0;
-}
-
 /* Sends a plain 404 with the security headers. */
 static int
 static_404(struct admin_ctx *ctx)
@@ -153,7 +113,7 @@ static_serve(struct admin_ctx *ctx)
 		http_response(req, 405, NULL, 0);
 		return KORE_RESULT_OK;
 	}
-	if (static_clean(req->path, rel, sizeof(rel)) == -1)
+	if (url_path_clean(req->path, rel, sizeof(rel)) == -1)
 		return static_404(ctx);
 	last = strrchr(rel, '/');
 	if (strcmp(rel, "/") != 0 && rel[strlen(rel) - 1] != '/')

@@ -354,7 +354,7 @@ async function main() {
     ctx.second = startClient('browser-second', ctx.secondPort);
     await page.locator('[data-testid=client-name]', { hasText: 'browser-second' }).waitFor({ timeout: 20000 });
     // The toast comes only from the event stream's client_online (not from a poll).
-    await page.getByText('Client browser-second came online').first().waitFor({ timeout: 5000 });
+    await page.getByText('Client browser-second came online').first().waitFor({ timeout: 15000 });
     page.off('request', onReq);
     assert((await page.evaluate(() => window.__gtNoReload)) === 'still-here', 'the page was reloaded');
     assert(refreshes.length === 0, `navigations happened: ${refreshes.join(', ')}`);

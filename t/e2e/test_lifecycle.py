@@ -111,8 +111,8 @@ def test_kick_client_reconnects(env):
     check(rc == 0, "gotunnelctl kick %s: exit %d, %s" % (old, rc, err.strip()))
     check(("kicked " + old) in out, "gotunnelctl kick should print 'kicked ID': %r" % out)
     t0 = time.monotonic()
-    _, closed, dt = read_until_close(held, 5)
-    check(closed, "a public connection of the kicked client is still open 5s after the kick")
+    _, closed, dt = read_until_close(held, 15)
+    check(closed, "a public connection of the kicked client is still open 15s after the kick")
     wait_until(lambda: old not in [x.get("id") for x in m.clients()], 5, "kicked client_id to disappear")
 
     def new_session():

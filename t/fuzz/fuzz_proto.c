@@ -7,7 +7,7 @@
  * frames are 1..65536 bytes, a parsed message re-encodes to a message
  * that parses back to the same members.
  *
- *   make fuzz                  # builds build/fuzz/fuzz_proto, runs FUZZ_TIME s
+ *   make fuzz FUZZ_ONLY=proto    # builds build/fuzz/fuzz_proto, runs FUZZ_SECONDS s
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,10 +16,8 @@
 #include <event2/buffer.h>
 
 #include "frame.h"
+#include "fuzz.h"
 #include "proto.h"
-
-/* Aborts (a libFuzzer crash) when an invariant does not hold. */
-#define CHECK(x)	do { if (!(x)) abort(); } while (0)
 
 /* Parses, and if that works re-encodes and compares member by member. */
 static void

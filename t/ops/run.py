@@ -16,6 +16,7 @@ traffic stays on 127.0.0.1 with free ports and temp dirs.  The last line is
 import hashlib
 import json
 import os
+import random
 import re
 import shlex
 import shutil
@@ -79,8 +80,12 @@ def run(argv, timeout=120, **kw):
 
 
 def free_port_in(lo, hi):
-    """A free TCP port in lo..hi on 127.0.0.1."""
-    for p in range(lo, hi + 1):
+    """A free TCP port in lo..hi on 127.0.0.1.  The scan starts at a random
+    port: from lo, every run on the machine (other suites, other checkouts)
+    would pick the same first free port and the later bind would fail."""
+    start = random.randint(lo, hi)
+    for i in range(hi - lo + 1):
+        p = lo + (start - lo + i) % (hi - lo + 1)
         s = socket.socket()
         try:
             s.bind((LOCAL, p))

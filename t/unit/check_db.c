@@ -901,6 +901,54 @@ START_TEST(test_hist_sessions)
 END_TEST
 
 /* Connection history: append (seq 0 -> next), rewrite (same seq), time order. */
+/*
+ * A full map (MDB_MAP_FULL, here a 256 KiB map): the commit reports it and
+ * grows the map, the failed transaction leaves nothing behind, and the
+ * same batch written again fits.
+ */
+START_TEST(test_map_full_grows)
+{
+	struct db_hist_conn	 h;
+	MDB_envinfo		 info;
+	MDB_txn			*txn;
+	MDB_stat		 st;
+	uint64_t		 seq;
+	size_t			 before;
+	int			 rc = 0, i;
+
+	ck_assert_int_eq(mdb_env_set_mapsize(db.env, 256 * 1024), 0);
+	mdb_env_info(db.env, &info);
+	before = info.me_mapsize;
+	memset(&h, 0, sizeof(h));
+	h.version = DB_RECORD_VERSION;
+	ck_assert_int_eq(db_txn_begin(&db, 0, &txn), 0);
+	for (i = 0; i < 4000 && rc == 0; i++) {
+		seq = 0;
+		rc = db_histconn_put(&db, txn, &seq, &h);
+	}
+	ck_assert_int_eq(rc, MDB_MAP_FULL);
+	ck_assert_int_eq(db_txn_commit(&db, txn), MDB_MAP_FULL);
+	mdb_env_info(db.env, &info);
+	ck_assert_uint_gt(info.me_mapsize, before);
+	/* Nothing of the failed batch is on disk. */
+	ck_assert_int_eq(db_txn_begin(&db, 1, &txn), 0);
+	ck_assert_int_eq(mdb_stat(txn, db.dbi[DB_HIST_CONN], &st), 0);
+	ck_assert_uint_eq(st.ms_entries, 0);
+	mdb_txn_abort(txn);
+	/* The retry of a smaller batch (what flush_now does) fits. */
+	ck_assert_int_eq(db_txn_begin(&db, 0, &txn), 0);
+	for (i = 0; i < 200; i++) {
+		seq = 0;
+		ck_assert_int_eq(db_histconn_put(&db, txn, &seq, &h), 0);
+	}
+	ck_assert_int_eq(db_txn_commit(&db, txn), 0);
+	ck_assert_int_eq(db_txn_begin(&db, 1, &txn), 0);
+	ck_assert_int_eq(mdb_stat(txn, db.dbi[DB_HIST_CONN], &st), 0);
+	ck_assert_uint_eq(st.ms_entries, 200);
+	mdb_txn_abort(txn);
+}
+END_TEST
+
 START_TEST(test_histconn)
 {
 	struct db_hist_conn	 h, got;
@@ -1258,6 +1306,7 @@ suite_db(void)
 	tcase_set_timeout(th, 20);
 	tcase_add_test(th, test_hist_sessions);
 	tcase_add_test(th, test_histconn);
+	tcase_add_test(th, test_map_full_grows);
 	tcase_add_test(th, test_stats);
 	tcase_add_test(th, test_stats_sample);
 	tcase_add_test(th, test_clear_live);

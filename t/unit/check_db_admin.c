@@ -265,21 +265,36 @@ START_TEST(test_websess_handles)
 }
 END_TEST
 
+/* Seconds one db_user_check() of user takes. */
+static double
+check_seconds(const char *user)
+{
+	struct timespec	a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	(void)db_user_check(&db, user, "wrong-password");
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
 START_TEST(test_user_check_timing)
 {
-	struct timespec	a, b, c;
-	double		known, unknown;
+	double		known = 1e9, unknown = 1e9, t;
 
 	ck_assert_int_eq(db_user_add(&db, "admin", "first-password", DB_ROLE_ADMIN), 0);
 	/* Warm up the dummy hash (made on first use). */
 	(void)db_user_check(&db, "nobody", "x");
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	(void)db_user_check(&db, "admin", "wrong-password");
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	(void)db_user_check(&db, "nobody", "wrong-password");
-	clock_gettime(CLOCK_MONOTONIC, &c);
-	known = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
-	unknown = (c.tv_sec - b.tv_sec) + (c.tv_nsec - b.tv_nsec) / 1e9;
+	/*
+	 * The fastest of five runs each: one run on a loaded 2-core machine
+	 * can be preempted for longer than the hash takes; the minimum is
+	 * what the work costs.
+	 */
+	for (int i = 0; i < 5; i++) {
+		if ((t = check_seconds("admin")) < known)
+			known = t;
+		if ((t = check_seconds("nobody")) < unknown)
+			unknown = t;
+	}
 	ck_assert_msg(unknown > known / 3 && known > unknown / 3,
 	    "known %.3fs unknown %.3fs", known, unknown);
 }
