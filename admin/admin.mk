@@ -19,7 +19,8 @@ ADMIN_MOD_SRC	:= admin/src/module.c admin/src/json.c admin/src/auth.c \
 		   admin/src/static.c admin/src/conf.c admin/src/api_metrics.c \
 		   admin/src/api_mapping.c admin/src/api_settings.c \
 		   admin/src/access.c admin/src/api_websess.c admin/src/api_tokens.c \
-		   admin/src/json_parse.c admin/src/url.c admin/src/hist_state.c
+		   admin/src/json_parse.c admin/src/url.c admin/src/hist_state.c \
+		   admin/src/api_cluster.c
 ADMIN_COMMON	:= common/db.c common/log.c common/xmalloc.c common/db_user.c \
 		   common/db_websess.c common/db_audit.c common/metrics.c \
 		   common/db_mapstate.c common/tls_fp.c common/totp.c common/db_prune.c \

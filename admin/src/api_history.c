@@ -159,6 +159,9 @@ sess_json(struct kore_buf *b, uint64_t id, const struct db_hist_session *s)
 	jw_open(b, '{');
 	kore_buf_appendf(b, "\"id\":\"%llu\",", (unsigned long long)id);
 	jw_str(b, "client_id", s->client_id, sizeof(s->client_id));
+	if (cluster_admin_on())		/* local LMDB: this node's history */
+		jw_str(b, "node", admin_conf.cluster_node_name,
+		    sizeof(admin_conf.cluster_node_name));
 	jw_str(b, "name", s->name, sizeof(s->name));
 	jw_str(b, "address", s->address, sizeof(s->address));
 	jw_int(b, "start", s->start);
@@ -178,6 +181,9 @@ conn_json(struct kore_buf *b, uint64_t id, const struct db_hist_conn *c)
 	jw_open(b, '{');
 	kore_buf_appendf(b, "\"id\":\"%llu\",", (unsigned long long)id);
 	jw_str(b, "client_id", c->client_id, sizeof(c->client_id));
+	if (cluster_admin_on())		/* local LMDB: this node's history */
+		jw_str(b, "node", admin_conf.cluster_node_name,
+		    sizeof(admin_conf.cluster_node_name));
 	jw_str(b, "client_name", c->client_name, sizeof(c->client_name));
 	jw_str(b, "mapping", c->mapping, sizeof(c->mapping));
 	jw_uint(b, "remote_port", c->remote_port);

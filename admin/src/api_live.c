@@ -16,7 +16,7 @@
 #include "module.h"
 
 #define CTL_TIMEOUT_MS	3000
-#define CTL_REPLY_MAX	65536
+#define CTL_REPLY_MAX	(64u << 20)	/* clients of a whole cluster: > a frame */
 
 /* Appends one mapping object. */
 static void
@@ -228,6 +228,15 @@ emit_mapping(struct kore_buf *b, MDB_txn *txn, const void *rec)
 int
 api_clients(struct admin_ctx *ctx)
 {
+	static const char *const none[] = { NULL };
+
+	/* Cluster mode: every node's sessions, from the master. */
+	if (cluster_admin_on()) {
+		if (admin_params_allow(ctx, none) == -1)
+			return KORE_RESULT_OK;
+		if (cluster_clients(ctx) == 0)
+			return KORE_RESULT_OK;
+	}
 	return live_list(ctx, DB_CLIENTS, "clients", sizeof(struct db_client),
 	    emit_client);
 }
@@ -312,6 +321,14 @@ ctl_read(int fd, void *buf, size_t len, uint64_t deadline)
 int
 ctl_request(const char *json, char *err, size_t errlen)
 {
+	return ctl_request_reply(json, NULL, err, errlen);
+}
+
+/* ctl_request() that also hands over the whole reply (kore_free it) in
+ * *out when the master answered ok and out is not NULL. */
+int
+ctl_request_reply(const char *json, char **out, char *err, size_t errlen)
+{
 	struct sockaddr_un	 sun;
 	unsigned char		 hdr[4];
 	char			 status[32], *reply = NULL;
@@ -386,6 +403,10 @@ ctl_request(const char *json, char *err, size_t errlen)
 	rc = strcmp(status, "ok") == 0 ? 0 : 1;
 	if (rc == 1 && err[0] == '\0')
 		snprintf(err, errlen, "failed");
+	if (rc == 0 && out != NULL) {
+		*out = reply;
+		reply = NULL;
+	}
 out:
 	if (reply != NULL)
 		kore_free(reply);
@@ -414,7 +435,9 @@ api_disconnect(struct admin_ctx *ctx)
 	snprintf(detail, sizeof(detail), "client %s%s%.*s%s", ctx->arg,
 	    found ? " (" : "", found ? (int)strnlen(c.name, sizeof(c.name)) :
 	    0, found ? c.name : "", found ? ")" : "");
-	if (!found) {
+	/* In cluster mode the session may be on another node: the master's
+	 * kick finds it there (or answers "no such client"). */
+	if (!found && admin_conf.cluster_database[0] == '\0') {
 		(void)db_audit_add(&admin_db, ctx->sess.user, "disconnect", 0,
 		    ctx->address, detail);
 		admin_error(ctx, 404, "no such client");

@@ -128,6 +128,9 @@ conf_handler(void *arg, const char *section, const char *name,
 		if (strcmp(name, "database") == 0)
 			snprintf(c->cluster_database, sizeof(c->cluster_database),
 			    "%s", value);
+		else if (strcmp(name, "node_name") == 0)
+			snprintf(c->cluster_node_name,
+			    sizeof(c->cluster_node_name), "%s", value);
 	} else if (strcmp(section, "admin") == 0) {
 		if (strcmp(name, "bind_addr") == 0) {
 			struct in6_addr a;
@@ -214,6 +217,14 @@ admin_conf_load(const char *path, struct admin_conf *conf, char *err,
 		snprintf(err, errlen, "%s:%d: syntax error", conf->path, rc);
 		return -1;
 	}
+	/* The master's default node name (common/config.c): the host name. */
+	if (conf->cluster_database[0] != '\0' &&
+	    conf->cluster_node_name[0] == '\0' &&
+	    gethostname(conf->cluster_node_name,
+	    sizeof(conf->cluster_node_name)) != 0)
+		snprintf(conf->cluster_node_name,
+		    sizeof(conf->cluster_node_name), "node");
+	conf->cluster_node_name[sizeof(conf->cluster_node_name) - 1] = '\0';
 	return admin_conf_check(conf, err, errlen);
 }
 

@@ -94,6 +94,7 @@ static const struct route routes[] = {
 	{ HTTP_METHOD_POST, "/api/clients/*/disconnect", api_disconnect,
 	    R_OPERATOR },
 	{ HTTP_METHOD_GET, "/api/mappings", api_mappings, 0 },
+	{ HTTP_METHOD_GET, "/api/nodes", api_nodes, 0 },
 	{ HTTP_METHOD_POST, "/api/mappings/*/disable", api_mapping_disable,
 	    R_OPERATOR },
 	{ HTTP_METHOD_POST, "/api/mappings/*/enable", api_mapping_enable,

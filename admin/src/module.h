@@ -89,6 +89,8 @@ int	 api_client(struct admin_ctx *);
 int	 api_disconnect(struct admin_ctx *);
 int	 api_mappings(struct admin_ctx *);
 int	 ctl_request(const char *json, char *err, size_t errlen);
+int	 ctl_request_reply(const char *json, char **out, char *err,
+	    size_t errlen);
 int	 live_client_get(MDB_txn *, const char *id, struct db_client *);
 void	 live_client_json(struct kore_buf *, MDB_txn *,
 	    const struct db_client *, int with_conns);
@@ -100,6 +102,11 @@ int	 api_tokens(struct admin_ctx *);
 int	 api_token_add(struct admin_ctx *);
 int	 api_token_revoke(struct admin_ctx *);
 int	 api_token_rotate(struct admin_ctx *);
+
+/* api_cluster.c */
+int	 cluster_admin_on(void);
+int	 api_nodes(struct admin_ctx *);
+int	 cluster_clients(struct admin_ctx *);
 
 /* api_history.c */
 int	 api_sessions(struct admin_ctx *);
