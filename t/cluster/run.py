@@ -15,6 +15,7 @@ Needs root (initdb runs as postgres) and postgresql-15; ends with
 """
 
 import argparse
+import http.client
 import json
 import os
 import selectors
@@ -165,6 +166,77 @@ def raw_register(addr, port, name, remote_port, timeout=10):
     return s, lib.recv_frame(s)
 
 
+class AdminOf:
+    """The real gotunnel-admin (bin/, Kore) beside a node: its ini is the
+    node's plus [admin], so it reads the node's data_dir and asks the
+    node's master over its control socket."""
+
+    BIN = os.path.join(lib.ROOT, os.environ.get("ADMIN_BIN", "bin"), "gotunnel-admin")
+    PASSWORD = "cluster-admin-password"
+
+    def __init__(self, env, node):
+        self.env = env
+        self.node = node
+        self.dir = os.path.join(env.dir, "admin-" + node.name)
+        www = os.path.join(self.dir, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write("<!doctype html><title>gotunnel</title>")
+        self.ini = os.path.join(self.dir, "gotunnel.ini")
+        with open(node.conf) as f:
+            base = f.read()
+        self.port = lib.free_port()
+        with open(self.ini, "w") as f:
+            f.write(base + "\n[admin]\nbind_addr = 127.0.0.1\nbind_port = %d\n"
+                    "session_ttl = 1h\nassets = %s\n" % (self.port, www))
+        r = subprocess.run([lib.CTL, "-c", self.ini, "user", "add", "clusterop"],
+                           input=(self.PASSWORD + "\n").encode(), capture_output=True, timeout=30)
+        lib.check(r.returncode == 0, "user add: %s" % r.stderr.decode())
+        self.proc = lib.Proc("admin-" + node.name, [self.BIN, "-c", self.ini],
+                             os.path.join(self.dir, "admin.log"))
+        env.procs.append(self.proc)
+
+        def up():
+            if not self.proc.alive():
+                lib.fail("gotunnel-admin exited: %s" % self.proc.log()[-800:])
+            try:
+                return self.req("GET", "/healthz")[0] == 200
+            except OSError:
+                return False
+        lib.wait_until(up, 20, "gotunnel-admin of %s" % node.name)
+        st, hdrs, body = self.req("POST", "/api/login",
+                                  {"username": "clusterop", "password": self.PASSWORD})
+        lib.check(st == 200, "login: %d %s" % (st, body))
+        self.cookie = [v.split(";")[0].split("=", 1)[1] for k, v in hdrs
+                       if k.lower() == "set-cookie" and v.startswith("gt_session=")][0]
+        self.csrf = json.loads(body)["csrf_token"]
+
+    def req(self, method, path, body=None):
+        """(status, headers, body) of one request to the admin."""
+        h = {}
+        if getattr(self, "cookie", None):
+            h["Cookie"] = "gt_session=" + self.cookie
+            h["X-CSRF-Token"] = self.csrf
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        elif method == "POST":
+            data = b""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            return r.status, r.getheaders(), r.read().decode()
+        finally:
+            c.close()
+
+    def get(self, path):
+        """(status, decoded JSON) of a GET."""
+        st, _, body = self.req("GET", path)
+        return st, json.loads(body)
+
+
 class Suite:
     def __init__(self, args):
         self.args = args
@@ -174,6 +246,7 @@ class Suite:
         self.nodes = []
         self.clients = []
         self.raw = []
+        self.admin = None
 
     def step(self, name, fn, always=False):
         # -k: the set-up and the clients every later step uses still run.
@@ -322,6 +395,63 @@ class Suite:
         rc, _, err = self.nodes[0].ctl("kick", "0" * 32)
         lib.check(rc != 0 and "no such client" in err, "kick of nobody: %s" % err)
 
+    def t_admin(self):
+        if not os.access(AdminOf.BIN, os.X_OK):
+            print("     skipped: %s not built (make admin)" % AdminOf.BIN)
+            return
+        self.admin = a = AdminOf(self.env, self.nodes[0])
+
+        def all_online():
+            st, v = a.get("/api/nodes")
+            lib.check(st == 200, "/api/nodes: %d %r" % (st, v))
+            return v if [(x["name"], x["status"]) for x in v["items"]] == \
+                [("m1", "online"), ("m2", "online"), ("m3", "online")] else None
+        v = lib.wait_until(all_online, 15, "three online nodes in /api/nodes")
+        want = self.nodes[0].json("nodes")
+        for x, y in zip(v["items"], want):
+            lib.check(sorted(x) == sorted(y) == sorted(["name", "advertise_addr", "status",
+                                                          "last_seen", "clients", "connections",
+                                                          "version"]),
+                      "/api/nodes item %r vs gotunnelctl %r" % (x, y))
+            lib.check((x["name"], x["advertise_addr"], x["version"]) ==
+                      (y["name"], y["advertise_addr"], y["version"]), "item %r vs %r" % (x, y))
+        st, _ = a.get("/api/nodes?x=1")
+        lib.check(st == 400, "/api/nodes with a parameter: %d" % st)
+        # /api/clients: alice's sessions of all three nodes, each with node.
+        st, cl = a.get("/api/clients")
+        lib.check(st == 200, "/api/clients: %d" % st)
+        got = sorted(c.get("node") for c in cl["clients"] if c.get("name") == "alice")
+        lib.check(got == ["m1", "m2", "m3"], "alice's nodes in /api/clients: %r" % got)
+        for c in cl["clients"]:
+            lib.check(c.get("id") and "mappings" in c, "client item: %r" % c)
+        # A disconnect through m1's admin ends a session held by m3.
+        s, r = raw_register(self.nodes[2].addr, self.nodes[2].port, "admin-kickme", 0)
+        self.raw.append(s)
+        lib.check(r.get("status") == "ok", "register: %r" % r)
+        cid = r["client_id"]
+        lib.wait_until(lambda: any(c.get("id") == cid and c.get("node") == "m3"
+                                   for c in a.get("/api/clients")[1]["clients"]), 15,
+                       "m1's admin to list the session of m3")
+        s.settimeout(10)
+        st, _, body = a.req("POST", "/api/clients/%s/disconnect" % cid)
+        lib.check(st == 200, "disconnect of m3's session: %d %s" % (st, body))
+        ended = False
+        try:
+            while True:
+                m = lib.recv_frame(s)
+                if m.get("type") == "error":
+                    ended = True
+                    break
+        except (EOFError, OSError):
+            ended = True
+        lib.check(ended, "the session on m3 did not end")
+        st, _, body = a.req("POST", "/api/clients/%s/disconnect" % ("0" * 32))
+        lib.check(st == 404, "disconnect of nobody: %d %s" % (st, body))
+        # Sessions history of m1: node m1 on every item (local LMDB).
+        st, h = a.get("/api/sessions")
+        lib.check(st == 200 and h["items"] and all(i.get("node") == "m1" for i in h["items"]),
+                  "/api/sessions nodes: %d %r" % (st, [i.get("node") for i in h.get("items", [])]))
+
     def t_kill_node(self):
         victim = self.nodes[1]
         survivors = [self.nodes[0], self.nodes[2]]
@@ -344,6 +474,11 @@ class Suite:
             lib.check(time.monotonic() - t0 < NODE_TIMEOUT + 5,
                       "m2 not offline %ds after kill -9: %r" % (NODE_TIMEOUT + 5, st))
             time.sleep(0.2)
+        if self.admin:
+            st, v = self.admin.get("/api/nodes")
+            got = {x["name"]: x["status"] for x in v.get("items", [])}
+            lib.check(st == 200 and got.get("m2") == "offline" and got.get("m1") == "online",
+                      "/api/nodes after kill -9 of m2: %d %r" % (st, v))
         took = time.monotonic() - t0
         print("     m2 offline %.1fs after kill -9 (node_timeout %ds); %d connections "
               "through m1/m3 meanwhile, none failed" % (took, NODE_TIMEOUT, n))
@@ -366,6 +501,13 @@ class Suite:
                        10, "m1's status to say the store is unavailable")
         rc, _, err = self.nodes[0].ctl("nodes")
         lib.check(rc != 0 and "cluster store unavailable" in err, "nodes without the store: %s" % err)
+        if self.admin:
+            st, v = self.admin.get("/api/nodes")
+            lib.check(st == 503 and v == {"error": "cluster store unavailable"},
+                      "/api/nodes without the store: %d %r" % (st, v))
+            st, cl = self.admin.get("/api/clients")
+            lib.check(st == 200 and any(c.get("node") == "m1" for c in cl["clients"]),
+                      "/api/clients without the store: %d %r" % (st, cl))
         refused = restarted = False
         m3_up = True
         try:
@@ -497,6 +639,7 @@ class Suite:
             self.step("nodes and clients of every node", self.t_nodes_and_clients)
             self.step("audit events reach PostgreSQL", self.t_audit)
             self.step("kick on m1 ends a session on m3", self.t_kick_remote)
+            self.step("admin of m1: nodes, clients, disconnect", self.t_admin)
             self.step("kill -9 of m2: others forward, m2 offline", self.t_kill_node)
             self.step("database outage: forwarding, history once", self.t_db_outage)
             self.step("1000 raw clients across three nodes", self.t_thousand)
