@@ -13,6 +13,7 @@ const ClientsPage = lazy(() => import('./pages/Clients/ClientsPage'));
 const ClientDetailPage = lazy(() => import('./pages/ClientDetail/ClientDetailPage'));
 const SessionsPage = lazy(() => import('./pages/Sessions/SessionsPage'));
 const AuditPage = lazy(() => import('./pages/Audit/AuditPage'));
+const NodesPage = lazy(() => import('./pages/Nodes/NodesPage'));
 const AdminSessionsPage = lazy(() => import('./pages/AdminSessions/AdminSessionsPage'));
 const CredentialsPage = lazy(() => import('./pages/Credentials/CredentialsPage'));
 const NotFoundPage = lazy(() => import('./pages/NotFound/NotFoundPage'));
@@ -50,6 +51,7 @@ export function AppRoutes() {
         <Route path="clients/:id" element={<Page><ClientDetailPage /></Page>} />
         <Route path="sessions" element={<Page><SessionsPage /></Page>} />
         <Route path="audit" element={<Page><AuditPage /></Page>} />
+        <Route path="nodes" element={<Page><NodesPage /></Page>} />
         <Route path="admin-sessions" element={<Page><AdminSessionsPage /></Page>} />
         <Route path="credentials" element={<Page><CredentialsPage /></Page>} />
         <Route path="*" element={<Page><NotFoundPage /></Page>} />

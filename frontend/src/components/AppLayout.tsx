@@ -6,6 +6,7 @@ import { Button, Drawer, Dropdown, Grid, Layout, Menu, Space, Typography } from 
 import {
   ApiOutlined,
   AuditOutlined,
+  ClusterOutlined,
   DashboardOutlined,
   HistoryOutlined,
   KeyOutlined,
@@ -15,6 +16,7 @@ import {
   UserOutlined,
 } from '@ant-design/icons';
 import { useAuth } from '../auth/context';
+import { useClusterMode } from '../hooks/useClusterMode';
 import { EventsProvider } from '../hooks/EventsProvider';
 import { useI18n } from '../i18n/context';
 import { LangSwitch } from './LangSwitch';
@@ -51,6 +53,7 @@ export function AppLayout() {
   const screens = Grid.useBreakpoint();
   const mobile = screens.md === false;
   const [drawer, setDrawer] = useState(false);
+  const cluster = useClusterMode();
 
   const items = [
     { key: '/', icon: <DashboardOutlined />, label: <Link to="/">{t('nav.overview')}</Link> },
@@ -58,6 +61,8 @@ export function AppLayout() {
     { key: '/sessions', icon: <HistoryOutlined />, label: <Link to="/sessions">{t('nav.sessions')}</Link> },
     { key: '/credentials', icon: <KeyOutlined />, label: <Link to="/credentials">{t('nav.credentials')}</Link> },
     { key: '/audit', icon: <AuditOutlined />, label: <Link to="/audit">{t('nav.audit')}</Link> },
+    // Only a master in cluster mode has nodes (/api/nodes answers).
+    ...(cluster ? [{ key: '/nodes', icon: <ClusterOutlined />, label: <Link to="/nodes">{t('nav.nodes')}</Link> }] : []),
     {
       key: '/admin-sessions',
       icon: <SafetyCertificateOutlined />,

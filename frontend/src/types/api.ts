@@ -52,6 +52,8 @@ export interface Client {
   connected_since: number;
   last_heartbeat: number;
   worker: number;
+  /** The node holding the session (cluster mode only). */
+  node?: string;
   mappings: Mapping[];
   live_conns: number;
   bytes_in: number;
@@ -83,6 +85,8 @@ export type HistoryKind = 'sessions' | 'conns';
 export interface SessionItem {
   id: string;
   client_id: string;
+  /** The node whose history this is (cluster mode only). */
+  node?: string;
   name: string;
   address: string;
   start: number;
@@ -97,6 +101,8 @@ export interface SessionItem {
 export interface ConnItem {
   id: string;
   client_id: string;
+  /** The node whose history this is (cluster mode only). */
+  node?: string;
   client_name: string;
   mapping: string;
   remote_port: number;
@@ -254,4 +260,14 @@ export interface NewToken {
 /** A credential with its secret: only in the replies of add and rotate. */
 export interface TokenWithSecret extends Token {
   secret: string;
+
+/** One master of the cluster (GET /api/nodes, as gotunnelctl nodes --json). */
+export interface ClusterNode {
+  name: string;
+  advertise_addr: string;
+  status: 'online' | 'offline';
+  last_seen: number;
+  clients: number;
+  connections: number;
+  version: string;
 }

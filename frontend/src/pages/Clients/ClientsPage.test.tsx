@@ -42,6 +42,26 @@ describe('ClientsPage', () => {
     expect(await screen.findByText('No client matches the search')).toBeInTheDocument();
   });
 
+  it('shows a Node column only when the items carry node (cluster mode)', async () => {
+    mockFetch({
+      'GET /api/clients': () => ({
+        body: { clients: [sampleClient({ node: 'm1' }), sampleClient({ id: 'c3', name: 'on-m3', node: 'm3' })] },
+      }),
+    });
+    renderPage(<ClientsPage />);
+    expect(await screen.findByText('on-m3')).toBeInTheDocument();
+    expect(screen.getByRole('columnheader', { name: /Node/ })).toBeInTheDocument();
+    expect(screen.getAllByTestId('client-node').map((e) => e.textContent).sort()).toEqual(['m1', 'm3']);
+  });
+
+  it('has no Node column without cluster mode', async () => {
+    mockFetch({ 'GET /api/clients': () => ({ body: { clients: [sampleClient()] } }) });
+    renderPage(<ClientsPage />);
+    expect(await screen.findByText('gotunnel-demo')).toBeInTheDocument();
+    expect(screen.queryByTestId('client-node')).toBeNull();
+    expect(screen.queryByRole('columnheader', { name: /^Node/ })).toBeNull();
+  });
+
   it('shows the type and domains of virtual-host mappings', async () => {
     const web = { name: 'web', remote_port: 80, type: 'http', domains: ['a.example.org', 'www.a.example.org'],
       local_ip: '127.0.0.1', local_port: 8080, since: 1700000000, live_conns: 0, total_conns: 0, bytes_in: 0, bytes_out: 0 };

@@ -159,6 +159,7 @@ export default function ClientsPage() {
       </Popconfirm>
     );
 
+  const hasNode = all.some((c) => c.node !== undefined);
   const columns: ColumnsType<Client> = [
     {
       title: t('clients.name'),
@@ -190,6 +191,18 @@ export default function ClientsPage() {
         </div>
       ),
     },
+    // Cluster mode: which node holds each session.
+    ...(hasNode
+      ? [
+          {
+            title: t('clients.node'),
+            dataIndex: 'node',
+            width: 90,
+            sorter: (a: Client, b: Client) => (a.node ?? '').localeCompare(b.node ?? ''),
+            render: (v: string | undefined) => <Tag data-testid="client-node">{v ?? ''}</Tag>,
+          },
+        ]
+      : []),
     { title: t('clients.address'), dataIndex: 'address', width: 150, sorter: (a, b) => a.address.localeCompare(b.address) },
     { title: t('clients.mappings'), key: 'mappings', width: 170, render: (_: unknown, c) => <MappingTags client={c} /> },
     {
