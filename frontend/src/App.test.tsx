@@ -58,6 +58,34 @@ describe('App (auth flow)', () => {
     vi.unstubAllGlobals();
   });
 
+  it('shows Nodes in the menu only when /api/nodes exists (cluster mode)', async () => {
+    vi.stubGlobal('EventSource', NoopES);
+    for (const nodes of [404, 200, 503]) {
+      window.history.replaceState(null, '', '/clients');
+      const calls = mockFetch({
+        'GET /api/me': () => ({ body: { user: 'admin', csrf_token: 'c1', expires: 0 } }),
+        'GET /api/clients': () => ({ body: { clients: [sampleClient()] } }),
+        'GET /api/nodes': () =>
+          nodes === 200 ? { body: { items: [] } } : { status: nodes, body: { error: nodes === 404 ? 'not in cluster mode' : 'cluster store unavailable' } },
+      });
+      const { unmount } = render(<App />);
+      expect(await screen.findByText('gotunnel-demo')).toBeInTheDocument();
+      const menu = screen.getByTestId('nav-menu');
+      if (nodes === 404) {
+        // The answer has come and been handled: still no Nodes entry.
+        await waitFor(() => expect(calls.some((c) => c.url === '/api/nodes')).toBe(true));
+        await new Promise((r) => setTimeout(r, 100));
+        expect(menu).toHaveTextContent('Audit log');
+        expect(menu).not.toHaveTextContent('Nodes');
+      } else {
+        await waitFor(() => expect(menu).toHaveTextContent('Nodes'));
+      }
+      unmount();
+      vi.restoreAllMocks();
+    }
+    vi.unstubAllGlobals();
+  });
+
   it('shows the throttling message on 429', async () => {
     window.history.replaceState(null, '', '/login');
     mockFetch({
