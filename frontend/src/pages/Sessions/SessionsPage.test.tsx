@@ -40,6 +40,17 @@ describe('SessionsPage', () => {
     expect(screen.getByTestId('location')).toHaveTextContent('/sessions?name=gotunnel-demo&port=10022&q=kicked');
   });
 
+  it('shows a Node column when the items carry node (cluster mode) and none without', async () => {
+    mockFetch({ 'GET /api/sessions': () => ({ body: { kind: 'sessions', total: 1, page: 1, per_page: 20, items: [{ ...item, node: 'm1' }] } }) });
+    const { unmount } = renderPage(<SessionsPage />, { path: '/sessions', route: '/sessions' });
+    expect(await screen.findByTestId('history-node')).toHaveTextContent('m1');
+    unmount();
+    mockFetch({ 'GET /api/sessions': () => ({ body: { kind: 'sessions', total: 1, page: 1, per_page: 20, items: [item] } }) });
+    renderPage(<SessionsPage />, { path: '/sessions', route: '/sessions' });
+    expect(await screen.findByText('kicked by admin')).toBeInTheDocument();
+    expect(screen.queryByTestId('history-node')).toBeNull();
+  });
+
   it('shows the empty state', async () => {
     mockFetch({ 'GET /api/sessions': () => ({ body: { kind: 'conns', total: 0, page: 1, per_page: 20, items: [] } }) });
     renderPage(<SessionsPage />, { path: '/sessions', route: '/sessions?kind=conns' });

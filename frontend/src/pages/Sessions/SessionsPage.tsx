@@ -105,8 +105,14 @@ export default function SessionsPage() {
     </Tooltip>
   );
 
+  // Cluster mode: the items carry the node whose history they are.
+  const hasNode = (history.data?.items ?? []).some((i) => (i as { node?: string }).node !== undefined);
+  const nodeCol = hasNode
+    ? [{ title: t('clients.node'), dataIndex: 'node', width: 80, render: (v: string | undefined) => <span data-testid="history-node">{v ?? ''}</span> }]
+    : [];
   const sessionCols: ColumnsType<SessionItem> = [
     { title: t('sessions.status'), dataIndex: 'status', width: 90, render: statusBadge },
+    ...nodeCol,
     {
       title: t('clients.name'),
       dataIndex: 'name',
@@ -128,6 +134,7 @@ export default function SessionsPage() {
   ];
   const connCols: ColumnsType<ConnItem> = [
     { title: t('sessions.status'), dataIndex: 'status', width: 90, render: statusBadge },
+    ...nodeCol,
     {
       title: t('clients.name'),
       dataIndex: 'client_name',
