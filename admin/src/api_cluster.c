@@ -160,6 +160,57 @@ api_nodes(struct admin_ctx *ctx)
 	return KORE_RESULT_OK;
 }
 
+/* Appends one client item of the master's list, with "worker" too. */
+static void
+cluster_client_json(struct kore_buf *b, yajl_val item)
+{
+	yajl_val	v;
+	size_t		j;
+
+	jw_open(b, '{');
+	for (j = 0; j < YAJL_GET_OBJECT(item)->len; j++)
+		cluster_jw_value(b, YAJL_GET_OBJECT(item)->keys[j],
+		    YAJL_GET_OBJECT(item)->values[j], 1);
+	if ((v = cluster_get(item, "worker_pid", yajl_t_number)) != NULL)
+		cluster_jw_value(b, "worker", v, 1);
+}
+
+/*
+ * GET /api/clients/{id} of a session another node holds: its item from
+ * the master's every-node list with "conns":[] (a node knows only its
+ * own live connections).  0 answered, -1 not there (the caller says 404).
+ */
+int
+cluster_client(struct admin_ctx *ctx)
+{
+	struct kore_buf	 b;
+	yajl_val	 tree, result, item, id;
+	const char	*s;
+	char		 err[256];
+	size_t		 i;
+
+	if (cluster_ask("clients", &tree, &result, err, sizeof(err)) != 0)
+		return -1;
+	for (i = 0; i < YAJL_GET_ARRAY(result)->len; i++) {
+		item = YAJL_GET_ARRAY(result)->values[i];
+		if (!YAJL_IS_OBJECT(item) ||
+		    (id = cluster_get(item, "id", yajl_t_string)) == NULL ||
+		    (s = YAJL_GET_STRING(id)) == NULL || strcmp(s, ctx->arg) != 0)
+			continue;
+		kore_buf_init(&b, 1024);
+		cluster_client_json(&b, item);
+		jw_key(&b, "conns");
+		jw_raw(&b, "[],");
+		jw_close(&b, '}');
+		yajl_tree_free(tree);
+		admin_json(ctx, 200, &b);
+		kore_buf_cleanup(&b);
+		return 0;
+	}
+	yajl_tree_free(tree);
+	return -1;
+}
+
 /*
  * GET /api/clients in cluster mode: the master's every-node list, each
  * item with "node" (and "worker" as the local list names worker_pid).
@@ -170,9 +221,9 @@ int
 cluster_clients(struct admin_ctx *ctx)
 {
 	struct kore_buf	 b;
-	yajl_val	 tree, result, item, v;
+	yajl_val	 tree, result, item;
 	char		 err[256];
-	size_t		 i, j;
+	size_t		 i;
 
 	if (cluster_ask("clients", &tree, &result, err, sizeof(err)) != 0) {
 		kore_log(LOG_WARNING, "clients of the cluster: %s", err);
@@ -186,12 +237,7 @@ cluster_clients(struct admin_ctx *ctx)
 		item = YAJL_GET_ARRAY(result)->values[i];
 		if (!YAJL_IS_OBJECT(item))
 			continue;
-		jw_open(&b, '{');
-		for (j = 0; j < YAJL_GET_OBJECT(item)->len; j++)
-			cluster_jw_value(&b, YAJL_GET_OBJECT(item)->keys[j],
-			    YAJL_GET_OBJECT(item)->values[j], 1);
-		if ((v = cluster_get(item, "worker_pid", yajl_t_number)) != NULL)
-			cluster_jw_value(&b, "worker", v, 1);
+		cluster_client_json(&b, item);
 		jw_close(&b, '}');
 	}
 	jw_close(&b, ']');

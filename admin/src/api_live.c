@@ -258,7 +258,9 @@ api_client(struct admin_ctx *ctx)
 	}
 	if (live_client_get(txn, ctx->arg, &c) != 0) {
 		mdb_txn_abort(txn);
-		admin_error(ctx, 404, "no such client");
+		/* Cluster mode: the session may be another node's. */
+		if (!cluster_admin_on() || cluster_client(ctx) != 0)
+			admin_error(ctx, 404, "no such client");
 		return KORE_RESULT_OK;
 	}
 	kore_buf_init(&b, 4096);

@@ -107,6 +107,7 @@ int	 api_token_rotate(struct admin_ctx *);
 int	 cluster_admin_on(void);
 int	 api_nodes(struct admin_ctx *);
 int	 cluster_clients(struct admin_ctx *);
+int	 cluster_client(struct admin_ctx *);
 
 /* api_history.c */
 int	 api_sessions(struct admin_ctx *);

@@ -432,6 +432,9 @@ class Suite:
         lib.wait_until(lambda: any(c.get("id") == cid and c.get("node") == "m3"
                                    for c in a.get("/api/clients")[1]["clients"]), 15,
                        "m1's admin to list the session of m3")
+        st, one = a.get("/api/clients/%s" % cid)
+        lib.check(st == 200 and one.get("node") == "m3" and one.get("name") == "admin-kickme"
+                  and one.get("conns") == [], "/api/clients/ID of m3's session: %d %r" % (st, one))
         s.settimeout(10)
         st, _, body = a.req("POST", "/api/clients/%s/disconnect" % cid)
         lib.check(st == 200, "disconnect of m3's session: %d %s" % (st, body))
@@ -447,6 +450,8 @@ class Suite:
         lib.check(ended, "the session on m3 did not end")
         st, _, body = a.req("POST", "/api/clients/%s/disconnect" % ("0" * 32))
         lib.check(st == 404, "disconnect of nobody: %d %s" % (st, body))
+        st, _ = a.get("/api/clients/%s" % ("0" * 32))
+        lib.check(st == 404, "/api/clients/ID of nobody: %d" % st)
         # Sessions history of m1: node m1 on every item (local LMDB).
         st, h = a.get("/api/sessions")
         lib.check(st == 200 and h["items"] and all(i.get("node") == "m1" for i in h["items"]),
