@@ -138,11 +138,12 @@ class Node:
         return total
 
 
-def echo_via(addr, port, payload=None, timeout=5.0):
+def echo_via(addr, port, payload=None, timeout=5.0, src=None):
     """One public connection through addr:port to the echo service; returns
     the source address used (the peer the master records)."""
     payload = payload or os.urandom(512)
-    s = socket.create_connection((addr, port), timeout=timeout)
+    s = socket.create_connection((addr, port), timeout=timeout,
+                                 source_address=(src, 0) if src else None)
     try:
         src = "%s:%d" % s.getsockname()
         s.sendall(payload)
@@ -518,7 +519,12 @@ class Suite:
         try:
             while time.monotonic() - t0 < 20:
                 for n in self.nodes if m3_up else self.nodes[:2]:
-                    conns.append((n.name, echo_via(n.addr, self.port)))
+                    # A source address of its own per connection: on loopback
+                    # the kernel may reuse a source port still in TIME_WAIT,
+                    # and (node, peer) must name one connection.
+                    i = len(conns) + 1
+                    conns.append((n.name, echo_via(n.addr, self.port,
+                                                   src="127.1.%d.%d" % (i // 250, i % 250 + 1))))
                 if not refused:
                     s, r = raw_register(self.nodes[0].addr, self.nodes[0].port, "newcomer", 0)
                     s.close()
