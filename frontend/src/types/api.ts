@@ -260,6 +260,7 @@ export interface NewToken {
 /** A credential with its secret: only in the replies of add and rotate. */
 export interface TokenWithSecret extends Token {
   secret: string;
+}
 
 /** One master of the cluster (GET /api/nodes, as gotunnelctl nodes --json). */
 export interface ClusterNode {
