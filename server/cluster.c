@@ -55,10 +55,15 @@ struct cq {
 	char		 cmd[16];		/* CQ_CTL: nodes, clients, mappings, kick */
 	uint64_t	 outbox_last;		/* CQ_OUTBOX: last seq sent */
 	int		 tries;			/* CQ_CLAIM: runs after a deadlock */
+	int		 picked;		/* CQ_CLAIM: remote_port 0, nth pick */
 };
+#define CLAIM_PICKS	8	/* picks for one remote_port 0 register */
+
 TAILQ_HEAD(cq_list, cq);
 
 enum cl_state { CL_OFF, CL_CONNECTING, CL_READY };
+
+static void	claim_start(int, const struct ipc_msg *, int);
 
 static struct {
 	PGconn		*conn;
@@ -297,6 +302,21 @@ cq_done(struct cq *q, PGresult *res)
 		    strcmp(PQgetvalue(res, 0, 0), "1") == 0) {
 			owner_set((uint16_t)q->claim.remote_port, q->claim.identity);
 			claim_answer(q, 1, NULL);
+		} else if (q->picked > 0 && q->picked < CLAIM_PICKS) {
+			/*
+			 * remote_port 0: another node gave the port we picked to
+			 * another identity in the same instant.  Pick again (the
+			 * cache learns the port is taken; the next read-back names
+			 * its owner) rather than refuse a client that asked for
+			 * any port.
+			 */
+			struct ipc_msg again = q->claim;
+
+			log_debug("cluster: port %u was taken meanwhile; %s picks "
+			    "again", q->claim.remote_port, q->claim.identity);
+			owner_set((uint16_t)q->claim.remote_port, "?");
+			again.remote_port = 0;
+			claim_start(q->slot, &again, q->picked + 1);
 		} else {
 			log_info("cluster: port %u is another identity's; %s refused",
 			    q->claim.remote_port, q->claim.identity);
@@ -919,6 +939,13 @@ cl_pick_port(void)
 void
 cluster_claim(int slot, const struct ipc_msg *m)
 {
+	claim_start(slot, m, m->remote_port == 0 ? 1 : 0);
+}
+
+/* Queues one claim; picked > 0: the nth pick for a remote_port 0 register. */
+static void
+claim_start(int slot, const struct ipc_msg *m, int picked)
+{
 	struct evbuffer	*b;
 	struct cq	*q;
 	long		 to = M->conf.cluster_node_timeout;
@@ -926,6 +953,7 @@ cluster_claim(int slot, const struct ipc_msg *m)
 	q = xcalloc(1, sizeof(*q));
 	q->kind = CQ_CLAIM;
 	q->slot = slot;
+	q->picked = picked;
 	q->claim = *m;
 	q->claim.identity[sizeof(q->claim.identity) - 1] = '\0';
 	if (C.state != CL_READY || !C.schema_done || m->remote_port > 65535) {
