@@ -5,11 +5,38 @@
 #define GOTUNNEL_CONFIG_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cidr.h"
 #include "log.h"
 #include "portrange.h"
+
+#define CONF_MAX_ALERTS		8	/* [alert.NAME] sections */
+
+/* Events an [alert.NAME] receiver subscribes to (conf_alert.c). */
+enum alert_event {
+	ALERT_CLIENT_OFFLINE	= 1 << 0,
+	ALERT_TRAFFIC_QUOTA	= 1 << 1,
+	ALERT_AUTH_FAILURES	= 1 << 2,
+	ALERT_NODE_OFFLINE	= 1 << 3,
+};
+
+/* One [alert.NAME] section: a webhook receiver and its rules. */
+struct alert_conf {
+	char		 name[32];
+	char		 webhook_url[512];
+	unsigned	 events;		/* enum alert_event bits */
+	int		 events_set;		/* the events key was given */
+	long		 offline_for;		/* seconds */
+	char		 clients[512];		/* names or globs, comma-separated */
+	int64_t		 quota_bytes_per_day;	/* 0: no quota */
+	long		 auth_failures_per_min;
+	char		 secret[256];		/* HMAC key, "" for unsigned */
+	char		 ca_file[PATH_MAX];	/* https: trust this CA, not the system's */
+	long		 retry_for;		/* seconds a delivery is retried */
+	long		 retry_interval;	/* longest pause between retries */
+};
 
 struct server_config {
 	char		 path[PATH_MAX];
@@ -59,7 +86,19 @@ struct server_config {
 	char		 cluster_node_name[64];
 	char		 cluster_advertise_addr[256];
 	long		 cluster_node_timeout;
+	/* [alert.NAME] */
+	struct alert_conf alerts[CONF_MAX_ALERTS];
+	int		 nalerts;
 };
+
+/* conf_alert.c */
+struct conf_ctx;
+const char *conf_alert_key(struct conf_ctx *, struct server_config *,
+	    const char *name, const char *key, const char *value);
+int	conf_alert_check(struct server_config *, char *err, size_t errlen);
+int	conf_parse_bytes(const char *, int64_t *bytes);
+const char *conf_alert_event_name(unsigned event);
+int	conf_alert_glob_match(const char *patterns, const char *name);
 
 int	server_config_load(const char *path, struct server_config *,
 	    char *err, size_t errlen);

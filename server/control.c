@@ -178,6 +178,9 @@ control_register(struct session *s, const struct msg *req)
 
 	if ((why = cred_register(s, req, &fatal)) != NULL) {
 		register_fail(s, req, why);
+		/* A wrong or withdrawn secret counts toward auth_failures. */
+		if (fatal && strcmp(why, "server database error") != 0)
+			authfail_report(s->addr);
 		/* A stranger is shown the door; a registered client keeps its others. */
 		if (fatal && !s->registered)
 			control_session_close(s, why);

@@ -44,6 +44,7 @@ enum ipc_type {
 				 * cluster-wide? (cluster mode) */
 	IPC_CLAIM_RESULT,	/* master -> worker: ok 1/0, reason */
 	IPC_CRED_KICK,		/* master -> worker: recheck credential client_id (its name) */
+	IPC_AUTH_FAILURE,	/* worker -> master: bad token from reason (an IP) */
 };
 
 struct ipc_msg {
@@ -436,6 +437,41 @@ int	master_send_ipc(int slot, const struct ipc_msg *);
 /* prune.c */
 void	prune_start(void);
 void	prune_stop(void);
+
+/* alert_http.c */
+typedef void (*alert_http_cb)(void *arg, int ok, long status, const char *err);
+int	alert_http_init(struct event_base *);
+int	alert_http_post(const char *url, const char *ca_file, const char *secret,
+	    const char *body, size_t len, alert_http_cb, void *arg);
+int	alert_http_room(void);
+void	alert_http_free(void);
+
+/* alert.c */
+struct alert_detail {
+	int	n;
+	struct {
+		const char	*key;
+		const char	*str;		/* NULL: num */
+		long long	 num;
+	} f[4];
+};
+void	alert_start(void);
+void	alert_tick(void);
+void	alert_reload(void);
+void	alert_stop(void);
+void	alert_set(const struct alert_conf *, unsigned event, const char *key,
+	    int firing, const struct alert_detail *);
+int	alert_is_firing(const char *receiver, unsigned event, const char *key);
+void	alert_node_state(const char *node, int offline, const char *detail);
+
+/* alert_rules.c */
+void	alert_rules_start(void);
+void	alert_rules_eval(void);
+void	alert_rules_auth_failure(const char *ip);
+void	alert_rules_stop(void);
+
+/* authfail.c (worker) */
+void	authfail_report(const char *addr);
 
 /* ctlsock.c */
 int	ctlsock_open(struct server_config *, struct event_base *);
