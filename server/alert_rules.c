@@ -20,6 +20,7 @@
 #define MAX_NAMES	65536	/* client names tracked (offline, quota) */
 #define MAX_ADDRS	4096	/* source addresses with recent bad tokens */
 #define SEED_SCAN	100000	/* history records read at start for names */
+#define HIST_PER_PASS	10000	/* new history records read per second */
 #define AUTH_WINDOW	60	/* seconds */
 
 /* A client name: when it was last online, its bytes today. */
@@ -59,6 +60,7 @@ static struct {
 	struct strmap		 names_by, sessions_by, addrs_by;
 	unsigned		 nnames, naddrs;
 	int64_t			 today;
+	uint64_t		 hist_next;	/* first hist_sess record not read yet */
 	int			 started;
 } R;
 
@@ -99,6 +101,7 @@ rules_seed(void)
 
 	if (db_txn_begin(&M->db, 1, &txn) != 0)
 		return;
+	R.hist_next = db_next_seq(txn, M->db.dbi[DB_HIST_SESS]);
 	if (mdb_cursor_open(txn, M->db.dbi[DB_HIST_SESS], &cur) == 0) {
 		for (int op = MDB_LAST; n < SEED_SCAN &&
 		    mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_PREV, n++) {
@@ -120,6 +123,43 @@ rules_seed(void)
 		mdb_cursor_close(cur);
 	}
 	mdb_txn_abort(txn);
+}
+
+/*
+ * Learns the names of sessions started since the last pass, even one too
+ * short to be seen in the live table: a client that connects and dies
+ * within a second has still been "seen before".
+ */
+static void
+rules_scan_new_sessions(MDB_txn *txn, int64_t now)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	unsigned char	 key[8];
+	int		 n = 0, rc;
+
+	if (mdb_cursor_open(txn, M->db.dbi[DB_HIST_SESS], &cur) != 0)
+		return;
+	db_key_u64(R.hist_next, key);
+	k.mv_data = key;
+	k.mv_size = sizeof(key);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    rc == 0 && n < HIST_PER_PASS;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
+		struct db_hist_session	 h;
+		struct rname		*rn;
+		char			 name[DB_NAME_LEN];
+
+		R.hist_next = db_u64_key(&k) + 1;
+		if (v.mv_size != sizeof(h))
+			continue;
+		memcpy(&h, v.mv_data, sizeof(h));
+		db_strlcpy(name, h.name, sizeof(name));
+		if ((rn = rules_name(name, 1)) != NULL && rn->last_online <
+		    (h.end ? h.end : now))
+			rn->last_online = h.end ? h.end : now;
+	}
+	mdb_cursor_close(cur);
 }
 
 /* Adds delta bytes to a name's day. */
@@ -148,6 +188,7 @@ rules_scan_live(int64_t now)
 		s->seen = 0;
 	if (db_txn_begin(&M->db, 1, &txn) != 0)
 		return;
+	rules_scan_new_sessions(txn, now);
 	if (mdb_cursor_open(txn, M->db.dbi[DB_CLIENTS], &cur) == 0) {
 		/* Bounded by max_clients. */
 		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0;
