@@ -5,7 +5,6 @@
 #include "db.h"
 #include "db_admin.h"
 #include "db_alert.h"
-#include "db_live.h"
 #include "log.h"
 
 struct alert_write {
@@ -275,7 +274,16 @@ db_alert_queue_retry(struct db *db, uint64_t seq, uint32_t attempts,
 size_t
 db_alert_queue_count(struct db *db)
 {
-	return db_count(db, DB_ALERT_QUEUE);
+	MDB_txn		*txn;
+	MDB_stat	 st;
+	size_t		 n = 0;
+
+	if (db_txn_begin(db, 1, &txn) != 0)
+		return 0;
+	if (mdb_stat(txn, db->dbi[DB_ALERT_QUEUE], &st) == 0)
+		n = st.ms_entries;
+	mdb_txn_abort(txn);
+	return n;
 }
 
 /* Reads a client's bytes of the day: 0, or -1 when there is no record. */

@@ -101,6 +101,9 @@ int	 api_token_add(struct admin_ctx *);
 int	 api_token_revoke(struct admin_ctx *);
 int	 api_token_rotate(struct admin_ctx *);
 
+/* api_alerts.c */
+int	 api_alerts(struct admin_ctx *);
+
 /* api_history.c */
 int	 api_sessions(struct admin_ctx *);
 int	 api_export(struct admin_ctx *);
