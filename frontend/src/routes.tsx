@@ -12,6 +12,7 @@ const OverviewPage = lazy(() => import('./pages/Overview/OverviewPage'));
 const ClientsPage = lazy(() => import('./pages/Clients/ClientsPage'));
 const ClientDetailPage = lazy(() => import('./pages/ClientDetail/ClientDetailPage'));
 const SessionsPage = lazy(() => import('./pages/Sessions/SessionsPage'));
+const AlertsPage = lazy(() => import('./pages/Alerts/AlertsPage'));
 const AuditPage = lazy(() => import('./pages/Audit/AuditPage'));
 const AdminSessionsPage = lazy(() => import('./pages/AdminSessions/AdminSessionsPage'));
 const CredentialsPage = lazy(() => import('./pages/Credentials/CredentialsPage'));
@@ -49,6 +50,7 @@ export function AppRoutes() {
         <Route path="clients" element={<Page><ClientsPage /></Page>} />
         <Route path="clients/:id" element={<Page><ClientDetailPage /></Page>} />
         <Route path="sessions" element={<Page><SessionsPage /></Page>} />
+        <Route path="alerts" element={<Page><AlertsPage /></Page>} />
         <Route path="audit" element={<Page><AuditPage /></Page>} />
         <Route path="admin-sessions" element={<Page><AdminSessionsPage /></Page>} />
         <Route path="credentials" element={<Page><CredentialsPage /></Page>} />
