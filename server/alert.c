@@ -379,7 +379,8 @@ alert_start(void)
 	TAILQ_INIT(&A.firing);
 	strmap_init(&A.by_id);
 	A.started = 1;
-	if (alert_http_init(M->base) == -1)
+	/* libcurl starts only for a master with receivers (or after a reload adds one). */
+	if (M->conf.nalerts > 0 && alert_http_init(M->base) == -1)
 		log_warnx("alerts: webhooks cannot be sent");
 	if (db_txn_begin(&M->db, 1, &txn) == 0) {
 		db_alert_each(&M->db, txn, 0, 1, alert_load_cb, NULL);
@@ -402,12 +403,16 @@ alert_tick(void)
 	alert_deliver();
 }
 
-/* After a reload: episodes of removed receivers or events end quietly. */
+/* After a reload: libcurl if receivers appeared; episodes of removed
+ * receivers or events end quietly. */
 void
 alert_reload(void)
 {
-	if (A.started)
-		alert_reconcile();
+	if (!A.started)
+		return;
+	if (M->conf.nalerts > 0 && alert_http_init(M->base) == -1)
+		log_warnx("alerts: webhooks cannot be sent");
+	alert_reconcile();
 }
 
 /*
