@@ -3,8 +3,9 @@
  * alert.c: the master's alert episodes and their webhook deliveries.  A
  * rule (alert_rules.c) says per receiver whether (event, key) is firing;
  * a change of state is logged, written to the history and queued in LMDB
- * in one transaction, then POSTed (alert_http.c) in order per receiver,
- * retried with back-off for retry_for, and deleted once a 2xx answers.
+ * in one transaction, then POSTed (httpc.c) in order per receiver,
+ * retried with back-off for retry_for, and deleted once a 2xx answers
+ * (httpc.c, libcurl on the master's loop).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "xmalloc.h"
 
 #define MAX_EPISODES	10000	/* firing at once, all receivers */
+#define WEBHOOK_TIMEOUT_MS 10000	/* one POST, connection included */
 
 /* A firing episode, mirrored from the alerts table. */
 struct episode {
@@ -272,7 +274,8 @@ alert_busy(const char *receiver, int set)
 
 /* A POST finished: forget it, or plan its next try (or give up). */
 static void
-alert_delivered(void *arg, int ok, long status, const char *err)
+alert_delivered(void *arg, int ok, long status, const char *err,
+    const char *answer, size_t answer_len)
 {
 	struct delivery		*dl = arg;
 	const struct alert_conf	*a = alert_conf_find(dl->receiver);
@@ -315,7 +318,7 @@ alert_deliver(void)
 	for (int i = 0; i < M->conf.nalerts; i++) {
 		const struct alert_conf *a = &M->conf.alerts[i];
 
-		if (alert_busy(a->name, -1) || !alert_http_room() ||
+		if (alert_busy(a->name, -1) || !httpc_room() ||
 		    db_alert_queue_head(&M->db, a->name, &seq, &o) != 0 ||
 		    o.next_try > now)
 			continue;
@@ -325,9 +328,9 @@ alert_deliver(void)
 		dl->attempts = o.attempts;
 		dl->queued = o.queued;
 		alert_busy(a->name, 1);
-		if (alert_http_post(a->webhook_url, a->ca_file, a->secret, o.body,
-		    o.len, alert_delivered, dl) == -1)
-			alert_delivered(dl, 0, 0, "cannot start the request");
+		if (httpc_post(a->webhook_url, a->ca_file, a->secret, o.body,
+		    o.len, WEBHOOK_TIMEOUT_MS, alert_delivered, dl) == -1)
+			alert_delivered(dl, 0, 0, "cannot start the request", "", 0);
 	}
 }
 
@@ -380,7 +383,7 @@ alert_start(void)
 	strmap_init(&A.by_id);
 	A.started = 1;
 	/* libcurl starts only for a master with receivers (or after a reload adds one). */
-	if (M->conf.nalerts > 0 && alert_http_init(M->base) == -1)
+	if (M->conf.nalerts > 0 && httpc_init(M->base) == -1)
 		log_warnx("alerts: webhooks cannot be sent");
 	if (db_txn_begin(&M->db, 1, &txn) == 0) {
 		db_alert_each(&M->db, txn, 0, 1, alert_load_cb, NULL);
@@ -410,7 +413,7 @@ alert_reload(void)
 {
 	if (!A.started)
 		return;
-	if (M->conf.nalerts > 0 && alert_http_init(M->base) == -1)
+	if (M->conf.nalerts > 0 && httpc_init(M->base) == -1)
 		log_warnx("alerts: webhooks cannot be sent");
 	alert_reconcile();
 }
@@ -439,7 +442,7 @@ alert_stop(void)
 	if (!A.started)
 		return;
 	A.started = 0;
-	alert_http_free();
+	httpc_free();
 	alert_rules_stop();
 	while ((e = TAILQ_FIRST(&A.firing)) != NULL)
 		alert_ep_free(e);

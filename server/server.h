@@ -445,6 +445,14 @@ int	alert_http_post(const char *url, const char *ca_file, const char *secret,
 	    const char *body, size_t len, alert_http_cb, void *arg);
 int	alert_http_room(void);
 void	alert_http_free(void);
+/* httpc.c */
+typedef void (*httpc_cb)(void *arg, int ok, long status, const char *err,
+	    const char *answer, size_t answer_len);
+int	httpc_init(struct event_base *);
+int	httpc_post(const char *url, const char *ca_file, const char *secret,
+	    const char *body, size_t len, long timeout_ms, httpc_cb, void *arg);
+int	httpc_room(void);
+void	httpc_free(void);
 
 /* alert.c */
 struct alert_detail {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * alert_http.c: webhook POSTs from the master with libcurl's multi
- * interface driven by the master's libevent loop (CURLMOPT_SOCKETFUNCTION
- * and CURLMOPT_TIMERFUNCTION), so a slow receiver never blocks the loop.
+ * httpc.c: JSON POSTs with libcurl's multi interface driven by the
+ * process's libevent loop (CURLMOPT_SOCKETFUNCTION and
+ * CURLMOPT_TIMERFUNCTION), so a slow server never blocks the loop: alert
+ * webhooks from the master, server-plugin calls from the workers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,9 @@
 #include "server.h"
 #include "xmalloc.h"
 
-#define POST_TIMEOUT		10L	/* seconds for a whole POST */
 #define CONNECT_TIMEOUT		5L
-#define MAX_INFLIGHT		64	/* POSTs at once (one per receiver is the norm) */
+#define MAX_INFLIGHT		1024	/* POSTs at once, per process */
+#define ANSWER_MAX		(64 * 1024)	/* answer bytes kept */
 
 /* One POST in flight; owned by the multi handle until it completes. */
 struct http_req {
@@ -26,8 +27,11 @@ struct http_req {
 	CURL			*easy;
 	struct curl_slist	*headers;
 	char			*body;
-	alert_http_cb		 cb;
+	httpc_cb		 cb;
 	void			*arg;
+	char			*answer;	/* NUL-terminated, at most ANSWER_MAX */
+	size_t			 answer_len;
+	int			 answer_cut;	/* more came than ANSWER_MAX */
 	char			 errbuf[CURL_ERROR_SIZE];
 };
 
@@ -44,19 +48,20 @@ static TAILQ_HEAD(, http_req) reqs = TAILQ_HEAD_INITIALIZER(reqs);
 
 /* Frees a request that curl no longer holds. */
 static void
-alert_http_req_free(struct http_req *r)
+httpc_req_free(struct http_req *r)
 {
 	TAILQ_REMOVE(&reqs, r, entry);
 	inflight--;
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
 	free(r->body);
+	free(r->answer);
 	free(r);
 }
 
 /* Completes finished transfers: status, callback, free. */
 static void
-alert_http_reap(void)
+httpc_reap(void)
 {
 	CURLMsg		*msg;
 	int		 left;
@@ -74,37 +79,39 @@ alert_http_reap(void)
 		curl_multi_remove_handle(multi, msg->easy_handle);
 		if (r == NULL)
 			continue;
-		r->cb(r->arg, res == CURLE_OK && status >= 200 && status < 300,
-		    status, res != CURLE_OK ? (r->errbuf[0] ? r->errbuf :
-		    curl_easy_strerror(res)) : "");
-		alert_http_req_free(r);
+		r->cb(r->arg, res == CURLE_OK && status >= 200 && status < 300 &&
+		    !r->answer_cut, status, res != CURLE_OK ? (r->errbuf[0] ?
+		    r->errbuf : curl_easy_strerror(res)) : r->answer_cut ?
+		    "answer too long" : "", r->answer ? r->answer : "",
+		    r->answer_len);
+		httpc_req_free(r);
 	}
 }
 
 /* A socket of curl's is ready. */
 static void
-alert_http_event(evutil_socket_t fd, short what, void *arg)
+httpc_event(evutil_socket_t fd, short what, void *arg)
 {
 	int running, action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
 	    ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
 
 	curl_multi_socket_action(multi, fd, action, &running);
-	alert_http_reap();
+	httpc_reap();
 }
 
 /* curl's timeout expired. */
 static void
-alert_http_timeout(evutil_socket_t fd, short what, void *arg)
+httpc_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	int running;
 
 	curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	alert_http_reap();
+	httpc_reap();
 }
 
 /* CURLMOPT_SOCKETFUNCTION: watch, rewatch or forget one socket. */
 static int
-alert_http_sockcb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
+httpc_sockcb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
 {
 	struct http_sock	*hs = sockp;
 	short			 kind;
@@ -124,14 +131,14 @@ alert_http_sockcb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
 		event_del(&hs->ev);
 	kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
 	    ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-	event_assign(&hs->ev, hbase, s, kind, alert_http_event, NULL);
+	event_assign(&hs->ev, hbase, s, kind, httpc_event, NULL);
 	event_add(&hs->ev, NULL);
 	return 0;
 }
 
 /* CURLMOPT_TIMERFUNCTION: (re)arms or stops the single timer. */
 static int
-alert_http_timercb(CURLM *m, long timeout_ms, void *userp)
+httpc_timercb(CURLM *m, long timeout_ms, void *userp)
 {
 	struct timeval tv;
 
@@ -145,34 +152,47 @@ alert_http_timercb(CURLM *m, long timeout_ms, void *userp)
 	return 0;
 }
 
-/* Discards the receiver's answer body. */
+/* Keeps the first ANSWER_MAX bytes of the answer (the rest is noted). */
 static size_t
-alert_http_discard(char *ptr, size_t size, size_t nmemb, void *userdata)
+httpc_answer(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
+	struct http_req	*r = userdata;
+	size_t		 n = size * nmemb, room = ANSWER_MAX - r->answer_len;
+
+	if (n > room) {
+		r->answer_cut = 1;
+		n = room;
+	}
+	if (n > 0) {
+		r->answer = xrealloc(r->answer, r->answer_len + n + 1);
+		memcpy(r->answer + r->answer_len, ptr, n);
+		r->answer_len += n;
+		r->answer[r->answer_len] = '\0';
+	}
 	return size * nmemb;
 }
 
 /* Sets up the multi handle on base; -1 if libcurl cannot start. */
 int
-alert_http_init(struct event_base *base)
+httpc_init(struct event_base *base)
 {
 	if (multi != NULL)
 		return 0;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (multi = curl_multi_init()) == NULL) {
-		log_warnx("alerts: libcurl failed to start");
+		log_warnx("libcurl failed to start");
 		return -1;
 	}
 	hbase = base;
-	evtimer_assign(&timer_ev, base, alert_http_timeout, NULL);
-	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, alert_http_sockcb);
-	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, alert_http_timercb);
+	evtimer_assign(&timer_ev, base, httpc_timeout, NULL);
+	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, httpc_sockcb);
+	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, httpc_timercb);
 	return 0;
 }
 
 /* Writes "sha256=<hex HMAC-SHA256(secret, body)>" into out. */
 static void
-alert_http_sign(const char *secret, const char *body, size_t len, char *out,
+httpc_sign(const char *secret, const char *body, size_t len, char *out,
     size_t outlen)
 {
 	crypto_auth_hmacsha256_state	st;
@@ -189,13 +209,14 @@ alert_http_sign(const char *secret, const char *body, size_t len, char *out,
 }
 
 /*
- * Starts a JSON POST of body to url (signed when secret is not empty; the
- * server is verified against ca_file when set, else the system store);
- * cb runs once with the outcome.  -1 when it cannot start (cb not called).
+ * Starts a JSON POST of body to url within timeout_ms (signed when secret
+ * is not empty; https is verified against ca_file when set, else the
+ * system store); cb runs once with the outcome and the answer.  -1 when it
+ * cannot start (cb not called).
  */
 int
-alert_http_post(const char *url, const char *ca_file, const char *secret,
-    const char *body, size_t len, alert_http_cb cb, void *arg)
+httpc_post(const char *url, const char *ca_file, const char *secret,
+    const char *body, size_t len, long timeout_ms, httpc_cb cb, void *arg)
 {
 	struct http_req	*r;
 	char		 sig[128];
@@ -214,7 +235,7 @@ alert_http_post(const char *url, const char *ca_file, const char *secret,
 	r->arg = arg;
 	r->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	if (secret[0] != '\0') {
-		alert_http_sign(secret, body, len, sig, sizeof(sig));
+		httpc_sign(secret, body, len, sig, sizeof(sig));
 		r->headers = curl_slist_append(r->headers, sig);
 	}
 	r->headers = curl_slist_append(r->headers, "Expect:");
@@ -224,10 +245,11 @@ alert_http_post(const char *url, const char *ca_file, const char *secret,
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)len);
 	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "gotunnel/" GOTUNNEL_VERSION);
-	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT, POST_TIMEOUT);
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, alert_http_discard);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, httpc_answer);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	if (ca_file[0] != '\0')
@@ -246,14 +268,14 @@ alert_http_post(const char *url, const char *ca_file, const char *secret,
 
 /* Tells whether a POST can start now. */
 int
-alert_http_room(void)
+httpc_room(void)
 {
 	return multi != NULL && inflight < MAX_INFLIGHT;
 }
 
-/* Abandons POSTs in flight (they stay queued in LMDB) and frees libcurl. */
+/* Ends the POSTs in flight (their callbacks see a failure) and frees libcurl. */
 void
-alert_http_free(void)
+httpc_free(void)
 {
 	struct http_req *r;
 
@@ -261,8 +283,8 @@ alert_http_free(void)
 		return;
 	while ((r = TAILQ_FIRST(&reqs)) != NULL) {
 		curl_multi_remove_handle(multi, r->easy);
-		r->cb(r->arg, 0, 0, "master stopping");
-		alert_http_req_free(r);
+		r->cb(r->arg, 0, 0, "stopping", "", 0);
+		httpc_req_free(r);
 	}
 	evtimer_del(&timer_ev);
 	curl_multi_cleanup(multi);
