@@ -14,6 +14,25 @@
 
 #define CONF_MAX_ALERTS		8	/* [alert.NAME] sections */
 
+#define CONF_MAX_PLUGINS	8	/* [plugin.NAME] sections */
+
+/* Operations an [plugin.NAME] handles (frp's server-plugin names). */
+enum plugin_op {
+	PLUGIN_LOGIN		= 1 << 0,
+	PLUGIN_NEW_PROXY	= 1 << 1,
+	PLUGIN_CLOSE_PROXY	= 1 << 2,
+	PLUGIN_NEW_USER_CONN	= 1 << 3,
+};
+
+/* One [plugin.NAME] section: an frp-compatible HTTP server plugin. */
+struct plugin_conf {
+	char		 name[32];
+	char		 addr[128];		/* host:port */
+	char		 path[256];		/* e.g. /handler */
+	unsigned	 ops;			/* enum plugin_op bits */
+	long		 timeout;		/* seconds, default 3 */
+};
+
 /* Events an [alert.NAME] receiver subscribes to (conf_alert.c). */
 enum alert_event {
 	ALERT_CLIENT_OFFLINE	= 1 << 0,
@@ -89,6 +108,9 @@ struct server_config {
 	/* [alert.NAME] */
 	struct alert_conf alerts[CONF_MAX_ALERTS];
 	int		 nalerts;
+	/* [plugin.NAME] */
+	struct plugin_conf plugins[CONF_MAX_PLUGINS];
+	int		 nplugins;
 };
 
 /* conf_alert.c */
@@ -99,6 +121,12 @@ int	conf_alert_check(struct server_config *, char *err, size_t errlen);
 int	conf_parse_bytes(const char *, int64_t *bytes);
 const char *conf_alert_event_name(unsigned event);
 int	conf_alert_glob_match(const char *patterns, const char *name);
+
+/* conf_plugin.c */
+const char *conf_plugin_key(struct conf_ctx *, struct server_config *,
+	    const char *name, const char *key, const char *value);
+int	conf_plugin_check(struct server_config *, char *err, size_t errlen);
+const char *conf_plugin_op_name(unsigned op);
 
 int	server_config_load(const char *path, struct server_config *,
 	    char *err, size_t errlen);

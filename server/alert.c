@@ -3,9 +3,9 @@
  * alert.c: the master's alert episodes and their webhook deliveries.  A
  * rule (alert_rules.c) says per receiver whether (event, key) is firing;
  * a change of state is logged, written to the history and queued in LMDB
- * in one transaction, then POSTed (httpc.c) in order per receiver,
- * retried with back-off for retry_for, and deleted once a 2xx answers
- * (httpc.c, libcurl on the master's loop).
+ * in one transaction, then POSTed (httpc.c: libcurl on the master's
+ * loop) in order per receiver, retried with back-off for retry_for, and
+ * deleted once a 2xx answers.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -296,6 +296,9 @@ void	control_register_claim(struct session *, const struct msg *,
 void	control_register_fail(struct session *, const struct msg *,
 	    const char *reason);
 const char *control_identity(const struct session *);
+void	control_register_plugged(struct session *, const struct msg *);
+void	control_register_refused(struct session *, const struct msg *,
+	    const char *reason, int login);
 
 /* tunnel.c */
 int	tunnel_mapping_listen(struct session *, struct mapping *, int fd);
@@ -477,6 +480,16 @@ void	alert_rules_start(void);
 void	alert_rules_eval(void);
 void	alert_rules_auth_failure(const char *ip);
 void	alert_rules_stop(void);
+
+/* plugin.c (worker) */
+void	plugin_start(void);
+void	plugin_reload(void);
+void	plugin_stop(void);
+int	plugin_register(struct session *, const struct msg *);
+void	plugin_session_close(struct session *);
+int	plugin_user_conn(struct mapping *, int fd,
+	    const struct sockaddr_storage *);
+void	plugin_mapping_free(struct mapping *);
 
 /* authfail.c (worker) */
 void	authfail_report(const char *addr);
