@@ -441,13 +441,6 @@ int	master_send_ipc(int slot, const struct ipc_msg *);
 void	prune_start(void);
 void	prune_stop(void);
 
-/* alert_http.c */
-typedef void (*alert_http_cb)(void *arg, int ok, long status, const char *err);
-int	alert_http_init(struct event_base *);
-int	alert_http_post(const char *url, const char *ca_file, const char *secret,
-	    const char *body, size_t len, alert_http_cb, void *arg);
-int	alert_http_room(void);
-void	alert_http_free(void);
 /* httpc.c */
 typedef void (*httpc_cb)(void *arg, int ok, long status, const char *err,
 	    const char *answer, size_t answer_len);

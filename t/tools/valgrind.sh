@@ -13,14 +13,13 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ctl=$(free_port); svc=$(free_port); pub=$(free_port); usvc=$(free_port); upub=$(free_port)
+ctl=$(free_port); svc=$(free_port); pub=$(free_port); usvc=$(free_port); upub=$(free_port); hook=$(free_port)
 # TLS on (the client pins the certificate), clear text allowed too so the
 # raw bad-frame and bad-token checks below still reach the parser.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -subj /CN=127.0.0.1 \
     -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
 fp=sha256:$(openssl x509 -in "$tmp/cert.pem" -outform der | sha256sum | cut -d' ' -f1)
-ctl=$(free_port); svc=$(free_port); pub=$(free_port); hook=$(free_port)
 cat >"$tmp/s.ini" <<CONF
 [common]
 bind_addr = 127.0.0.1
