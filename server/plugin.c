@@ -2,8 +2,9 @@
 /*
  * plugin.c: frp-compatible server plugins, called by a worker without
  * blocking its loop (httpc.c: libcurl multi on the worker's loop).
- *   Login, NewProxy   at register: a reject fails the register with the
- *                     plugin's reason; NewProxy may change remote_port
+ *   Login, NewProxy   at register (Login once a session): a reject fails
+ *                     the register with the plugin's reason; NewProxy may
+ *                     change remote_port
  *   NewUserConn       at a public accept: a reject closes the connection
  *   CloseProxy        when a mapping closes (a notice; the answer is ignored)
  * Each call POSTs {"version":"0.1.0","op":OP,"content":{...}} to
@@ -39,6 +40,7 @@ struct plugin_reg {
 	struct session		*s;
 	struct msg		 req;
 	unsigned		 op;		/* PLUGIN_LOGIN, then PLUGIN_NEW_PROXY */
+	int			 begun;		/* op chosen (when it reached the head) */
 	int			 next;		/* next plugin index to ask */
 	struct plugin_call	*call;		/* in flight, or NULL */
 };
@@ -414,6 +416,11 @@ plugin_reg_step(struct plugin_reg *r)
 	long long		 now = (long long)time(NULL);
 	int			 i;
 
+	/* Login once per session: chosen when the register reaches the head. */
+	if (!r->begun) {
+		r->begun = 1;
+		r->op = s->plugin_login ? PLUGIN_NEW_PROXY : PLUGIN_LOGIN;
+	}
 	for (;;) {
 		if ((i = plugin_next(r->next, r->op)) != -1)
 			break;
@@ -421,6 +428,7 @@ plugin_reg_step(struct plugin_reg *r)
 			plugin_reg_done(r, 1, NULL);
 			return;
 		}
+		s->plugin_login = 1;
 		r->op = PLUGIN_NEW_PROXY;
 		r->next = 0;
 	}
@@ -481,8 +489,6 @@ plugin_register(struct session *s, const struct msg *req)
 	r = xcalloc(1, sizeof(*r));
 	r->s = s;
 	r->req = *req;
-	/* Login is asked for a session's first register. */
-	r->op = s->registered ? PLUGIN_NEW_PROXY : PLUGIN_LOGIN;
 	TAILQ_INSERT_TAIL(&regs, r, entry);
 	nregs++;
 	if (first)

@@ -182,6 +182,7 @@ struct session {
 	time_t			 last_rx;
 	int64_t			 connected_since;
 	int			 registered;	/* has a client record */
+	int			 plugin_login;	/* a Login plugin let it in (plugin.c) */
 	int			 closing;
 	uint64_t		 hist_seq;
 	struct mapping_list	 mappings;

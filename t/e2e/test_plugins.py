@@ -115,6 +115,7 @@ def test_plugins_frp(env):
         # NewProxy changes the remote port; the tunnel works there.
         r = pc.register(m.token, svc.port, p_from, name="alice", mapping="web")
         check(r.get("status") == "ok" and r.get("remote_port") == p_to, "changed port: %r" % r)
+        check(len(plugin.ops("Login")) == 1, "Login asked twice in one session")
         np = [b["content"] for _, _, _, b in plugin.ops("NewProxy")]
         check(np[-1]["proxy_name"] == "web" and np[-1]["proxy_type"] == "tcp" and
               np[-1]["remote_port"] == p_from and np[-1]["user"]["user"] == "alice",
