@@ -453,7 +453,9 @@ plugin_reg_step(struct plugin_reg *r)
 	} else {
 		gen_user(g, s);
 		gen_str(g, "proxy_name", r->req.mapping[0] ? r->req.mapping : "tcp");
-		gen_str(g, "proxy_type", "tcp");
+		/* tcp, or http/https for a web site (frp's types too). */
+		gen_str(g, "proxy_type", MSG_HAS(&r->req, F_PROTOCOL) &&
+		    r->req.protocol[0] ? r->req.protocol : "tcp");
 		gen_int(g, "remote_port", r->req.remote_port);
 	}
 	call = xcalloc(1, sizeof(*call));
