@@ -66,12 +66,13 @@ $(BUILD)/libgotunnel-client.a: $(CLIENT_COMMON_OBJ)
 
 $(BINDIR)/gotunnel-master: $(SERVER_OBJ) $(BUILD)/libgotunnel.a
 	@mkdir -p $(BINDIR)
-	$(CC) $(LDFLAGS) -o $@ $^ $(MASTER_LIBS) -lpq
+	$(CC) $(LDFLAGS) -o $@ $^ $(MASTER_LIBS) -lpq -lcurl
 
 $(BINDIR)/gotunnel-client: $(CLIENT_OBJ) $(BUILD)/libgotunnel-client.a
 	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
+# libcurl (alert webhooks) is the master's alone: added on its link line.
 # liboath (TOTP maths) and libqrencode (enrolment QR code): console users only.
 $(BINDIR)/gotunnelctl: $(CTL_OBJ) $(BUILD)/libgotunnel.a
 	@mkdir -p $(BINDIR)
@@ -81,7 +82,8 @@ $(BINDIR)/gotunnelctl: $(CTL_OBJ) $(BUILD)/libgotunnel.a
 DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev openssl libyajl-dev liblmdb-dev lmdb-utils check \
 	    libsubunit-dev kore libinih-dev libsodium-dev libsystemd-dev mandoc python3 \
 	    openssh-server openssh-client iperf3 socat curl chromium fonts-wqy-microhei valgrind \
-	    liboath-dev libqrencode-dev python3-yaml haproxy libpq-dev postgresql
+	    liboath-dev libqrencode-dev python3-yaml haproxy libpq-dev postgresql \
+	    libcurl4-openssl-dev prometheus
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

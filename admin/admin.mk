@@ -20,12 +20,13 @@ ADMIN_MOD_SRC	:= admin/src/module.c admin/src/json.c admin/src/auth.c \
 		   admin/src/api_mapping.c admin/src/api_settings.c \
 		   admin/src/access.c admin/src/api_websess.c admin/src/api_tokens.c \
 		   admin/src/json_parse.c admin/src/url.c admin/src/hist_state.c \
-		   admin/src/api_cluster.c
+		   admin/src/api_cluster.c admin/src/api_alerts.c
 ADMIN_COMMON	:= common/db.c common/log.c common/xmalloc.c common/db_user.c \
 		   common/db_websess.c common/db_audit.c common/metrics.c \
 		   common/db_mapstate.c common/tls_fp.c common/totp.c common/db_prune.c \
 		   common/db_outbox.c \
-		   common/db_token.c common/cidr.c common/portrange.c common/conf_ini.c
+		   common/db_token.c common/cidr.c common/portrange.c common/conf_ini.c \
+		   common/db_alert.c
 ADMIN_MOD_OBJ	:= $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_MOD_SRC) $(ADMIN_COMMON))
 ADMIN_HDRS	:= $(wildcard admin/src/*.h common/*.h)
 

@@ -89,6 +89,11 @@ server_key(struct conf_ctx *ctx, const char *section, const char *name,
 	char			 cerr[160];
 	long			 v;
 
+	if (strncmp(section, "alert.", 6) == 0)
+		return conf_alert_key(ctx, c, section + 6, name, value);
+	if (strncmp(section, "plugin.", 7) == 0)
+		return conf_plugin_key(ctx, c, section + 7, name, value);
+
 	for (size_t i = 0; i < sizeof(server_keys) / sizeof(server_keys[0]); i++) {
 		const struct key_def	*k = &server_keys[i];
 		char			*field = (char *)c + k->off;
@@ -261,6 +266,9 @@ server_config_load(const char *path, struct server_config *c, char *err,
 		    "least 3 seconds", path);
 		return -1;
 	}
+	if (conf_alert_check(c, err, errlen) == -1 ||
+	    conf_plugin_check(c, err, errlen) == -1)
+		return -1;
 	if (c->heartbeat_timeout < 2) {
 		snprintf(err, errlen, "%s: heartbeat_timeout must be at least 2 "
 		    "seconds", path);

@@ -5,11 +5,57 @@
 #define GOTUNNEL_CONFIG_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cidr.h"
 #include "log.h"
 #include "portrange.h"
+
+#define CONF_MAX_ALERTS		8	/* [alert.NAME] sections */
+
+#define CONF_MAX_PLUGINS	8	/* [plugin.NAME] sections */
+
+/* Operations an [plugin.NAME] handles (frp's server-plugin names). */
+enum plugin_op {
+	PLUGIN_LOGIN		= 1 << 0,
+	PLUGIN_NEW_PROXY	= 1 << 1,
+	PLUGIN_CLOSE_PROXY	= 1 << 2,
+	PLUGIN_NEW_USER_CONN	= 1 << 3,
+};
+
+/* One [plugin.NAME] section: an frp-compatible HTTP server plugin. */
+struct plugin_conf {
+	char		 name[32];
+	char		 addr[128];		/* host:port */
+	char		 path[256];		/* e.g. /handler */
+	unsigned	 ops;			/* enum plugin_op bits */
+	long		 timeout;		/* seconds, default 3 */
+};
+
+/* Events an [alert.NAME] receiver subscribes to (conf_alert.c). */
+enum alert_event {
+	ALERT_CLIENT_OFFLINE	= 1 << 0,
+	ALERT_TRAFFIC_QUOTA	= 1 << 1,
+	ALERT_AUTH_FAILURES	= 1 << 2,
+	ALERT_NODE_OFFLINE	= 1 << 3,
+};
+
+/* One [alert.NAME] section: a webhook receiver and its rules. */
+struct alert_conf {
+	char		 name[32];
+	char		 webhook_url[512];
+	unsigned	 events;		/* enum alert_event bits */
+	int		 events_set;		/* the events key was given */
+	long		 offline_for;		/* seconds */
+	char		 clients[512];		/* names or globs, comma-separated */
+	int64_t		 quota_bytes_per_day;	/* 0: no quota */
+	long		 auth_failures_per_min;
+	char		 secret[256];		/* HMAC key, "" for unsigned */
+	char		 ca_file[PATH_MAX];	/* https: trust this CA, not the system's */
+	long		 retry_for;		/* seconds a delivery is retried */
+	long		 retry_interval;	/* longest pause between retries */
+};
 
 struct server_config {
 	char		 path[PATH_MAX];
@@ -59,7 +105,28 @@ struct server_config {
 	char		 cluster_node_name[64];
 	char		 cluster_advertise_addr[256];
 	long		 cluster_node_timeout;
+	/* [alert.NAME] */
+	struct alert_conf alerts[CONF_MAX_ALERTS];
+	int		 nalerts;
+	/* [plugin.NAME] */
+	struct plugin_conf plugins[CONF_MAX_PLUGINS];
+	int		 nplugins;
 };
+
+/* conf_alert.c */
+struct conf_ctx;
+const char *conf_alert_key(struct conf_ctx *, struct server_config *,
+	    const char *name, const char *key, const char *value);
+int	conf_alert_check(struct server_config *, char *err, size_t errlen);
+int	conf_parse_bytes(const char *, int64_t *bytes);
+const char *conf_alert_event_name(unsigned event);
+int	conf_alert_glob_match(const char *patterns, const char *name);
+
+/* conf_plugin.c */
+const char *conf_plugin_key(struct conf_ctx *, struct server_config *,
+	    const char *name, const char *key, const char *value);
+int	conf_plugin_check(struct server_config *, char *err, size_t errlen);
+const char *conf_plugin_op_name(unsigned op);
 
 int	server_config_load(const char *path, struct server_config *,
 	    char *err, size_t errlen);

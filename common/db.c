@@ -28,6 +28,9 @@ static const char *const db_names[DB_NTABLES] = {
 	[DB_DOMAINS] = "domains",
 	[DB_STICKY] = "sticky",
 	[DB_OUTBOX] = "outbox",
+	[DB_ALERTS] = "alerts",
+	[DB_ALERT_QUEUE] = "alert_queue",
+	[DB_ALERT_QUOTA] = "alert_quota",
 };
 
 /* Returns the LMDB name of a table. */

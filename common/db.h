@@ -27,6 +27,9 @@
  *   mapstate    uint16 port (big endian)      -> struct db_mapstate (db_mapstate.h)
  *   domains     "http:" or "https:" + domain  -> struct db_domain (db_vhost.h)
  *   sticky      client name "\n" mapping name -> struct db_sticky (db_vhost.h)
+ *   alerts      uint64 seq                    -> struct db_alert (db_alert.h, history)
+ *   alert_queue uint64 seq                    -> struct db_alert_out (webhooks to deliver)
+ *   alert_quota client name string            -> struct db_alert_quota (bytes today)
  *
  * A tcp mapping's key in mappings is its port; an http or https mapping
  * (no port of its own) is keyed "@" client_id "/" mapping name.
@@ -62,6 +65,9 @@ enum db_table {
 	DB_DOMAINS,
 	DB_STICKY,
 	DB_OUTBOX,
+	DB_ALERTS,
+	DB_ALERT_QUEUE,
+	DB_ALERT_QUOTA,
 	DB_NTABLES
 };
 

@@ -12,6 +12,7 @@
 #   lib/gotunnel/gotunnel-admin.so      (the launcher looks in ../lib/gotunnel)
 #   share/gotunnel/console/             (frontend/dist, when it was built)
 #   share/gotunnel/examples/*.ini       (the samples, always refreshed)
+#   share/gotunnel/examples/gotunnel-alerts.yml (Prometheus alerting rules)
 #   share/man/man{1,5,7,8}/
 #   $(SYSTEMDUNITDIR)/*.service         (default PREFIX/lib/systemd/system)
 #   $(SYSUSERSDIR)/gotunnel.conf        (default PREFIX/lib/sysusers.d)
@@ -72,6 +73,7 @@ install-files:
 	  chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
 	  mv -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; done
 	install -m 644 etc/systemd/gotunnel.sysusers $(DESTDIR)$(SYSUSERSDIR)/gotunnel.conf
+	install -m 644 etc/prometheus/gotunnel-alerts.yml $(DESTDIR)$(SHAREDIR)/examples/
 	@for c in $(CONFIGS); do \
 	  $(INSTALL_SED) etc/$$c > $(DESTDIR)$(SHAREDIR)/examples/$$c && \
 	  chmod 644 $(DESTDIR)$(SHAREDIR)/examples/$$c || exit 1; \
@@ -91,7 +93,7 @@ uninstall:
 	    $(DESTDIR)$(SBINDIR)/gotunnel-admin $(DESTDIR)$(UBINDIR)/gotunnel-client \
 	    $(DESTDIR)$(LIBGTDIR)/gotunnel-admin.so $(DESTDIR)$(SYSUSERSDIR)/gotunnel.conf
 	rm -rf $(DESTDIR)$(SHAREDIR)/console
-	rm -f $(addprefix $(DESTDIR)$(SHAREDIR)/examples/,$(CONFIGS)) \
+	rm -f $(addprefix $(DESTDIR)$(SHAREDIR)/examples/,$(CONFIGS) gotunnel-alerts.yml) \
 	    $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS))
 	@for m in $(MANPAGES); do s=$${m##*.}; \
 	  rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done

@@ -167,17 +167,18 @@ takeover(struct session *s, const char *old_id, int worker)
 	worker_send_mesh(worker, &mm, -1);
 }
 
-/* Handles one register message: checks, claims the port, publishes it. */
+/* Handles one register message: the token, then plugins, then the claim. */
 static void
 control_register(struct session *s, const struct msg *req)
 {
-	struct mapping	*map;
 	const char	*why;
 	int		 fatal;
-	uint16_t	 port = (uint16_t)req->remote_port;
 
 	if ((why = cred_register(s, req, &fatal)) != NULL) {
 		register_fail(s, req, why);
+		/* A wrong or withdrawn secret counts toward auth_failures. */
+		if (fatal && strcmp(why, "server database error") != 0)
+			authfail_report(s->addr);
 		/* A stranger is shown the door; a registered client keeps its others. */
 		if (fatal && !s->registered)
 			control_session_close(s, why);
@@ -186,6 +187,28 @@ control_register(struct session *s, const struct msg *req)
 	if (!s->registered && s->nmappings == 0)
 		snprintf(s->name, sizeof(s->name), "%s",
 		    req->name[0] ? req->name : "client");
+	/* Server plugins (plugin.c) may answer later; then it goes on below. */
+	if (!plugin_register(s, req))
+		control_register_plugged(s, req);
+}
+
+/* A plugin refused a register: fail it; a refused Login ends the session. */
+void
+control_register_refused(struct session *s, const struct msg *req,
+    const char *reason, int login)
+{
+	register_fail(s, req, reason);
+	if (login && !s->registered)
+		control_session_close(s, reason);
+}
+
+/* Handles a register the token and any plugins let through. */
+void
+control_register_plugged(struct session *s, const struct msg *req)
+{
+	struct mapping	*map;
+	uint16_t	 port = (uint16_t)req->remote_port;
+
 	if (MSG_HAS(req, F_PROTOCOL) && strcmp(req->protocol, "tcp") != 0 &&
 	    strcmp(req->protocol, "udp") != 0 && !vhost_is_type(req)) {
 		register_fail(s, req, "unsupported protocol");
@@ -519,6 +542,7 @@ control_session_close(struct session *s, const char *reason)
 	if (s->closing)
 		return;
 	s->closing = 1;
+	plugin_session_close(s);
 	log_info("client %s (%s) from %s disconnected: %s",
 	    s->name[0] ? s->name : "?", s->id, s->addr, reason);
 	tunnel_session_drop_data(s);

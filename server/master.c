@@ -73,6 +73,10 @@ master_ipc_read(evutil_socket_t fd, short what, void *arg)
 		ctlsock_kick_result(&m);
 	else if (n == sizeof(m) && m.type == IPC_CLAIM)
 		cluster_claim((int)((struct worker_slot *)arg - M->slots), &m);
+	else if (n == sizeof(m) && m.type == IPC_AUTH_FAILURE) {
+		m.reason[sizeof(m.reason) - 1] = '\0';
+		alert_rules_auth_failure(m.reason);
+	}
 }
 
 /* Sends a message to a worker slot; -1 if it is not running. */
@@ -241,6 +245,7 @@ master_tick(evutil_socket_t fd, short what, void *arg)
 		if (w->pid == 0 && w->respawn_at != 0 && w->respawn_at <= now)
 			spawn_worker(i);
 	}
+	alert_tick();
 	master_sync();
 	/* systemd's WatchdogSec: the master's loop is alive (no-op elsewhere). */
 	sd_notify(0, "WATCHDOG=1");
@@ -345,6 +350,7 @@ master_reload(char *err, size_t errlen)
 	for (int i = 0; i < M->nworkers; i++)
 		master_send_ipc(i, &m);
 	master_resize((int)nc.workers);
+	alert_reload();
 	log_info("configuration reloaded");
 	return 0;
 }
@@ -491,6 +497,7 @@ master_cleanup(void)
 			close(w->ipc_fd);
 		}
 	}
+	alert_stop();
 	db_clear_live(&M->db, "master stopped");
 	cluster_stop();
 	mdb_env_sync(M->db.env, 1);	/* NOSYNC environment: the last word on disk */
@@ -540,6 +547,7 @@ master_main(const char *conf_path, int verbose)
 	/* Rows left by a crash of a previous run are stale. */
 	db_clear_live(&M->db, "master restarted");
 	master_open_slots();
+	alert_start();
 	evsignal_assign(&M->ev_sigchld, M->base, SIGCHLD, master_sigchld, NULL);
 	evsignal_assign(&M->ev_sigterm, M->base, SIGTERM, master_sigterm, NULL);
 	evsignal_assign(&M->ev_sigint, M->base, SIGINT, master_sigterm, NULL);

@@ -44,6 +44,7 @@ enum ipc_type {
 				 * cluster-wide? (cluster mode) */
 	IPC_CLAIM_RESULT,	/* master -> worker: ok 1/0, reason */
 	IPC_CRED_KICK,		/* master -> worker: recheck credential client_id (its name) */
+	IPC_AUTH_FAILURE,	/* worker -> master: bad token from reason (an IP) */
 };
 
 struct ipc_msg {
@@ -181,6 +182,7 @@ struct session {
 	time_t			 last_rx;
 	int64_t			 connected_since;
 	int			 registered;	/* has a client record */
+	int			 plugin_login;	/* a Login plugin let it in (plugin.c) */
 	int			 closing;
 	uint64_t		 hist_seq;
 	struct mapping_list	 mappings;
@@ -295,6 +297,9 @@ void	control_register_claim(struct session *, const struct msg *,
 void	control_register_fail(struct session *, const struct msg *,
 	    const char *reason);
 const char *control_identity(const struct session *);
+void	control_register_plugged(struct session *, const struct msg *);
+void	control_register_refused(struct session *, const struct msg *,
+	    const char *reason, int login);
 
 /* tunnel.c */
 int	tunnel_mapping_listen(struct session *, struct mapping *, int fd);
@@ -436,6 +441,52 @@ int	master_send_ipc(int slot, const struct ipc_msg *);
 /* prune.c */
 void	prune_start(void);
 void	prune_stop(void);
+
+/* httpc.c */
+typedef void (*httpc_cb)(void *arg, int ok, long status, const char *err,
+	    const char *answer, size_t answer_len);
+int	httpc_init(struct event_base *);
+int	httpc_post(const char *url, const char *ca_file, const char *secret,
+	    const char *body, size_t len, long timeout_ms, httpc_cb, void *arg);
+int	httpc_room(void);
+void	httpc_free(void);
+
+/* alert.c */
+struct alert_detail {
+	int	n;
+	struct {
+		const char	*key;
+		const char	*str;		/* NULL: num */
+		long long	 num;
+	} f[4];
+};
+void	alert_start(void);
+void	alert_tick(void);
+void	alert_reload(void);
+void	alert_stop(void);
+void	alert_set(const struct alert_conf *, unsigned event, const char *key,
+	    int firing, const struct alert_detail *);
+int	alert_is_firing(const char *receiver, unsigned event, const char *key);
+void	alert_node_state(const char *node, int offline, const char *detail);
+
+/* alert_rules.c */
+void	alert_rules_start(void);
+void	alert_rules_eval(void);
+void	alert_rules_auth_failure(const char *ip);
+void	alert_rules_stop(void);
+
+/* plugin.c (worker) */
+void	plugin_start(void);
+void	plugin_reload(void);
+void	plugin_stop(void);
+int	plugin_register(struct session *, const struct msg *);
+void	plugin_session_close(struct session *);
+int	plugin_user_conn(struct mapping *, int fd,
+	    const struct sockaddr_storage *);
+void	plugin_mapping_free(struct mapping *);
+
+/* authfail.c (worker) */
+void	authfail_report(const char *addr);
 
 /* ctlsock.c */
 int	ctlsock_open(struct server_config *, struct event_base *);

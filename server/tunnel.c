@@ -361,7 +361,9 @@ mapping_accept(evutil_socket_t lfd, short what, void *arg)
 				log_warn("port %u: accept", map->remote_port);
 			return;
 		}
-		tunnel_pubconn_add(map, fd, (struct sockaddr *)&ss, NULL);
+		/* A NewUserConn plugin (plugin.c) lets it in later, or closes it. */
+		if (!plugin_user_conn(map, fd, &ss))
+			tunnel_pubconn_add(map, fd, (struct sockaddr *)&ss, NULL);
 	}
 }
 
@@ -392,6 +394,7 @@ tunnel_mapping_free(struct mapping *map)
 {
 	struct pubconn *pc;
 
+	plugin_mapping_free(map);
 	event_del(&map->ev_accept_retry);
 	if (map->fd != -1) {
 		event_del(&map->ev_accept);

@@ -457,6 +457,7 @@ worker_reload(void)
 		W->tls_ctx = NULL;
 	}
 	W->conf = nc;
+	plugin_reload();
 	log_set_level(nc.log_level);
 	crypto_generichash(W->token_hash, sizeof(W->token_hash),
 	    (const unsigned char *)nc.token, strlen(nc.token), NULL, 0);
@@ -644,6 +645,7 @@ worker_cleanup(void)
 		}
 	}
 	vhost_free();
+	plugin_stop();
 	relay_pipes_release_all();
 	SSL_CTX_free(W->tls_ctx);
 	net_linger_close_all();		/* peers slower than the exit */
@@ -725,6 +727,7 @@ worker_main(const char *conf_path, int index, int nworkers, const char *fds,
 	evsignal_assign(&W->ev_sigusr1, W->base, SIGUSR1, worker_signal, NULL);
 	evsignal_add(&W->ev_sigusr1, NULL);
 	vhost_init();
+	plugin_start();
 	flush_start();
 	wcluster_start();
 	cred_start();

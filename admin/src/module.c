@@ -109,6 +109,7 @@ static const struct route routes[] = {
 	{ HTTP_METHOD_POST, "/api/tokens", api_token_add, 0 },
 	{ HTTP_METHOD_DELETE, "/api/tokens/*", api_token_revoke, 0 },
 	{ HTTP_METHOD_POST, "/api/tokens/*/rotate", api_token_rotate, 0 },
+	{ HTTP_METHOD_GET, "/api/alerts", api_alerts, 0 },
 	{ HTTP_METHOD_GET, "/healthz", api_health, R_PUBLIC },
 	/* A Prometheus scraper's bearer token, or a console session. */
 	{ HTTP_METHOD_GET, "/metrics", api_metrics, R_BEARER },

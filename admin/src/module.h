@@ -109,6 +109,9 @@ int	 api_nodes(struct admin_ctx *);
 int	 cluster_clients(struct admin_ctx *);
 int	 cluster_client(struct admin_ctx *);
 
+/* api_alerts.c */
+int	 api_alerts(struct admin_ctx *);
+
 /* api_history.c */
 int	 api_sessions(struct admin_ctx *);
 int	 api_export(struct admin_ctx *);

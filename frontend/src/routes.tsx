@@ -12,6 +12,7 @@ const OverviewPage = lazy(() => import('./pages/Overview/OverviewPage'));
 const ClientsPage = lazy(() => import('./pages/Clients/ClientsPage'));
 const ClientDetailPage = lazy(() => import('./pages/ClientDetail/ClientDetailPage'));
 const SessionsPage = lazy(() => import('./pages/Sessions/SessionsPage'));
+const AlertsPage = lazy(() => import('./pages/Alerts/AlertsPage'));
 const AuditPage = lazy(() => import('./pages/Audit/AuditPage'));
 const NodesPage = lazy(() => import('./pages/Nodes/NodesPage'));
 const AdminSessionsPage = lazy(() => import('./pages/AdminSessions/AdminSessionsPage'));
@@ -50,6 +51,7 @@ export function AppRoutes() {
         <Route path="clients" element={<Page><ClientsPage /></Page>} />
         <Route path="clients/:id" element={<Page><ClientDetailPage /></Page>} />
         <Route path="sessions" element={<Page><SessionsPage /></Page>} />
+        <Route path="alerts" element={<Page><AlertsPage /></Page>} />
         <Route path="audit" element={<Page><AuditPage /></Page>} />
         <Route path="nodes" element={<Page><NodesPage /></Page>} />
         <Route path="admin-sessions" element={<Page><AdminSessionsPage /></Page>} />

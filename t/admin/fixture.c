@@ -9,6 +9,7 @@
  *   gtadmin-fixture DIR hist N          (N sessions + N conns, batched)
  *   gtadmin-fixture DIR stats MINUTES
  *   gtadmin-fixture DIR expire-websess  (every console session expires now)
+ *   gtadmin-fixture DIR alert RECEIVER EVENT KEY [resolved]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "db.h"
 #include "db_admin.h"
+#include "db_alert.h"
 
 /* Puts one record; exits on error. */
 static void
@@ -274,6 +276,30 @@ fx_expire(struct db *db)
 	return 0;
 }
 
+/* Records an alert episode as the master does (resolved at once if asked). */
+static int
+fx_alert(struct db *db, int argc, char **argv)
+{
+	struct db_alert	a;
+	uint64_t	seq;
+
+	if (argc != 3 && argc != 4)
+		return 1;
+	memset(&a, 0, sizeof(a));
+	a.version = DB_RECORD_VERSION;
+	db_strlcpy(a.receiver, argv[0], sizeof(a.receiver));
+	db_strlcpy(a.event, argv[1], sizeof(a.event));
+	db_strlcpy(a.key, argv[2], sizeof(a.key));
+	a.since = db_now() - 60;
+	db_strlcpy(a.detail, "{\"failures_last_minute\":42}", sizeof(a.detail));
+	if (db_alert_open(db, &a, &seq, NULL) != 0)
+		return 1;
+	if (argc == 4 && db_alert_close(db, seq, db_now(), NULL) != 0)
+		return 1;
+	printf("%llu\n", (unsigned long long)seq);
+	return 0;
+}
+
 /* Runs one fixture command against DIR. */
 int
 main(int argc, char **argv)
@@ -302,6 +328,8 @@ main(int argc, char **argv)
 		rc = fx_stats(&db, argc - 3, argv + 3);
 	else if (strcmp(argv[2], "expire-websess") == 0)
 		rc = fx_expire(&db);
+	else if (strcmp(argv[2], "alert") == 0)
+		rc = fx_alert(&db, argc - 3, argv + 3);
 	db_close(&db);
 	if (rc != 0)
 		fprintf(stderr, "gtadmin-fixture: %s failed\n", argv[2]);

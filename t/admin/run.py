@@ -955,7 +955,7 @@ STATE_CHANGING = [
 ]
 
 # Read-only endpoints every role may call.
-READS = ["/api/me", "/api/clients", "/api/mappings", "/api/sessions", "/api/audit",
+READS = ["/api/alerts", "/api/me", "/api/clients", "/api/mappings", "/api/sessions", "/api/audit",
          "/api/stats?range=1h", "/api/admin-sessions", "/api/sessions/export?format=csv",
          "/api/tokens"]
 
@@ -1226,6 +1226,34 @@ def test_audit_action_filter(a):
     for q in ("action=", "action=" + "x" * 40, "actions=login"):
         r = a.req("GET", "/api/audit?" + q, cookie=cookie)
         assert r.status == 400, (q, r.status)
+
+
+def test_alerts_api(a):
+    """GET /api/alerts: firing and past episodes, newest first, paged, filtered; viewers read it."""
+    for i in range(5):
+        args = ["alert", "ops", "auth_failures", "10.9.0.%d" % i] + (["resolved"] if i % 2 == 0 else [])
+        a.fixture(*args)
+    r = ctl_user(a, "add", "alert-viewer", "--role", "viewer", stdin="alertv-password\n")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    cookie, _ = a.login("alert-viewer", "alertv-password", source="127.0.4.10")
+    r = a.req("GET", "/api/alerts?per_page=500", cookie=cookie)
+    assert r.status == 200, (r.status, r.body)
+    j = r.json()
+    mine = [i for i in j["items"] if i["key"].startswith("10.9.0.")]
+    assert [i["key"] for i in mine] == ["10.9.0.%d" % i for i in (4, 3, 2, 1, 0)], mine
+    assert [i["state"] for i in mine] == ["resolved", "firing", "resolved", "firing", "resolved"]
+    it = mine[1]
+    assert it["alert"] == "auth_failures" and it["receiver"] == "ops" and it["end"] == 0
+    assert it["detail"] == {"failures_last_minute": 42} and it["since"] > 0, it
+    assert mine[0]["end"] >= mine[0]["since"] > 0
+    assert j["firing"] >= 2 and j["total"] >= 5
+    f = a.req("GET", "/api/alerts?state=firing&per_page=500", cookie=cookie).json()
+    assert all(i["state"] == "firing" for i in f["items"]) and f["total"] == j["firing"], f
+    p2 = a.req("GET", "/api/alerts?per_page=2&page=2", cookie=cookie).json()
+    assert [i["id"] for i in p2["items"]] == [i["id"] for i in j["items"][2:4]], p2
+    for q in ("state=bogus", "page=0", "colour=red"):
+        assert a.req("GET", "/api/alerts?" + q, cookie=cookie).status == 400, q
+    assert a.req("GET", "/api/alerts").status == 401
 
 
 # ---------------------------------------------------------------- real master + client
@@ -1740,7 +1768,7 @@ def main():
               test_history_filters_paging, test_export_matches_records,
               test_stats, test_settings_retention, test_events, test_static_and_traversal, test_ctl_user,
               test_ctl_user_tty, test_roles, test_totp_login, test_admin_sessions,
-              test_audit_action_filter, test_junk_requests, test_export_large_streams,
+              test_audit_action_filter, test_alerts_api, test_junk_requests, test_export_large_streams,
               test_no_worker_restart, test_tokens_api]
     alone = [test_config_check, test_fresh_data_dir, test_exit_status, test_tls_front_end,
              test_settings_fingerprint, test_real_master_client]

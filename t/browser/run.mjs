@@ -11,6 +11,7 @@
 import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +124,8 @@ async function setup() {
   ctx.secondPort = await freePort();
   ctx.credPort = await freePort();
   ctx.echoPort = await echoServer(env);
+  ctx.hooks = [];
+  ctx.hookPort = await hookServer(ctx.hooks);
   ctx.conf = join(env.dir, 'gotunnel.ini');
   ctx.token = 'tok-' + Math.random().toString(36).slice(2);
   writeIni(ctx.conf, [
@@ -142,6 +145,7 @@ async function setup() {
       },
     ],
     ['admin', { bind_addr: LOCAL, bind_port: ctx.adminPort, assets: DIST, session_ttl: '1h' }],
+    ['alert.console', { webhook_url: `http://${LOCAL}:${ctx.hookPort}/hook`, events: 'auth_failures', auth_failures_per_min: 2 }],
   ]);
 
   ctx.master = env.start('master', [MASTER, '-c', ctx.conf]);
@@ -168,6 +172,41 @@ async function setup() {
     const r = await echoThrough(env, ctx.demoPort, `hello through the tunnel ${i}\n`.repeat(200));
     assert(r.echoed, 'the tunnel did not echo what was sent');
   }
+}
+
+/** A webhook receiver on a free port: pushes each POSTed JSON body to list. */
+async function hookServer(list) {
+  const port = await freePort();
+  const srv = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        list.push(JSON.parse(Buffer.concat(chunks).toString()));
+      } catch {
+        list.push({ unparsable: true });
+      }
+      res.writeHead(200, { 'Content-Length': 0 });
+      res.end();
+    });
+  });
+  await new Promise((ok) => srv.listen(port, LOCAL, ok));
+  srv.unref();
+  return port;
+}
+
+/** Sends one register with a wrong token and waits until the master closes. */
+function badRegister(port) {
+  return new Promise((ok) => {
+    const body = Buffer.from(JSON.stringify({ type: 'register', token: 'wrong', name: 'intruder', local_port: 22, remote_port: 0, protocol: 'tcp' }));
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(body.length);
+    const s = net.connect(port, LOCAL, () => s.write(Buffer.concat([len, body])));
+    s.on('data', () => undefined);
+    s.on('close', ok);
+    s.on('error', ok);
+    s.setTimeout(5000, () => s.destroy());
+  });
 }
 
 /** Starts a gotunnel-client with one mapping "ssh" to the echo server. */
@@ -541,6 +580,19 @@ async function main() {
     if (ctx.failedLogin) assert(text.includes('failed'), `audit lacks the failed login: ${text.slice(0, 400)}`);
     if (ctx.kicked) assert(text.includes('disconnect'), `audit lacks the disconnect: ${text.slice(0, 400)}`);
     await shot(page, 'audit.png');
+  });
+
+  await test('alerts page shows the alert a burst of bad tokens raised', async () => {
+    for (let i = 0; i < 4; i++) await badRegister(ctx.masterPort);
+    await waitUntil(async () => ctx.hooks.some((h) => h.alert === 'auth_failures' && h.state === 'firing'), 15000, 'the firing webhook', 200);
+    await page.goto(ctx.base + '/');
+    await page.locator('[data-testid=nav-menu]').getByText('Alerts', { exact: true }).click();
+    await page.waitForURL((u) => u.pathname === '/alerts');
+    await page.waitForSelector('[data-testid=alerts-table] .ant-table-row');
+    const text = await page.locator('[data-testid=alerts-table]').innerText();
+    assert(text.includes('Auth failures') && text.includes('127.0.0.1') && text.includes('firing'), `alerts page: ${text.slice(0, 400)}`);
+    assert((await page.locator('[data-testid=alerts-firing]').innerText()).includes('1 firing'), 'no firing count');
+    await shot(page, 'alerts.png');
   });
 
   await test('a viewer with two-factor login sees no disconnect button', async () => {

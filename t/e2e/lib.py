@@ -471,6 +471,7 @@ class Master:
         }
         self.cfg.update(env.master_defaults)
         self.cfg.update(overrides)
+        self.sections = []          # more (name, dict) after [common], e.g. [alert.ops]
         self.proc = None
 
     @property
@@ -482,7 +483,7 @@ class Master:
         return self.cfg["token"]
 
     def write(self):
-        write_ini(self.conf, [("common", self.cfg)])
+        write_ini(self.conf, [("common", self.cfg)] + list(self.sections))
 
     def start(self, timeout=30, retries=3):
         """Start and wait until all workers run and the control port answers."""

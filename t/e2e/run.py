@@ -120,6 +120,8 @@ def run_all(src, filters, keep):
     import test_tokens  # noqa: F401
     import test_udp  # noqa: F401
     import test_heartbeat  # noqa: F401
+    import test_alerts  # noqa: F401
+    import test_plugins  # noqa: F401
     passed = failed = 0
     t0 = time.monotonic()
     for name, fn, limit in lib.TESTS:

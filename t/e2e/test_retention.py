@@ -142,14 +142,17 @@ def records(master):
 
 
 def burst(port, n, src, threads=8, rate=None, payload=b"retention!"):
-    """n echo round trips through the tunnel from source address src, at
-    most rate per second when given (a steady load, as in production)."""
+    """n echo round trips through the tunnel from source address src (or a
+    list of them, one per thread in turn: a loopback source address has only
+    ~28,000 ephemeral ports, which TIME_WAIT holds for a minute), at most
+    rate per second when given (a steady load, as in production)."""
+    srcs = [src] if isinstance(src, str) else list(src)
     errors = []
     left = [n]
     lock = threading.Lock()
     slot = [time.monotonic()]
 
-    def worker():
+    def worker(src):
         while True:
             with lock:
                 if left[0] == 0 or errors:
@@ -173,7 +176,8 @@ def burst(port, n, src, threads=8, rate=None, payload=b"retention!"):
                 with lock:
                     errors.append(repr(e))
                 return
-    ts = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    ts = [threading.Thread(target=worker, args=(srcs[i % len(srcs)],), daemon=True)
+          for i in range(threads)]
     for t in ts:
         t.start()
     for t in ts:
@@ -392,7 +396,8 @@ def test_retention_churn_file_size(env):
     t0 = time.monotonic()
     for upto in (5000, 10000, 15000, 20000):
         # A steady 400/s (the master's pruning keeps up within a second).
-        burst(port, upto - done, "127.0.0.31", threads=8, rate=400)
+        burst(port, upto - done, ["127.0.0.%d" % (31 + i) for i in range(8)], threads=8,
+              rate=400)
         done = upto
         wait_until(settled, 30, "history to come back to the cap after %d connections" % upto)
         sizes[upto] = os.stat(data).st_size

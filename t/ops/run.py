@@ -186,6 +186,7 @@ def test_install_tree():
                 "usr/lib/sysusers.d/gotunnel.conf": 0o644,
                 "usr/share/gotunnel/examples/gotunnel.ini": 0o644,
                 "usr/share/gotunnel/examples/gotunnel-client.ini": 0o644,
+                "usr/share/gotunnel/examples/gotunnel-alerts.yml": 0o644,
                 "etc/gotunnel/gotunnel.ini": 0o640,
                 "etc/gotunnel/gotunnel-client.ini": 0o640}
         for u in UNITS:
@@ -1102,10 +1103,40 @@ def test_parser_rejects():
     parse_exposition(ok)
 
 
+def test_prometheus_rules():
+    """etc/prometheus/gotunnel-alerts.yml: promtool check rules and its unit
+    tests pass, and every metric it names is one a real master exports."""
+    promtool = shutil.which("promtool")
+    check(promtool is not None, "promtool is missing (Debian's prometheus package, make deps)")
+    rules = os.path.join(ROOT, "etc", "prometheus", "gotunnel-alerts.yml")
+    p = subprocess.run([promtool, "check", "rules", rules], capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0 and "SUCCESS: 5 rules found" in p.stdout,
+          "promtool check rules: %s%s" % (p.stdout, p.stderr))
+    p = subprocess.run([promtool, "test", "rules", "gotunnel-alerts.test.yml"], capture_output=True,
+                       text=True, timeout=60, cwd=os.path.join(ROOT, "t", "ops"))
+    check(p.returncode == 0 and "SUCCESS" in p.stdout, "promtool test rules: %s%s" % (p.stdout, p.stderr))
+    with open(rules) as f:
+        names = set(re.findall(r"\b(gotunnel_[a-z_]+)\b", f.read()))
+    env = Env("promrules")
+    echo = None
+    try:
+        conf, bind, remote, echo, master = start_tunnel(env, lambda r: str(r))
+        r = ctl(conf, "stats")
+        check(r.returncode == 0, "gotunnelctl stats: %s" % r.stderr)
+        fam = parse_exposition(r.stdout)
+        missing = sorted(n for n in names if n not in fam)
+        check(not missing, "rules use metrics the master does not export: %s" % missing)
+    finally:
+        if echo is not None:
+            echo.close()
+        env.close()
+
+
 # ---------------------------------------------------------------- main
 
 TESTS = [test_units_static, test_parser_rejects, test_install_tree, test_units_verify,
-         test_hardened_start, test_reload_under_traffic, test_metrics, test_admin_metrics]
+         test_hardened_start, test_reload_under_traffic, test_metrics, test_admin_metrics,
+         test_prometheus_rules]
 
 
 def main():

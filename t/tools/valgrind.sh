@@ -13,7 +13,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ctl=$(free_port); svc=$(free_port); pub=$(free_port); usvc=$(free_port); upub=$(free_port)
+ctl=$(free_port); svc=$(free_port); pub=$(free_port); usvc=$(free_port); upub=$(free_port); hook=$(free_port)
 # TLS on (the client pins the certificate), clear text allowed too so the
 # raw bad-frame and bad-token checks below still reach the parser.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -31,6 +31,12 @@ data_dir = $tmp/data
 tls_cert_file = $tmp/cert.pem
 tls_key_file = $tmp/key.pem
 allow_plaintext = true
+; Two bad tokens raise an alert; its webhook (nobody listens) is retried:
+; libcurl on the master's loop runs under valgrind too.
+[alert.vg]
+webhook_url = http://127.0.0.1:$hook/hook
+events = auth_failures
+auth_failures_per_min = 1
 CONF
 # The client uses a per-client credential and a source ACL: those paths too.
 secret=$("$bin/gotunnelctl" -c "$tmp/s.ini" token add vg --ports "$pub,$upub" --allow 127.0.0.0/8 | tail -n 1)
@@ -119,11 +125,13 @@ check $? "UDP datagrams up to 65,507 bytes from two sources echoed whole under v
 # A bad frame and a bad token exercise the error paths.
 python3 - "$ctl" <<'PY'
 import socket, struct, sys
-for payload in (b'{bad', b'{"type":"register","local_port":1,"token":"nope"}'):
+for payload in (b'{bad', b'{"type":"register","local_port":1,"token":"nope"}',
+                b'{"type":"register","local_port":1,"token":"nope"}'):
     s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
     s.sendall(struct.pack(">I", len(payload)) + payload); s.recv(1000); s.close()
 PY
-sleep 1.5
+for _ in $(seq 1 20); do grep -q "alert to vg failed" "$tmp/master.log" && break; sleep 0.5; done
+grep -q "alert to vg failed" "$tmp/master.log"; check $? "an alert webhook was tried (and failed) under valgrind"
 kill -TERM "$cpid"; wait "$cpid"; check $? "client exits cleanly, no leaks or errors"
 kill -TERM "$mpid"; wait "$mpid"; check $? "master exits cleanly, no leaks or errors"
 for f in "$tmp"/vg-*.log; do

@@ -39,6 +39,7 @@ main(void)
 	add_suite(&sr, suite_cidr);
 	add_suite(&sr, suite_db_token);
 	add_suite(&sr, suite_udprec);
+	add_suite(&sr, suite_alert);
 	if (sr == NULL)
 		return 1;
 	srunner_run_all(sr, CK_NORMAL);

@@ -23,5 +23,6 @@ Suite	*suite_db_vhost(void) __attribute__((weak));	/* domain claims, sticky port
 Suite	*suite_cidr(void) __attribute__((weak));
 Suite	*suite_db_token(void) __attribute__((weak));	/* per-client credentials */
 Suite	*suite_udprec(void) __attribute__((weak));	/* UDP datagram records */
+Suite	*suite_alert(void) __attribute__((weak));	/* alert config and tables */
 
 #endif

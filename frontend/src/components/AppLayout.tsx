@@ -5,6 +5,7 @@ import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { Button, Drawer, Dropdown, Grid, Layout, Menu, Space, Typography } from 'antd';
 import {
   ApiOutlined,
+  AlertOutlined,
   AuditOutlined,
   ClusterOutlined,
   DashboardOutlined,
@@ -59,6 +60,7 @@ export function AppLayout() {
     { key: '/', icon: <DashboardOutlined />, label: <Link to="/">{t('nav.overview')}</Link> },
     { key: '/clients', icon: <ApiOutlined />, label: <Link to="/clients">{t('nav.clients')}</Link> },
     { key: '/sessions', icon: <HistoryOutlined />, label: <Link to="/sessions">{t('nav.sessions')}</Link> },
+    { key: '/alerts', icon: <AlertOutlined />, label: <Link to="/alerts">{t('nav.alerts')}</Link> },
     { key: '/credentials', icon: <KeyOutlined />, label: <Link to="/credentials">{t('nav.credentials')}</Link> },
     { key: '/audit', icon: <AuditOutlined />, label: <Link to="/audit">{t('nav.audit')}</Link> },
     // Only a master in cluster mode has nodes (/api/nodes answers).

@@ -73,7 +73,7 @@ export function LocationProbe() {
  * hub and a signed-in user of role (default: viewer, the least). */
 export function renderPage(
   element: ReactNode,
-  opts: { path?: string; route?: string; hub?: EventsHub; role?: Role } = {},
+  opts: { path?: string; route?: string; hub?: EventsHub; role?: Role; lang?: 'en' | 'zh' } = {},
 ) {
   const hub = opts.hub ?? fakeHub();
   const auth = {
@@ -85,7 +85,7 @@ export function renderPage(
     expire: () => undefined,
   };
   return render(
-    <I18nProvider lang="en">
+    <I18nProvider lang={opts.lang ?? 'en'}>
       <AntApp>
         <AuthContext.Provider value={auth}>
           <EventsContext.Provider value={hub}>

@@ -272,3 +272,21 @@ export interface ClusterNode {
   connections: number;
   version: string;
 }
+
+export type AlertState = '' | 'firing' | 'resolved';
+
+/** One alert episode (GET /api/alerts): end is 0 while it fires. */
+export interface AlertItem {
+  id: string;
+  receiver: string;
+  alert: 'client_offline' | 'traffic_quota' | 'auth_failures' | 'node_offline' | string;
+  key: string;
+  state: 'firing' | 'resolved';
+  since: number;
+  end: number;
+  detail: Record<string, string | number>;
+}
+
+export interface AlertPage extends Page<AlertItem> {
+  firing: number;
+}
