@@ -158,6 +158,18 @@ def release_ports():
             pass
 
 
+def _bindable_anywhere(p):
+    """True if no socket on any local address (TIME_WAIT ones too) holds port p."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("0.0.0.0", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def free_port(host=LOCAL):
     """A TCP port that was free a moment ago and that no run of this suite holds."""
     for _ in range(200):
@@ -167,6 +179,11 @@ def free_port(host=LOCAL):
             p = s.getsockname()[1]
         finally:
             s.close()
+        # Free on host is not enough: a TIME_WAIT left by a test that bound
+        # its client sockets to 127.0.0.12 (say) keeps a master on that
+        # address from listening there.  The wildcard conflicts with them all.
+        if not _bindable_anywhere(p):
+            continue
         with _port_lock:
             if p in _handed_out or not _claim_port(p):
                 continue

@@ -264,11 +264,13 @@ def test_retention_record_cap(env):
     check(audit0 >= 1, "no audit entry for the login")
     watch = ExportWatch(a)
     try:
-        burst(port, 300, "127.0.0.11")          # the oldest: must go
+        # Sources of their own (never 127.0.0.11-13, where test_multi's
+        # masters listen: a TIME_WAIT there would block their public ports).
+        burst(port, 300, "127.0.0.41")          # the oldest: must go
         time.sleep(1.5)                          # flushed before the next ones
-        burst(port, 400, "127.0.0.12")
+        burst(port, 400, "127.0.0.42")
         time.sleep(1.5)
-        burst(port, 100, "127.0.0.13")          # the newest: must stay
+        burst(port, 100, "127.0.0.43")          # the newest: must stay
         t_end = time.monotonic()
         # Within 10 s of the last connection: all 800 written, at most the
         # cap kept (800 connections + 1 session - 500 = 301 pruned).
@@ -284,10 +286,10 @@ def test_retention_record_cap(env):
         ids = [int(i["id"]) for i in items]
         check(ids == sorted(set(ids), reverse=True), "paging returned duplicates or disorder")
         by = peers_by_src(items)
-        check("127.0.0.11" not in by, "%d of the oldest connections are still kept" %
-              len(by.get("127.0.0.11", [])))
-        check(len(by.get("127.0.0.13", [])) == 100, "only %d of the newest 100 connections kept" %
-              len(by.get("127.0.0.13", [])))
+        check("127.0.0.41" not in by, "%d of the oldest connections are still kept" %
+              len(by.get("127.0.0.41", [])))
+        check(len(by.get("127.0.0.43", [])) == 100, "only %d of the newest 100 connections kept" %
+              len(by.get("127.0.0.43", [])))
         sess = a.get("/api/sessions?kind=sessions&per_page=1")["total"]
         check(sess + len(items) <= 500, "sessions %d + connections %d > 500" % (sess, len(items)))
     finally:
