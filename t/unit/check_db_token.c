@@ -19,23 +19,14 @@ static struct db	db;
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_db_token.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	ck_assert_int_eq(db_open(&db, tmpdir, 0), 0);
+	dbfix_open(&db, tmpdir, sizeof(tmpdir), "check_db_token");
 }
 
 /* Removes the environment. */
 static void
 teardown(void)
 {
-	char	path[128];
-
-	db_close(&db);
-	snprintf(path, sizeof(path), "%s/data.mdb", tmpdir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", tmpdir);
-	unlink(path);
-	rmdir(tmpdir);
+	dbfix_close(&db, tmpdir);
 }
 
 /* Looks a secret up: 0 found (record in out), 1 not. */

@@ -27,10 +27,7 @@ static uint16_t		busy_port;	/* the fake bind refuses this one */
 static void
 setup(void)
 {
-	log_init("check_db_vhost", LOG_LVL_ERROR);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_dbv.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	ck_assert_int_eq(db_open(&db, tmpdir, 0), 0);
+	dbfix_open(&db, tmpdir, sizeof(tmpdir), "check_dbv");
 	busy_port = 0;
 }
 
@@ -38,14 +35,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char path[128];
-
-	db_close(&db);
-	snprintf(path, sizeof(path), "%s/data.mdb", tmpdir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", tmpdir);
-	unlink(path);
-	rmdir(tmpdir);
+	dbfix_close(&db, tmpdir);
 }
 
 /* Stands in for binding a public port. */

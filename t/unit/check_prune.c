@@ -27,26 +27,14 @@ static struct db	db;
 static void
 setup(void)
 {
-	log_init("check_prune", LOG_LVL_ERROR);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_prune.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	ck_assert_int_eq(db_open(&db, tmpdir, 0), 0);
+	dbfix_open(&db, tmpdir, sizeof(tmpdir), "check_prune");
 }
 
 /* Closes and removes the environment. */
 static void
 teardown(void)
 {
-	char path[128];
-
-	db_close(&db);
-	snprintf(path, sizeof(path), "%s/data.mdb", tmpdir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", tmpdir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/t.ini", tmpdir);
-	unlink(path);
-	rmdir(tmpdir);
+	dbfix_close(&db, tmpdir);
 }
 
 /* Appends n connection records of client id, started at start + i. */

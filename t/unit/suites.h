@@ -25,4 +25,9 @@ Suite	*suite_db_token(void) __attribute__((weak));	/* per-client credentials */
 Suite	*suite_udprec(void) __attribute__((weak));	/* UDP datagram records */
 Suite	*suite_alert(void) __attribute__((weak));	/* alert config and tables */
 
+struct db;
+/* The LMDB fixture of the table tests (dbfix.c). */
+void	 dbfix_open(struct db *, char *, size_t, const char *);
+void	 dbfix_close(struct db *, const char *);
+
 #endif
