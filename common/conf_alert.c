@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,7 @@
 #define MIN_RETRY_FOR		600	/* the floor: ten minutes */
 #define DEFAULT_RETRY_INTERVAL	60
 
-static const struct {
-	const char	*name;
-	unsigned	 bit;
-} alert_events[] = {
+static const struct conf_word alert_events[] = {
 	{ "client_offline", ALERT_CLIENT_OFFLINE },
 	{ "traffic_quota", ALERT_TRAFFIC_QUOTA },
 	{ "auth_failures", ALERT_AUTH_FAILURES },
@@ -94,28 +92,8 @@ conf_alert_glob_match(const char *patterns, const char *name)
 static int
 conf_alert_events(const char *s, unsigned *out, char *bad, size_t badlen)
 {
-	char	 word[32];
-	size_t	 n, i;
-
-	*out = 0;
-	while (*s != '\0') {
-		s += strspn(s, " \t,");
-		if (*s == '\0')
-			break;
-		n = strcspn(s, " \t,");
-		snprintf(word, sizeof(word), "%.*s", (int)n, s);
-		for (i = 0; i < sizeof(alert_events) / sizeof(alert_events[0]); i++)
-			if (n == strlen(alert_events[i].name) &&
-			    strncmp(s, alert_events[i].name, n) == 0)
-				break;
-		if (i == sizeof(alert_events) / sizeof(alert_events[0])) {
-			snprintf(bad, badlen, "%s", word);
-			return -1;
-		}
-		*out |= alert_events[i].bit;
-		s += n;
-	}
-	return *out == 0 ? -1 : 0;
+	return conf_parse_words(s, alert_events, sizeof(alert_events) /
+	    sizeof(alert_events[0]), out, bad, badlen);
 }
 
 /* Finds or adds the receiver of [alert.NAME]; NULL with a message in ctx. */
@@ -123,31 +101,20 @@ static struct alert_conf *
 conf_alert_get(struct conf_ctx *ctx, struct server_config *c, const char *name)
 {
 	struct alert_conf	*a;
-	size_t			 n = strlen(name);
+	int			 fresh;
 
-	if (n == 0 || n >= sizeof(a->name) ||
-	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789_-") != n) {
-		snprintf(ctx->msg, sizeof(ctx->msg), "[alert.%s]: the name must "
-		    "be 1-31 letters, digits, '_' or '-'", name);
-		return NULL;
+	/* name is the struct's first member, as conf_named_slot() wants. */
+	_Static_assert(offsetof(struct alert_conf, name) == 0 &&
+	    sizeof(a->name) == 32, "alert_conf starts with char name[32]");
+	a = conf_named_slot(ctx, "alert", name, c->alerts, sizeof(*a),
+	    &c->nalerts, CONF_MAX_ALERTS, &fresh);
+	if (a != NULL && fresh) {
+		a->offline_for = DEFAULT_OFFLINE_FOR;
+		snprintf(a->clients, sizeof(a->clients), "*");
+		a->auth_failures_per_min = DEFAULT_AUTH_PER_MIN;
+		a->retry_for = DEFAULT_RETRY_FOR;
+		a->retry_interval = DEFAULT_RETRY_INTERVAL;
 	}
-	for (int i = 0; i < c->nalerts; i++)
-		if (strcmp(c->alerts[i].name, name) == 0)
-			return &c->alerts[i];
-	if (c->nalerts == CONF_MAX_ALERTS) {
-		snprintf(ctx->msg, sizeof(ctx->msg), "too many [alert.NAME] "
-		    "sections (limit %d)", CONF_MAX_ALERTS);
-		return NULL;
-	}
-	a = &c->alerts[c->nalerts++];
-	memset(a, 0, sizeof(*a));
-	snprintf(a->name, sizeof(a->name), "%s", name);
-	a->offline_for = DEFAULT_OFFLINE_FOR;
-	snprintf(a->clients, sizeof(a->clients), "*");
-	a->auth_failures_per_min = DEFAULT_AUTH_PER_MIN;
-	a->retry_for = DEFAULT_RETRY_FOR;
-	a->retry_interval = DEFAULT_RETRY_INTERVAL;
 	return a;
 }
 

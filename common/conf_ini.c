@@ -206,3 +206,70 @@ conf_parse_ip(const char *s)
 
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
+
+/*
+ * Parses "a, b c" against words into their bits; -1 with the unknown word
+ * in bad, or when the list is empty.
+ */
+int
+conf_parse_words(const char *s, const struct conf_word *words, size_t nwords,
+    unsigned *out, char *bad, size_t badlen)
+{
+	size_t n, i;
+
+	*out = 0;
+	while (*s != '\0') {
+		s += strspn(s, " \t,");
+		if (*s == '\0')
+			break;
+		n = strcspn(s, " \t,");
+		for (i = 0; i < nwords; i++)
+			if (n == strlen(words[i].name) &&
+			    strncmp(s, words[i].name, n) == 0)
+				break;
+		if (i == nwords) {
+			snprintf(bad, badlen, "%.*s", (int)n, s);
+			return -1;
+		}
+		*out |= words[i].bit;
+		s += n;
+	}
+	return *out == 0 ? -1 : 0;
+}
+
+/*
+ * Finds or adds the slot of a [KIND.NAME] section in an array of structs
+ * that each begin with char name[32]; a new slot is zeroed, named and
+ * flagged in *fresh (for its defaults).  NULL with a message in ctx.
+ */
+void *
+conf_named_slot(struct conf_ctx *ctx, const char *kind, const char *name,
+    void *slots, size_t slot_size, int *count, int max, int *fresh)
+{
+	char	*slot;
+	size_t	 n = strlen(name);
+
+	*fresh = 0;
+	if (n == 0 || n >= 32 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_-") != n) {
+		snprintf(ctx->msg, sizeof(ctx->msg), "[%s.%s]: the name must "
+		    "be 1-31 letters, digits, '_' or '-'", kind, name);
+		return NULL;
+	}
+	for (int i = 0; i < *count; i++) {
+		slot = (char *)slots + (size_t)i * slot_size;
+		if (strcmp(slot, name) == 0)
+			return slot;
+	}
+	if (*count == max) {
+		snprintf(ctx->msg, sizeof(ctx->msg), "too many [%s.NAME] "
+		    "sections (limit %d)", kind, max);
+		return NULL;
+	}
+	slot = (char *)slots + (size_t)(*count)++ * slot_size;
+	memset(slot, 0, slot_size);
+	snprintf(slot, 32, "%s", name);
+	*fresh = 1;
+	return slot;
+}

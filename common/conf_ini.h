@@ -23,6 +23,12 @@ struct conf_ctx {
 	const char	*path;
 };
 
+/* One word of a comma-separated list and the bit it stands for. */
+struct conf_word {
+	const char	*name;
+	unsigned	 bit;
+};
+
 int	conf_ini_parse(const char *path, conf_key_fn, void *user, char *err,
 	    size_t errlen);
 int	conf_parse_int(const char *, long min, long max, long *out);
@@ -30,5 +36,9 @@ int	conf_parse_bool(const char *, int *out);
 int	conf_parse_duration(const char *, long *seconds);
 int	conf_parse_ip(const char *);
 int	conf_parse_bandwidth(const char *, int64_t *bytes);
+int	conf_parse_words(const char *, const struct conf_word *, size_t,
+	    unsigned *out, char *bad, size_t badlen);
+void	*conf_named_slot(struct conf_ctx *, const char *kind, const char *name,
+	    void *slots, size_t slot_size, int *count, int max, int *fresh);
 
 #endif

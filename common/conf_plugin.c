@@ -3,6 +3,7 @@
  * conf_plugin.c: the [plugin.NAME] sections of gotunnel.ini: HTTP server
  * plugins that speak frp's server-plugin protocol (addr, path, ops, timeout).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,10 +12,7 @@
 
 #define DEFAULT_TIMEOUT	3
 
-static const struct {
-	const char	*name;
-	unsigned	 bit;
-} plugin_ops[] = {
+static const struct conf_word plugin_ops[] = {
 	{ "Login", PLUGIN_LOGIN },
 	{ "NewProxy", PLUGIN_NEW_PROXY },
 	{ "CloseProxy", PLUGIN_CLOSE_PROXY },
@@ -35,26 +33,8 @@ conf_plugin_op_name(unsigned op)
 static int
 conf_plugin_ops(const char *s, unsigned *out, char *bad, size_t badlen)
 {
-	size_t n, i;
-
-	*out = 0;
-	while (*s != '\0') {
-		s += strspn(s, " \t,");
-		if (*s == '\0')
-			break;
-		n = strcspn(s, " \t,");
-		for (i = 0; i < sizeof(plugin_ops) / sizeof(plugin_ops[0]); i++)
-			if (n == strlen(plugin_ops[i].name) &&
-			    strncmp(s, plugin_ops[i].name, n) == 0)
-				break;
-		if (i == sizeof(plugin_ops) / sizeof(plugin_ops[0])) {
-			snprintf(bad, badlen, "%.*s", (int)n, s);
-			return -1;
-		}
-		*out |= plugin_ops[i].bit;
-		s += n;
-	}
-	return *out == 0 ? -1 : 0;
+	return conf_parse_words(s, plugin_ops, sizeof(plugin_ops) /
+	    sizeof(plugin_ops[0]), out, bad, badlen);
 }
 
 /* Finds or adds the plugin of [plugin.NAME]; NULL with a message in ctx. */
@@ -62,27 +42,15 @@ static struct plugin_conf *
 conf_plugin_get(struct conf_ctx *ctx, struct server_config *c, const char *name)
 {
 	struct plugin_conf	*p;
-	size_t			 n = strlen(name);
+	int			 fresh;
 
-	if (n == 0 || n >= sizeof(p->name) ||
-	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789_-") != n) {
-		snprintf(ctx->msg, sizeof(ctx->msg), "[plugin.%s]: the name must "
-		    "be 1-31 letters, digits, '_' or '-'", name);
-		return NULL;
-	}
-	for (int i = 0; i < c->nplugins; i++)
-		if (strcmp(c->plugins[i].name, name) == 0)
-			return &c->plugins[i];
-	if (c->nplugins == CONF_MAX_PLUGINS) {
-		snprintf(ctx->msg, sizeof(ctx->msg), "too many [plugin.NAME] "
-		    "sections (limit %d)", CONF_MAX_PLUGINS);
-		return NULL;
-	}
-	p = &c->plugins[c->nplugins++];
-	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->timeout = DEFAULT_TIMEOUT;
+	/* name is the struct's first member, as conf_named_slot() wants. */
+	_Static_assert(offsetof(struct plugin_conf, name) == 0 &&
+	    sizeof(p->name) == 32, "plugin_conf starts with char name[32]");
+	p = conf_named_slot(ctx, "plugin", name, c->plugins, sizeof(*p),
+	    &c->nplugins, CONF_MAX_PLUGINS, &fresh);
+	if (p != NULL && fresh)
+		p->timeout = DEFAULT_TIMEOUT;
 	return p;
 }
 
