@@ -15,10 +15,7 @@ Needs root (initdb runs as postgres) and postgresql-15; ends with
 """
 
 import argparse
-import hashlib
-import hmac
 import http.client
-import http.server
 import json
 import os
 import selectors
@@ -28,12 +25,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import lib  # noqa: E402
+from test_alerts import Receiver  # noqa: E402 - the e2e suite's webhook receiver
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
@@ -184,51 +181,6 @@ def session_end(s, timeout=10):
         return None
     except (EOFError, OSError):
         return "closed"
-
-
-class HookReceiver:
-    """A webhook receiver (node_offline alerts) on 127.0.0.1, in a thread."""
-
-    SECRET = "cluster-hook-secret"
-
-    def __init__(self):
-        self.got = []
-        self.lock = threading.Lock()
-        rec = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n) if 0 < n < 65536 else b""
-                with rec.lock:
-                    rec.got.append((self.headers.get("X-Gotunnel-Signature", ""), body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", lib.free_port()), H)
-        self.url = "http://127.0.0.1:%d/hook" % self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def alerts(self, alert, key):
-        """The bodies received for (alert, key), each signature checked."""
-        with self.lock:
-            got = list(self.got)
-        out = []
-        for sig, body in got:
-            want = "sha256=" + hmac.new(self.SECRET.encode(), body, hashlib.sha256).hexdigest()
-            lib.check(hmac.compare_digest(sig, want), "bad signature on %r" % body)
-            a = json.loads(body)
-            if a.get("alert") == alert and a.get("key") == key:
-                out.append(a)
-        return out
-
-    def close(self):
-        self.srv.shutdown()
-        self.srv.server_close()
 
 
 class AdminOf:
@@ -646,12 +598,13 @@ class Suite:
         # Every node gets the same [alert.hook]; kill -9 of m2: one firing
         # for key m2 (sent by m1, the online node with the smallest name),
         # and one resolved after its restart.
-        hook = HookReceiver()
+        secret = "cluster-hook-secret"
+        hook = Receiver().start()
         try:
             for n in self.nodes:
                 with open(n.conf, "a") as f:
                     f.write("\n[alert.hook]\nwebhook_url = %s\nsecret = %s\nevents = node_offline\n"
-                            "retry_interval = 1s\n" % (hook.url, HookReceiver.SECRET))
+                            "retry_interval = 1s\n" % (hook.url, secret))
                 rc, _, err = n.ctl("reload")
                 lib.check(rc == 0, "reload of %s: %s" % (n.name, err))
             victim = self.nodes[1]
@@ -661,23 +614,23 @@ class Suite:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            got = lib.wait_until(lambda: hook.alerts("node_offline", "m2"), NODE_TIMEOUT + 20,
-                                 "node_offline firing for m2")
+            lib.wait_until(lambda: hook.episode("node_offline", "m2", secret), NODE_TIMEOUT + 20,
+                           "node_offline firing for m2")
             print("     node_offline firing for m2 %.1fs after kill -9" % (time.monotonic() - t0))
-            a = got[0]
-            lib.check(a["state"] == "firing" and set(a) == {"alert", "state", "key", "since", "time",
-                                                             "detail"}, "firing: %r" % a)
+            a = [x for x in hook.alerts(secret) if x["alert"] == "node_offline"][0]
+            lib.check(a["state"] == "firing" and a["key"] == "m2" and
+                      set(a) == {"alert", "state", "key", "since", "time", "detail"}, "firing: %r" % a)
             victim.start()
-            lib.wait_until(lambda: len(hook.alerts("node_offline", "m2")) >= 2, 30,
+            lib.wait_until(lambda: len(hook.episode("node_offline", "m2", secret)) >= 2, 30,
                            "node_offline resolved for m2")
             time.sleep(2)       # a second node's copy would have arrived by now
-            states = [x["state"] for x in hook.alerts("node_offline", "m2")]
+            states = hook.episode("node_offline", "m2", secret)
             lib.check(states == ["firing", "resolved"], "node_offline for m2: %r" % states)
-            others = [x for x in hook.alerts("node_offline", "m1") + hook.alerts("node_offline", "m3")]
+            others = [x for x in hook.alerts(secret) if x["key"] != "m2"]
             lib.check(not others, "alerts for live nodes: %r" % others)
             lib.wait_until(lambda: lib.port_accepts(self.port, host=victim.addr), 40, "alice back on m2")
         finally:
-            hook.close()
+            hook.stop()
 
     def t_kill_node(self):
         victim = self.nodes[1]
