@@ -539,7 +539,8 @@ class Suite:
 
     def t_tokens_cluster(self):
         # A credential added on m1 registers a client on m3 (and m2, m1);
-        # revoked on m2, its sessions on every node end at once.
+        # rotated on m3, then revoked on m2, its sessions on every node end
+        # at once.
         rc, out, err = self.nodes[0].ctl("token", "add", "cl-cred")
         lib.check(rc == 0, "token add on m1: %s" % err)
         secret = out.strip().splitlines()[-1]
@@ -559,6 +560,18 @@ class Suite:
             return None
         for n in (self.nodes[2], self.nodes[1], self.nodes[0]):
             s = lib.wait_until(lambda n=n: register(n), 10, "a register with cl-cred on %s" % n.name)
+            self.raw.append(s)
+            socks.append(s)
+        # A rotate on m3: the old secret's sessions end on every node, the
+        # new secret registers everywhere.
+        rc, out, err = self.nodes[2].ctl("token", "rotate", "cl-cred")
+        lib.check(rc == 0, "token rotate on m3: %s" % err)
+        ended = [session_end(s) for s in socks]
+        lib.check(ended == ["credential rotated"] * 3, "sessions after the rotate: %r" % ended)
+        secret = out.strip().splitlines()[-1]
+        socks = []
+        for n in (self.nodes[0], self.nodes[1], self.nodes[2]):
+            s = lib.wait_until(lambda n=n: register(n), 10, "the rotated secret on %s" % n.name)
             self.raw.append(s)
             socks.append(s)
         t0 = time.monotonic()
@@ -826,7 +839,7 @@ class Suite:
             self.step("kick on m1 ends a session on m3", self.t_kick_remote)
             self.step("admin of m1: nodes, clients, disconnect", self.t_admin)
             self.step("user added on m1 logs in to m2's admin", self.t_users_cluster)
-            self.step("credential of m1 on m3; revoke on m2 kicks", self.t_tokens_cluster)
+            self.step("credential of m1 on m3; rotate, revoke kick", self.t_tokens_cluster)
             self.step("kill -9 of m2: others forward, m2 offline", self.t_kill_node)
             self.step("node_offline firing, then resolved", self.t_node_offline_alert)
             self.step("database outage: forwarding, history once", self.t_db_outage)
