@@ -52,8 +52,8 @@ $(BINDIR)/gotunnel-admin: $(ADMIN_OBJDIR)/admin/src/launcher.o $(ADMIN_OBJDIR)/a
 $(ADMIN_TOOL): t/admin/fixture.c $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_COMMON))
 	$(CC) $(ADMIN_CFLAGS) -o $@ $^ $(ADMIN_LIBS)
 
-$(ADMIN_OBJDIR)/ctl-user-test: t/admin/ctl_user_main.c ctl/ctl_user.c ctl/ctl_totp.c $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_COMMON))
-	$(CC) $(ADMIN_CFLAGS) -o $@ $^ $(ADMIN_LIBS) -lqrencode
+$(ADMIN_OBJDIR)/ctl-user-test: t/admin/ctl_user_main.c ctl/ctl_user.c ctl/ctl_totp.c ctl/ctl_cluster.c common/cluster_sql.c $(patsubst %.c,$(ADMIN_OBJDIR)/%.o,$(ADMIN_COMMON))
+	$(CC) $(ADMIN_CFLAGS) -o $@ $^ $(ADMIN_LIBS) -lqrencode -lpq -levent
 
 # Uses the real master/client/gotunnelctl when they are built (bin/).
 check-admin: admin $(ADMIN_TOOL) $(ADMIN_OBJDIR)/ctl-user-test

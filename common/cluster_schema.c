@@ -14,6 +14,17 @@
  *   gt_hist_sess, gt_hist_conn, gt_audit
  *                 history, written once from each node's LMDB outbox:
  *                 (origin, oseq) is the outbox's key, so a retry is a no-op
+ *   gt_users      console users (version 2): argon2id hash, role; a deleted
+ *                 user stays as a tombstone (deleted, no hash) so that
+ *                 every node's LMDB copy learns of the delete
+ *   gt_tokens     per-client credentials (version 2): the keyed hash of the
+ *                 secret (hex), never the secret, and its limits
+ *   gt_auth       one row: a counter that every write to gt_users or
+ *                 gt_tokens bumps (trigger) into the row's rev, and a NOTIFY
+ *                 "auth"; each master copies rows with rev > the last it
+ *                 copied into its LMDB (server/cluster_mirror.c).  The
+ *                 counter's row lock orders the writers, so revs commit in
+ *                 order and no change is skipped.
  */
 #include "cluster_schema.h"
 
@@ -47,6 +58,31 @@
 	"node text NOT NULL, time bigint, username text, action text, " \
 	"ok boolean, address text, detail text, PRIMARY KEY (origin, oseq));\n"
 
+/* Version 2: users and credentials, shared by every node (hashes only). */
+#define SCHEMA_V2 \
+	"CREATE TABLE gt_auth (id integer PRIMARY KEY CHECK (id = 1), " \
+	"rev bigint NOT NULL);\n" \
+	"INSERT INTO gt_auth VALUES (1, 0);\n" \
+	"CREATE TABLE gt_users (name text PRIMARY KEY, hash text NOT NULL, " \
+	"role text NOT NULL, created bigint NOT NULL, updated bigint NOT NULL, " \
+	"deleted boolean NOT NULL DEFAULT false, rev bigint NOT NULL);\n" \
+	"CREATE TABLE gt_tokens (name text PRIMARY KEY, hash text NOT NULL, " \
+	"revoked boolean NOT NULL, revoked_at bigint NOT NULL, " \
+	"generation bigint NOT NULL, created bigint NOT NULL, " \
+	"expires bigint NOT NULL, max_mappings bigint NOT NULL, " \
+	"ports text NOT NULL, allow_src text NOT NULL, deny_src text NOT NULL, " \
+	"rev bigint NOT NULL);\n" \
+	"CREATE FUNCTION gt_auth_bump() RETURNS trigger LANGUAGE plpgsql AS " \
+	"$f$ BEGIN UPDATE gt_auth SET rev = rev + 1 WHERE id = 1 " \
+	"RETURNING rev INTO NEW.rev; PERFORM pg_notify('gotunnel', 'auth'); " \
+	"RETURN NEW; END $f$;\n" \
+	"CREATE TRIGGER gt_users_rev BEFORE INSERT OR UPDATE ON gt_users " \
+	"FOR EACH ROW EXECUTE FUNCTION gt_auth_bump();\n" \
+	"CREATE TRIGGER gt_tokens_rev BEFORE INSERT OR UPDATE ON gt_tokens " \
+	"FOR EACH ROW EXECUTE FUNCTION gt_auth_bump();\n" \
+	"CREATE INDEX gt_users_rev_idx ON gt_users (rev);\n" \
+	"CREATE INDEX gt_tokens_rev_idx ON gt_tokens (rev);\n"
+
 /* Wraps one version's statements so they run only once. */
 #define SCHEMA_STEP(n, sql) \
 	"DO $gt$ BEGIN IF NOT EXISTS (SELECT 1 FROM gt_schema WHERE version = " \
@@ -60,6 +96,7 @@ static const char schema_script[] =
 	"CREATE TABLE IF NOT EXISTS gt_schema (version integer PRIMARY KEY, "
 	"applied timestamptz NOT NULL DEFAULT now());\n"
 	SCHEMA_STEP(1, SCHEMA_V1)
+	SCHEMA_STEP(2, SCHEMA_V2)
 	"COMMIT;\n"
 	"SELECT max(version) FROM gt_schema;\n";
 

@@ -3,7 +3,7 @@
 #ifndef GOTUNNEL_CLUSTER_SCHEMA_H
 #define GOTUNNEL_CLUSTER_SCHEMA_H
 
-#define CLUSTER_SCHEMA_VERSION	1
+#define CLUSTER_SCHEMA_VERSION	2
 
 const char	*cluster_schema_script(void);
 

@@ -333,3 +333,68 @@ db_token_state(const struct db_token *t, int64_t now)
 		return "expired";
 	return "active";
 }
+
+/* A credential row from PostgreSQL to copy (cluster mode), and its effect. */
+struct token_mirror {
+	const struct db_token	*in;
+	int			 kick;		/* out: the old secret's sessions end */
+};
+
+/* Applies a token_mirror: last_used stays this node's own. */
+static int
+token_mirror_txn(MDB_txn *txn, struct db *db, void *arg)
+{
+	struct token_mirror	*m = arg;
+	struct db_token		 cur, t = *m->in;
+	int			 rc;
+
+	if ((rc = db_token_get_txn(db, txn, t.name, &cur)) == -1)
+		return -1;
+	if (rc == 0) {
+		t.last_used = cur.last_used;
+		if (memcmp(&cur, &t, sizeof(t)) == 0)
+			return 2;	/* already the same */
+		/* A revoke or a new secret: the sessions of the old one end. */
+		m->kick = (t.revoked && !cur.revoked) ||
+		    sodium_memcmp(cur.hash, t.hash, sizeof(t.hash)) != 0;
+		if (sodium_memcmp(cur.hash, t.hash, sizeof(t.hash)) != 0 &&
+		    token_unindex_txn(txn, db, &cur) == -1)
+			return -1;
+	}
+	return token_put_txn(txn, db, &t);
+}
+
+/*
+ * Copies a credential from the cluster's store (every field but
+ * last_used).  Sets *kick when sessions of its old secret must end (it
+ * was revoked or rotated).  0 ok, -1 error.
+ */
+int
+db_token_mirror(struct db *db, const struct db_token *in, int *kick)
+{
+	struct db_token		t;
+	struct token_mirror	m = { .in = &t };
+	char			err[200];
+	int			rc;
+
+	*kick = 0;
+	/* A zeroed copy: the comparison above sees no stray padding bytes. */
+	memset(&t, 0, sizeof(t));
+	t.version = DB_RECORD_VERSION;
+	t.revoked = in->revoked ? 1 : 0;
+	memcpy(t.name, in->name, sizeof(t.name));
+	memcpy(t.hash, in->hash, sizeof(t.hash));
+	t.generation = in->generation;
+	t.created = in->created;
+	t.expires = in->expires;
+	t.revoked_at = in->revoked_at;
+	t.max_mappings = in->max_mappings;
+	memcpy(t.ports, in->ports, sizeof(t.ports));
+	memcpy(t.allow, in->allow, sizeof(t.allow));
+	memcpy(t.deny, in->deny, sizeof(t.deny));
+	if (db_token_check(&t, err, sizeof(err)) == -1)
+		return -1;
+	rc = db_admin_write(db, token_mirror_txn, &m);
+	*kick = m.kick && rc == 0;
+	return rc == 2 ? 0 : rc;
+}

@@ -62,6 +62,7 @@ int	 db_token_find(struct db *, MDB_txn *, const char *secret,
 int	 db_token_touch(struct db *, MDB_txn *, const char *name, int64_t when);
 int	 db_token_list(struct db *, void (*)(const struct db_token *, void *),
 	    void *);
+int	 db_token_mirror(struct db *, const struct db_token *, int *kick);
 const char *db_token_state(const struct db_token *, int64_t now);
 
 #endif

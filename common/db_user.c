@@ -457,3 +457,69 @@ db_user_count(struct db *db, size_t *n)
 {
 	return db_admin_count(db, DB_USERS, n);
 }
+
+/* A user row from PostgreSQL to copy (cluster mode), and what it changed. */
+struct user_mirror {
+	const struct db_user	*in;
+	int			 deleted;
+	int			 ended;		/* out: its console sessions end */
+};
+
+/* Applies a user_mirror: the local TOTP enrolment is kept. */
+static int
+user_mirror_txn(MDB_txn *txn, struct db *db, void *arg)
+{
+	struct user_mirror	*m = arg;
+	struct db_user		 u;
+	MDB_val			 k;
+	int			 rc;
+
+	if ((rc = user_get_txn(txn, db, m->in->name, &u)) == -1)
+		return -1;
+	if (m->deleted) {
+		if (rc == 1)
+			return 2;
+		k.mv_data = u.name;
+		k.mv_size = strlen(u.name);
+		m->ended = 1;
+		rc = mdb_del(txn, db->dbi[DB_USERS], &k, NULL) == 0 ? 0 : -1;
+	} else if (rc == 0 && strcmp(u.hash, m->in->hash) == 0 &&
+	    u.role == m->in->role && u.created == m->in->created)
+		rc = 2;			/* already the same: nothing to write */
+	else {
+		if (rc == 1)
+			memset(&u, 0, sizeof(u));
+		else
+			m->ended = strcmp(u.hash, m->in->hash) != 0;
+		db_strlcpy(u.name, m->in->name, sizeof(u.name));
+		db_strlcpy(u.hash, m->in->hash, sizeof(u.hash));
+		u.role = m->in->role;
+		u.created = m->in->created;
+		u.updated = m->in->updated;
+		rc = user_write_txn(txn, db, &u);
+	}
+	sodium_memzero(&u, sizeof(u));
+	return rc;
+}
+
+/*
+ * Copies a user from the cluster's store (name, hash, role, created,
+ * updated; deleted: removes it).  Sets *ended when the user's console
+ * sessions must end (deleted, or a new password).  0 ok, -1 error.
+ */
+int
+db_user_mirror(struct db *db, const struct db_user *in, int deleted,
+    int *ended)
+{
+	struct user_mirror	m = { .in = in, .deleted = deleted };
+	int			rc;
+
+	*ended = 0;
+	if (!db_user_name_valid(in->name) ||
+	    (!deleted && (in->role < DB_ROLE_VIEWER || in->role > DB_ROLE_ADMIN ||
+	    strncmp(in->hash, "$argon2id$", 10) != 0)))
+		return -1;
+	rc = db_admin_write(db, user_mirror_txn, &m);
+	*ended = m.ended && rc == 0;
+	return rc == 2 ? 0 : rc;
+}

@@ -5,6 +5,8 @@
  * the last line of stdout; only its hash is stored (db_token.c).  Revoke
  * and rotate ask a running master to close the sessions using the old
  * secret at once; without a master they take effect at the next register.
+ * In cluster mode each change is also written to PostgreSQL (ctl_cluster.c):
+ * every master copies it and closes the old secret's sessions itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +230,7 @@ ctl_token(const struct server_config *c, int argc, char **argv, int json)
 {
 	struct db	 db;
 	struct db_token	 t;
+	PGconn		*conn = NULL;
 	char		 secret[DB_TOKEN_SECRET_LEN], what[160];
 	const char	*sub = argc >= 2 ? argv[1] : "";
 	int		 rc = 1, r;
@@ -265,15 +268,33 @@ ctl_token(const struct server_config *c, int argc, char **argv, int json)
 		    c->data_dir);
 		return 1;
 	}
+	/* Cluster mode: nothing changes unless PostgreSQL can take it too. */
+	if (c->cluster_database[0] != '\0' && strcmp(sub, "list") != 0 &&
+	    (conn = ctl_cluster_open(c->cluster_database, "gotunnelctl")) == NULL) {
+		db_close(&db);
+		return 1;
+	}
 	if (strcmp(sub, "list") == 0)
 		rc = token_list(&db, json);
 	else if (strcmp(sub, "add") == 0) {
-		r = db_token_add(&db, &t, secret);
+		r = conn != NULL ? ctl_cluster_token_exists(conn, t.name) : 0;
+		if (r == 0)
+			r = db_token_add(&db, &t, secret);
+		else if (r == -1)
+			fprintf(stderr, "gotunnelctl: cluster store: %s",
+			    PQerrorMessage(conn));
+		if (r == 0 && conn != NULL &&
+		    ctl_cluster_token_sync(conn, &db, t.name) == -1)
+			r = -2;
 		if (r == 1)
 			fprintf(stderr, "gotunnelctl: credential %s exists "
 			    "(revoke it first, or rotate its secret)\n", t.name);
 		else if (r == -1)
 			fprintf(stderr, "gotunnelctl: database error\n");
+		else if (r == -2)
+			fprintf(stderr, "gotunnelctl: credential %s added on this "
+			    "node only; its secret is not shown: revoke it\n",
+			    t.name);
 		else {
 			snprintf(what, sizeof(what), "credential %s added",
 			    t.name);
@@ -293,6 +314,10 @@ ctl_token(const struct server_config *c, int argc, char **argv, int json)
 			    argv[2]);
 		else if (r == -1)
 			fprintf(stderr, "gotunnelctl: database error\n");
+		else if (conn != NULL &&
+		    ctl_cluster_token_sync(conn, &db, argv[2]) == -1)
+			fprintf(stderr, "gotunnelctl: credential %s %s on this "
+			    "node only\n", argv[2], rot ? "rotated" : "revoked");
 		else {
 			/* The old secret's sessions go before the new one is shown. */
 			int kicked = token_kick(c, argv[2]) == 0;
@@ -308,6 +333,8 @@ ctl_token(const struct server_config *c, int argc, char **argv, int json)
 		}
 	}
 	sodium_memzero(secret, sizeof(secret));
+	if (conn != NULL)
+		PQfinish(conn);
 	db_close(&db);
 	return rc;
 }

@@ -3,7 +3,8 @@
  * ctl_user.c: `gotunnelctl user add|del|passwd|role|totp|list`, the
  * console's user management.  Passwords come from the terminal (no echo,
  * asked twice) or, when stdin is not a terminal, from its first line;
- * never from argv.
+ * never from argv.  In cluster mode the change is also written to
+ * PostgreSQL (ctl_cluster.c), from where every master copies it.
  */
 #include <errno.h>
 #include <pwd.h>
@@ -16,11 +17,14 @@
 
 #include <sodium.h>
 
+#include "ctl.h"
 #include "db.h"
 #include "db_admin.h"
 
 /* Cluster mode (set by gotunnelctl): audit events also go to the outbox. */
 int	ctl_user_outbox;
+/* Cluster mode: the [cluster] database users are written to (else NULL). */
+const char *ctl_user_database;
 
 #define CTL_PASSWORD_MIN	8
 
@@ -263,6 +267,68 @@ user_del(struct db *db, const char *name, const char *actor)
 	return 0;
 }
 
+/* Runs `user add|passwd|role|del NAME` on this node's LMDB. */
+static int
+user_change(struct db *db, const char *cmd, const char *name,
+    enum db_role role, const char *actor)
+{
+	if (strcmp(cmd, "del") == 0)
+		return user_del(db, name, actor);
+	if (strcmp(cmd, "role") == 0)
+		return user_role(db, name, role, actor);
+	return user_set(db, cmd, name, role, actor);
+}
+
+/*
+ * Cluster mode: the change is made in LMDB as on one master, then this
+ * node's record (or its delete) is copied to PostgreSQL for the others.
+ * Nothing changes when the database cannot be reached; a user that
+ * exists in the cluster but not yet here cannot be added again.
+ * TOTP enrolment stays per node: its secret never leaves LMDB.
+ */
+static int
+user_cluster(struct db *db, const char *cmd, const char *name,
+    enum db_role role, const char *actor)
+{
+	struct db_user	 u;
+	PGconn		*conn;
+	char		 detail[128];
+	int		 rc, there = 0;
+
+	memset(&u, 0, sizeof(u));
+	if ((conn = ctl_cluster_open(ctl_user_database, "user")) == NULL)
+		return 1;
+	if (strcmp(cmd, "add") == 0 || strcmp(cmd, "del") == 0)
+		there = ctl_cluster_user_exists(conn, name);
+	if (there == -1) {
+		fprintf(stderr, "user: %s: cluster store: %s", name,
+		    PQerrorMessage(conn));
+		PQfinish(conn);
+		return 1;
+	}
+	if (strcmp(cmd, "add") == 0 && there) {
+		fprintf(stderr, "user: %s: user exists (in the cluster)\n", name);
+		PQfinish(conn);
+		return 1;
+	}
+	if (strcmp(cmd, "del") == 0 && there && db_user_get(db, name, &u) == 1) {
+		/* Not copied here yet (this node's master is down): still ours
+		 * to delete cluster-wide. */
+		snprintf(detail, sizeof(detail), "user %s", name);
+		(void)db_audit_add(db, actor, "user_del", 1, "local", detail);
+		printf("user %s deleted\n", name);
+		rc = 0;
+	} else
+		rc = user_change(db, cmd, name, role, actor);
+	sodium_memzero(&u, sizeof(u));
+	if (rc == 0 && ctl_cluster_user_sync(conn, db, name) == -1) {
+		fprintf(stderr, "user: %s: changed on this node only\n", name);
+		rc = 1;
+	}
+	PQfinish(conn);
+	return rc;
+}
+
 /*
  * Entry point from gotunnelctl: argv[0] is "user", argv[1] the command,
  * argv[2] the user name.  Returns the exit status.
@@ -312,14 +378,12 @@ ctl_user(const char *data_dir, int argc, char **argv)
 	user_actor(actor, sizeof(actor));
 	if (strcmp(cmd, "list") == 0)
 		rc = db_user_list(&db, user_print, NULL) == 0 ? 0 : 1;
-	else if (strcmp(cmd, "del") == 0)
-		rc = user_del(&db, argv[2], actor);
-	else if (strcmp(cmd, "role") == 0)
-		rc = user_role(&db, argv[2], role, actor);
 	else if (strcmp(cmd, "totp") == 0)
 		rc = ctl_totp(&db, argv[2], off, actor);
+	else if (ctl_user_database != NULL && *ctl_user_database != '\0')
+		rc = user_cluster(&db, cmd, argv[2], role, actor);
 	else
-		rc = user_set(&db, cmd, argv[2], role, actor);
+		rc = user_change(&db, cmd, argv[2], role, actor);
 	db_close(&db);
 	return rc;
 }

@@ -30,6 +30,7 @@ int	ctl_cert(const struct server_config *, int argc, char **argv);
 int	ctl_fingerprint(const struct server_config *, int argc, char **argv);
 int	ctl_db(const struct server_config *, int argc, char **argv);
 extern int ctl_user_outbox __attribute__((weak));
+extern const char *ctl_user_database __attribute__((weak));
 
 /* Prints usage. */
 static void
@@ -406,6 +407,9 @@ main(int argc, char *argv[])
 		/* Cluster mode: the master copies the audit events to PostgreSQL. */
 		if (&ctl_user_outbox != NULL)
 			ctl_user_outbox = c->cluster_database[0] != '\0';
+		/* ... and the users themselves to PostgreSQL, for every node. */
+		if (&ctl_user_database != NULL)
+			ctl_user_database = c->cluster_database;
 		rc = ctl_user(c->data_dir, nargs - optind, args + optind);
 		free(c);
 		return rc;

@@ -17,6 +17,11 @@
  * the cache: an identity keeps the ports it held, a port nobody held is
  * refused.  Kicks for sessions on other nodes travel by NOTIFY.  The LMDB
  * outbox (db_outbox.c) is copied to the history tables in batches.
+ *
+ * Also once a second (and at once on NOTIFY "auth"): the console users and
+ * credentials changed since the last copy are read and copied into LMDB
+ * (cluster_mirror.c), and the nodes' states are read for the node_offline
+ * alert (cluster_nodes.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +35,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "cluster_schema.h"
+#include "cluster_sql.h"
 #include "db_live.h"
 #include "log.h"
 #include "server.h"
@@ -41,8 +47,10 @@
 #define NOTIFY_CHANNEL		"gotunnel"
 #define KICK_COOKIE_BIT		(1ULL << 63)	/* kicks nobody waits for */
 #define CLAIM_TRIES		3	/* a claim that lost a deadlock runs again */
+#define AUTH_BATCH		500	/* user/credential rows copied a poll */
 
-enum cq_kind { CQ_SCHEMA, CQ_TICK, CQ_OUTBOX, CQ_CLAIM, CQ_CTL, CQ_OTHER };
+enum cq_kind { CQ_SCHEMA, CQ_TICK, CQ_OUTBOX, CQ_CLAIM, CQ_CTL, CQ_AUTH,
+    CQ_NODES, CQ_OTHER };
 
 /* One queued query and what to do with its result. */
 struct cq {
@@ -82,6 +90,8 @@ static struct {
 	time_t		 ready_since;		/* connected since */
 	int		 schema_done;
 	int		 tick_queued, outbox_queued;
+	int		 auth_queued, nodes_queued;
+	int64_t		 auth_rev;		/* gt_auth rev copied to LMDB */
 	char		*owner[65536];		/* cluster-wide port owners (cache) */
 	char		 origin[40];		/* this data_dir's outbox origin */
 	uint64_t	 kick_seq;
@@ -326,6 +336,18 @@ cq_done(struct cq *q, PGresult *res)
 	case CQ_CTL:
 		done_ctl(q, res);
 		break;
+	case CQ_AUTH:
+		C.auth_queued = 0;
+		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+			C.auth_rev = cluster_mirror_apply(res, C.auth_rev);
+		break;
+	case CQ_NODES:
+		C.nodes_queued = 0;
+		/* After an outage every node looks silent: judge once settled. */
+		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    time(NULL) - C.ready_since >= M->conf.cluster_node_timeout)
+			cluster_nodes_apply(res);
+		break;
 	case CQ_OTHER:
 		break;
 	}
@@ -424,7 +446,36 @@ cl_send_next(void)
 	cl_watch(EV_READ | EV_PERSIST | (PQflush(C.conn) == 1 ? EV_WRITE : 0));
 }
 
-/* Handles NOTIFY "kick NODE CLIENT_ID" addressed to this node. */
+/* Queues a read of the users and credentials changed since the last copy. */
+static void
+cl_auth_poll(void)
+{
+	if (C.auth_queued || !C.schema_done)
+		return;
+	C.auth_queued = 1;
+	cq_push(cq_new(CQ_AUTH, cluster_sql_auth_poll(C.auth_rev, AUTH_BATCH)), 0);
+}
+
+/* Queues a read of every node's state (node_offline alerts). */
+static void
+cl_nodes_poll(void)
+{
+	struct evbuffer *b;
+
+	if (C.nodes_queued || M->conf.nalerts == 0)
+		return;
+	b = evbuffer_new();
+	evbuffer_add_printf(b, "SELECT name, (last_seen >= now() - interval "
+	    "'%ld seconds')::int, extract(epoch FROM now() - last_seen)::bigint "
+	    "FROM gt_nodes ORDER BY name", M->conf.cluster_node_timeout);
+	C.nodes_queued = 1;
+	cq_push(cq_new(CQ_NODES, buf_take(b)), 0);
+}
+
+/*
+ * Handles NOTIFY "kick NODE CLIENT_ID" addressed to this node and "auth"
+ * (a user or credential changed: copy it now, not at the next second).
+ */
 static void
 cl_notifies(void)
 {
@@ -433,7 +484,9 @@ cl_notifies(void)
 	while ((n = PQnotifies(C.conn)) != NULL) {
 		char node[64], id[DB_ID_LEN];
 
-		if (sscanf(n->extra, "kick %63s %39s", node, id) == 2 &&
+		if (strcmp(n->extra, "auth") == 0)
+			cl_auth_poll();
+		else if (sscanf(n->extra, "kick %63s %39s", node, id) == 2 &&
 		    strcmp(node, M->conf.cluster_node_name) == 0) {
 			struct db_client	 rec;
 			struct ipc_msg		 m;
@@ -902,6 +955,8 @@ cl_tick(evutil_socket_t fd, short what, void *arg)
 	if (!C.tick_queued)
 		cl_tick_batch();
 	cl_outbox();
+	cl_auth_poll();
+	cl_nodes_poll();
 }
 
 /*
@@ -1041,6 +1096,29 @@ cluster_ctl(const char *cmd, const char *arg, uint64_t cookie)
 	}
 	q->sql = buf_take(b);
 	cq_push(q, 0);
+}
+
+/*
+ * A credential changed through this node's admin console (which writes
+ * LMDB and tells us with token_kick): copy this node's record to
+ * PostgreSQL so every node gets it.  Without the database it stays local
+ * (logged); gotunnelctl writes PostgreSQL itself.
+ */
+void
+cluster_push_token(const char *name)
+{
+	struct db_token	 t;
+	char		*sql;
+
+	if (!cluster_on() || db_token_get(&M->db, name, &t) != 0)
+		return;
+	if (!cluster_store_ok() ||
+	    (sql = cluster_sql_token_put(C.conn, &t)) == NULL) {
+		log_warnx("credential %s: changed on this node only: cluster "
+		    "store unavailable", name);
+		return;
+	}
+	cq_push(cq_new(CQ_OTHER, sql), 0);
 }
 
 /* Starts cluster mode: the outbox origin, the first connect, the tick. */

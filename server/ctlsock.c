@@ -481,6 +481,8 @@ ctl_token_kick(struct ctl_conn *c, const char *name)
 		if (master_send_ipc(i, &m) == 0)
 			n++;
 	log_info("credential %s: sessions rechecked by %d workers", name, n);
+	/* Cluster mode: the change (e.g. from the console) reaches every node. */
+	cluster_push_token(name);
 	g = ctl_reply_begin("ok");
 	yajl_gen_map_close(g);
 	ctl_send_gen(c, g);

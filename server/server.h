@@ -504,6 +504,14 @@ void	cluster_start(void);
 void	cluster_stop(void);
 void	cluster_claim(int slot, const struct ipc_msg *);
 void	cluster_ctl(const char *cmd, const char *arg, uint64_t cookie);
+void	cluster_push_token(const char *name);
+
+/* cluster_mirror.c (users and credentials from PostgreSQL into LMDB) */
+struct pg_result;
+int64_t	cluster_mirror_apply(const struct pg_result *, int64_t known);
+
+/* cluster_nodes.c (the node_offline alert) */
+void	cluster_nodes_apply(const struct pg_result *);
 
 /* mapstate.c */
 int	mapstate_request(const struct msg *, uint64_t *cookie, char *err,

@@ -360,6 +360,8 @@ token_secret_reply(struct admin_ctx *ctx, int status, const char *name,
 	kore_buf_cleanup(&b);
 }
 
+static int	token_kick(const char *);
+
 /* POST /api/tokens. */
 int
 api_token_add(struct admin_ctx *ctx)
@@ -396,6 +398,10 @@ api_token_add(struct admin_ctx *ctx)
 	else {
 		kore_log(LOG_NOTICE, "user '%s' added %s", ctx->sess.user,
 		    detail);
+		/* Cluster mode: the master copies it to every node (token_kick
+		 * makes it read the record; no session has the secret yet). */
+		if (admin_db.outbox)
+			(void)token_kick(t.name);
 		token_secret_reply(ctx, 201, t.name, secret);
 	}
 	sodium_memzero(secret, sizeof(secret));

@@ -30,6 +30,7 @@ import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import lib  # noqa: E402
+from test_alerts import Receiver  # noqa: E402 - the e2e suite's webhook receiver
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
@@ -167,6 +168,21 @@ def raw_register(addr, port, name, remote_port, timeout=10):
     return s, lib.recv_frame(s)
 
 
+def session_end(s, timeout=10):
+    """Reads s until the master ends the session: its error message,
+    "closed" without one, None if it went on for timeout seconds."""
+    s.settimeout(timeout)
+    try:
+        while True:
+            m = lib.recv_frame(s)
+            if m.get("type") == "error":
+                return m.get("error") or m.get("message") or "error"
+    except socket.timeout:
+        return None
+    except (EOFError, OSError):
+        return "closed"
+
+
 class AdminOf:
     """The real gotunnel-admin (bin/, Kore) beside a node: its ini is the
     node's plus [admin], so it reads the node's data_dir and asks the
@@ -192,7 +208,9 @@ class AdminOf:
                     "session_ttl = 1h\nassets = %s\n" % (self.port, www))
         r = subprocess.run([lib.CTL, "-c", self.ini, "user", "add", "clusterop"],
                            input=(self.PASSWORD + "\n").encode(), capture_output=True, timeout=30)
-        lib.check(r.returncode == 0, "user add: %s" % r.stderr.decode())
+        # Users are cluster-wide: another node's admin may have added it.
+        lib.check(r.returncode == 0 or b"user exists (in the cluster)" in r.stderr,
+                  "user add: %s" % r.stderr.decode())
         self.proc = lib.Proc("admin-" + node.name, [self.BIN, "-c", self.ini],
                              os.path.join(self.dir, "admin.log"))
         env.procs.append(self.proc)
@@ -205,12 +223,36 @@ class AdminOf:
             except OSError:
                 return False
         lib.wait_until(up, 20, "gotunnel-admin of %s" % node.name)
-        st, hdrs, body = self.req("POST", "/api/login",
-                                  {"username": "clusterop", "password": self.PASSWORD})
-        lib.check(st == 200, "login: %d %s" % (st, body))
-        self.cookie = [v.split(";")[0].split("=", 1)[1] for k, v in hdrs
-                       if k.lower() == "set-cookie" and v.startswith("gt_session=")][0]
-        self.csrf = json.loads(body)["csrf_token"]
+        self.cookie, self.csrf = lib.wait_until(lambda: self.login("clusterop", self.PASSWORD), 15,
+                                                "login to the admin of %s" % node.name)
+
+    def login(self, user, password):
+        """(cookie, csrf token) of a login, None when refused."""
+        h = {"Content-Type": "application/json"}
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request("POST", "/api/login", body=json.dumps({"username": user, "password": password}),
+                      headers=h)
+            r = c.getresponse()
+            body = r.read().decode()
+            if r.status != 200:
+                return None
+            cookie = [v.split(";")[0].split("=", 1)[1] for k, v in r.getheaders()
+                      if k.lower() == "set-cookie" and v.startswith("gt_session=")][0]
+            return cookie, json.loads(body)["csrf_token"]
+        finally:
+            c.close()
+
+    def get_as(self, cookie, path):
+        """The status of a GET with another session's cookie."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request("GET", path, headers={"Cookie": "gt_session=" + cookie})
+            r = c.getresponse()
+            r.read()
+            return r.status
+        finally:
+            c.close()
 
     def req(self, method, path, body=None):
         """(status, headers, body) of one request to the admin."""
@@ -281,9 +323,9 @@ class Suite:
         self.echo = self.env.service()
         self.nodes = [Node(self.env, i, self.pg, self.bind_port, self.allow) for i in range(3)]
         rc, out, err = self.nodes[0].ctl("db", "init")
-        lib.check(rc == 0 and "schema at version 1" in out, "db init: %s %s" % (out, err))
+        lib.check(rc == 0 and "schema at version 2" in out, "db init: %s %s" % (out, err))
         rc, out, err = self.nodes[0].ctl("db", "init")
-        lib.check(rc == 0 and "schema at version 1" in out, "db init again: %s %s" % (out, err))
+        lib.check(rc == 0 and "schema at version 2" in out, "db init again: %s %s" % (out, err))
         for n in self.nodes:
             n.start()
 
@@ -457,6 +499,151 @@ class Suite:
         st, h = a.get("/api/sessions")
         lib.check(st == 200 and h["items"] and all(i.get("node") == "m1" for i in h["items"]),
                   "/api/sessions nodes: %d %r" % (st, [i.get("node") for i in h.get("items", [])]))
+
+    def t_users_cluster(self):
+        # A console user added with gotunnelctl on m1 is in every node's LMDB
+        # (only its argon2id hash in PostgreSQL) and logs in to m2's admin;
+        # deleted on m3, it is refused on m2 and its session there ends.
+        user, pw = "cl-viewer", "viewer-pw-" + os.urandom(6).hex()
+        r = subprocess.run([lib.CTL, "-c", self.nodes[0].conf, "user", "add", user, "--role", "viewer"],
+                           input=(pw + "\n").encode(), capture_output=True, timeout=30)
+        lib.check(r.returncode == 0, "user add on m1: %s" % r.stderr.decode())
+        rows = self.pg.query("SELECT hash, role, deleted FROM gt_users WHERE name = '%s'" % user)
+        lib.check(len(rows) == 1 and rows[0][0].startswith("$argon2id$") and pw not in rows[0][0]
+                  and rows[0][1:] == ["viewer", "f"], "gt_users row: %r" % rows)
+
+        def listed(n, want):
+            rc, out, _ = n.ctl("user", "list")
+            return rc == 0 and any(l.split()[:2] == [user, "viewer"] for l in out.splitlines()) == want
+        for n in self.nodes[1:]:
+            lib.wait_until(lambda n=n: listed(n, True), 10, "%s in %s's LMDB" % (user, n.name))
+        sess = None
+        if os.access(AdminOf.BIN, os.X_OK):
+            a2 = AdminOf(self.env, self.nodes[1])
+            sess = lib.wait_until(lambda: a2.login(user, pw), 10, "%s's login to m2's admin" % user)
+            lib.check(a2.get_as(sess[0], "/api/me") == 200, "m2's admin: /api/me of %s" % user)
+            lib.check(a2.login(user, "wrong-" + pw) is None, "a wrong password logged in")
+        else:
+            print("     admin part skipped: %s not built (make admin)" % AdminOf.BIN)
+        r = subprocess.run([lib.CTL, "-c", self.nodes[2].conf, "user", "del", user],
+                           capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+        lib.check(r.returncode == 0, "user del on m3: %s" % r.stderr.decode())
+        for n in (self.nodes[0], self.nodes[1]):
+            lib.wait_until(lambda n=n: listed(n, False), 10, "%s gone from %s's LMDB" % (user, n.name))
+        if sess is not None:
+            lib.wait_until(lambda: a2.get_as(sess[0], "/api/me") == 401, 10,
+                           "%s's session on m2's admin to end" % user)
+            lib.check(a2.login(user, pw) is None, "a deleted user logged in to m2's admin")
+        rows = self.pg.query("SELECT hash, deleted FROM gt_users WHERE name = '%s'" % user)
+        lib.check(rows == [["", "t"]], "gt_users after del: %r" % rows)
+
+    def t_tokens_cluster(self):
+        # A credential added on m1 registers a client on m3 (and m2, m1);
+        # rotated on m3, then revoked on m2, its sessions on every node end
+        # at once.
+        rc, out, err = self.nodes[0].ctl("token", "add", "cl-cred")
+        lib.check(rc == 0, "token add on m1: %s" % err)
+        secret = out.strip().splitlines()[-1]
+        rows = self.pg.query("SELECT hash, revoked FROM gt_tokens WHERE name = 'cl-cred'")
+        lib.check(len(rows) == 1 and len(rows[0][0]) == 64 and secret not in rows[0][0]
+                  and rows[0][1] == "f", "gt_tokens row: %r" % rows)
+        port = int(self.allow.split(",")[1].split("-")[0]) + 1300
+        socks = []
+
+        def register(n):
+            s = lib.connect(n.port, host=n.addr, timeout=10)
+            s.sendall(lib.encode(lib.register_msg(secret, 9, port, "cl-client")))
+            r = lib.recv_frame(s)
+            if r.get("status") == "ok":
+                return s
+            s.close()
+            return None
+        for n in (self.nodes[2], self.nodes[1], self.nodes[0]):
+            s = lib.wait_until(lambda n=n: register(n), 10, "a register with cl-cred on %s" % n.name)
+            self.raw.append(s)
+            socks.append(s)
+        # A rotate on m3: the old secret's sessions end on every node, the
+        # new secret registers everywhere.
+        rc, out, err = self.nodes[2].ctl("token", "rotate", "cl-cred")
+        lib.check(rc == 0, "token rotate on m3: %s" % err)
+        ended = [session_end(s) for s in socks]
+        lib.check(ended == ["credential rotated"] * 3, "sessions after the rotate: %r" % ended)
+        secret = out.strip().splitlines()[-1]
+        socks = []
+        for n in (self.nodes[0], self.nodes[1], self.nodes[2]):
+            s = lib.wait_until(lambda n=n: register(n), 10, "the rotated secret on %s" % n.name)
+            self.raw.append(s)
+            socks.append(s)
+        t0 = time.monotonic()
+        rc, _, err = self.nodes[1].ctl("token", "revoke", "cl-cred")
+        lib.check(rc == 0, "token revoke on m2: %s" % err)
+        ended = [session_end(s) for s in socks]
+        took = time.monotonic() - t0
+        lib.check(ended == ["credential revoked"] * 3, "sessions ended: %r" % ended)
+        # m1 and m3 closed them on their copy of the revoke, not at a recheck.
+        for n in (self.nodes[0], self.nodes[2]):
+            lib.check("credential cl-cred changed on another node" in n.proc.log(),
+                      "%s's log does not show the copied revoke" % n.name)
+        print("     gotunnelctl token revoke on m2 (started) -> cl-cred's sessions on m3, m2 and m1 "
+              "ended: %.2fs" % took)
+        lib.check(took < 2.0, "the sessions ended %.2fs after the revoke began" % took)
+        s = lib.connect(self.nodes[2].port, host=self.nodes[2].addr, timeout=10)
+        s.sendall(lib.encode(lib.register_msg(secret, 9, port, "cl-client")))
+        r = lib.recv_frame(s)
+        s.close()
+        lib.check(r.get("status") == "fail" and r.get("error") == "credential revoked",
+                  "a revoked credential on m3: %r" % r)
+        rows = self.pg.query("SELECT revoked FROM gt_tokens WHERE name = 'cl-cred'")
+        lib.check(rows == [["t"]], "gt_tokens after revoke: %r" % rows)
+        if self.admin is None:
+            return
+        # One added in m1's console reaches m3 too (m1's master copies it).
+        st, _, body = self.admin.req("POST", "/api/tokens", {"name": "cl-console"})
+        lib.check(st == 201, "POST /api/tokens on m1: %d %s" % (st, body))
+
+        def on_m3():
+            rc, out, _ = self.nodes[2].ctl("token", "list", "--json")
+            return rc == 0 and any(t["name"] == "cl-console" and t["state"] == "active"
+                                   for t in json.loads(out))
+        lib.wait_until(on_m3, 10, "the console's credential in m3's LMDB")
+
+    def t_node_offline_alert(self):
+        # Every node gets the same [alert.hook]; kill -9 of m2: one firing
+        # for key m2 (sent by m1, the online node with the smallest name),
+        # and one resolved after its restart.
+        secret = "cluster-hook-secret"
+        hook = Receiver().start()
+        try:
+            for n in self.nodes:
+                with open(n.conf, "a") as f:
+                    f.write("\n[alert.hook]\nwebhook_url = %s\nsecret = %s\nevents = node_offline\n"
+                            "retry_interval = 1s\n" % (hook.url, secret))
+                rc, _, err = n.ctl("reload")
+                lib.check(rc == 0, "reload of %s: %s" % (n.name, err))
+            victim = self.nodes[1]
+            t0 = time.monotonic()
+            for pid in victim.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            lib.wait_until(lambda: hook.episode("node_offline", "m2", secret), NODE_TIMEOUT + 20,
+                           "node_offline firing for m2")
+            print("     node_offline firing for m2 %.1fs after kill -9" % (time.monotonic() - t0))
+            a = [x for x in hook.alerts(secret) if x["alert"] == "node_offline"][0]
+            lib.check(a["state"] == "firing" and a["key"] == "m2" and
+                      set(a) == {"alert", "state", "key", "since", "time", "detail"}, "firing: %r" % a)
+            victim.start()
+            lib.wait_until(lambda: len(hook.episode("node_offline", "m2", secret)) >= 2, 30,
+                           "node_offline resolved for m2")
+            time.sleep(2)       # a second node's copy would have arrived by now
+            states = hook.episode("node_offline", "m2", secret)
+            lib.check(states == ["firing", "resolved"], "node_offline for m2: %r" % states)
+            others = [x for x in hook.alerts(secret) if x["key"] != "m2"]
+            lib.check(not others, "alerts for live nodes: %r" % others)
+            lib.wait_until(lambda: lib.port_accepts(self.port, host=victim.addr), 40, "alice back on m2")
+        finally:
+            hook.stop()
 
     def t_kill_node(self):
         victim = self.nodes[1]
@@ -651,7 +838,10 @@ class Suite:
             self.step("audit events reach PostgreSQL", self.t_audit)
             self.step("kick on m1 ends a session on m3", self.t_kick_remote)
             self.step("admin of m1: nodes, clients, disconnect", self.t_admin)
+            self.step("user added on m1 logs in to m2's admin", self.t_users_cluster)
+            self.step("credential of m1 on m3; rotate, revoke kick", self.t_tokens_cluster)
             self.step("kill -9 of m2: others forward, m2 offline", self.t_kill_node)
+            self.step("node_offline firing, then resolved", self.t_node_offline_alert)
             self.step("database outage: forwarding, history once", self.t_db_outage)
             self.step("1000 raw clients across three nodes", self.t_thousand)
         finally:

@@ -223,6 +223,50 @@ count_websess(const char *handle, const struct db_websession *s, void *arg)
 	(*(int *)arg)++;
 }
 
+/* A user copied from the cluster keeps this node's TOTP; deletes apply. */
+START_TEST(test_user_mirror)
+{
+	struct db_user	in, u;
+	unsigned char	secret[20] = { 1, 2, 3 };
+	int		ended;
+
+	memset(&in, 0, sizeof(in));
+	snprintf(in.name, sizeof(in.name), "ops");
+	ck_assert_int_eq(db_user_hash("first-password", in.hash), 0);
+	in.role = DB_ROLE_VIEWER;
+	in.created = in.updated = 100;
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, &ended), 0);
+	ck_assert_int_eq(ended, 0);
+	ck_assert_int_eq(db_user_check(&db, "ops", "first-password"), 0);
+	ck_assert_int_eq(db_user_totp_set(&db, "ops", secret, sizeof(secret)), 0);
+	/* The same row again: nothing to do, nothing ends. */
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, &ended), 0);
+	ck_assert_int_eq(ended, 0);
+	/* A role change keeps the sessions, a new password ends them. */
+	in.role = DB_ROLE_OPERATOR;
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, &ended), 0);
+	ck_assert_int_eq(ended, 0);
+	ck_assert_int_eq(db_user_hash("second-password", in.hash), 0);
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, &ended), 0);
+	ck_assert_int_eq(ended, 1);
+	ck_assert_int_eq(db_user_check(&db, "ops", "first-password"), -1);
+	ck_assert_int_eq(db_user_check(&db, "ops", "second-password"), 0);
+	ck_assert_int_eq(db_user_get(&db, "ops", &u), 0);
+	ck_assert_uint_eq(u.role, DB_ROLE_OPERATOR);
+	ck_assert_uint_eq(u.totp_len, sizeof(secret));	/* kept */
+	ck_assert_int_eq(memcmp(u.totp, secret, sizeof(secret)), 0);
+	/* A hash that is not argon2id is refused. */
+	snprintf(in.hash, sizeof(in.hash), "plain");
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, &ended), -1);
+	/* Deleted elsewhere: gone here, sessions end; again: nothing. */
+	ck_assert_int_eq(db_user_mirror(&db, &in, 1, &ended), 0);
+	ck_assert_int_eq(ended, 1);
+	ck_assert_int_eq(db_user_get(&db, "ops", &u), 1);
+	ck_assert_int_eq(db_user_mirror(&db, &in, 1, &ended), 0);
+	ck_assert_int_eq(ended, 0);
+}
+END_TEST
+
 START_TEST(test_websess_handles)
 {
 	struct db_websession	s;
@@ -434,6 +478,7 @@ suite_db_admin(void)
 	tcase_add_test(tc, test_user_names);
 	tcase_add_test(tc, test_user_lifecycle);
 	tcase_add_test(tc, test_user_roles_totp);
+	tcase_add_test(tc, test_user_mirror);
 	tcase_add_test(tc, test_user_check_timing);
 	tcase_add_test(tc, test_websess_roundtrip);
 	tcase_add_test(tc, test_websess_handles);

@@ -42,6 +42,19 @@ find(const char *secret, struct db_token *out)
 	return rc;
 }
 
+/* Sets last_used as a worker's register would. */
+static int
+db_token_touch_test(struct db *d, const char *name, int64_t when)
+{
+	MDB_txn	*txn;
+	int	 rc;
+
+	ck_assert_int_eq(db_txn_begin(d, 0, &txn), 0);
+	rc = db_token_touch(d, txn, name, when);
+	ck_assert_int_eq(db_txn_commit(d, txn), 0);
+	return rc;
+}
+
 /* Adds a credential with a port range; returns its secret in secret. */
 static void
 add(const char *name, const char *ports, char secret[DB_TOKEN_SECRET_LEN])
@@ -207,6 +220,53 @@ START_TEST(test_check)
 }
 END_TEST
 
+/* A credential copied from the cluster: found by its secret, kicks on change. */
+START_TEST(test_mirror)
+{
+	struct db_token	in, t;
+	char		s[DB_TOKEN_SECRET_LEN], s2[DB_TOKEN_SECRET_LEN];
+	int		kick;
+
+	/* Another node's add: its hash (and limits) arrive, not its secret. */
+	add("edge", "10000-10010", s);
+	ck_assert_int_eq(db_token_get(&db, "edge", &in), 0);
+	teardown();
+	setup();
+	ck_assert_int_eq(find(s, &t), 1);
+	ck_assert_int_eq(db_token_mirror(&db, &in, &kick), 0);
+	ck_assert_int_eq(kick, 0);
+	ck_assert_int_eq(find(s, &t), 0);
+	ck_assert_str_eq(t.ports, "10000-10010");
+	/* The same row again (a poll that overlaps): nothing changes. */
+	ck_assert_int_eq(db_token_touch_test(&db, "edge", 1234), 0);
+	ck_assert_int_eq(db_token_mirror(&db, &in, &kick), 0);
+	ck_assert_int_eq(kick, 0);
+	ck_assert_int_eq(db_token_get(&db, "edge", &t), 0);
+	ck_assert_int_eq(t.last_used, 1234);		/* stays this node's */
+	/* A rotate elsewhere: the old secret is unknown, sessions recheck. */
+	randombytes_buf(s2, sizeof(s2) - 1);
+	s2[sizeof(s2) - 1] = '\0';
+	for (size_t i = 0; i < sizeof(s2) - 1; i++)
+		s2[i] = 'a' + (unsigned char)s2[i] % 26;
+	db_token_hash(s2, in.hash);
+	in.generation++;
+	ck_assert_int_eq(db_token_mirror(&db, &in, &kick), 0);
+	ck_assert_int_eq(kick, 1);
+	ck_assert_int_eq(find(s, &t), 1);
+	ck_assert_int_eq(find(s2, &t), 0);
+	/* A revoke elsewhere. */
+	in.revoked = 1;
+	in.revoked_at = 99;
+	ck_assert_int_eq(db_token_mirror(&db, &in, &kick), 0);
+	ck_assert_int_eq(kick, 1);
+	ck_assert_int_eq(db_token_get(&db, "edge", &t), 0);
+	ck_assert_str_eq(db_token_state(&t, db_now()), "revoked");
+	/* A malformed row is refused. */
+	snprintf(in.ports, sizeof(in.ports), "9-1");
+	ck_assert_int_eq(db_token_mirror(&db, &in, &kick), -1);
+}
+END_TEST
+
 /* The credential table suite. */
 Suite *
 suite_db_token(void)
@@ -222,6 +282,7 @@ suite_db_token(void)
 	tcase_add_test(tc, test_revoke);
 	tcase_add_test(tc, test_touch_list);
 	tcase_add_test(tc, test_check);
+	tcase_add_test(tc, test_mirror);
 	suite_add_tcase(s, tc);
 	return s;
 }
