@@ -27,6 +27,7 @@
 #define PGQ_DB		"gotunnel"
 #define PGQ_PARAMS_MAX	12
 #define PGQ_UNAVAILABLE	"cluster store unavailable"
+#define PGQ_RETRIES	3	/* Kore pools 2 connections a worker: each may be dead */
 
 enum pgq_phase { PGQ_SETUP, PGQ_WAIT, PGQ_OVER };
 
@@ -34,7 +35,7 @@ enum pgq_phase { PGQ_SETUP, PGQ_WAIT, PGQ_OVER };
 struct pgq {
 	struct kore_pgsql	 sql;
 	enum pgq_phase		 phase;
-	int			 retried;	/* once, on a dead pooled connection */
+	int			 retried;	/* on dead pooled connections */
 	int			 answered;
 	char			*query;
 	char			*params[PGQ_PARAMS_MAX];
@@ -50,10 +51,12 @@ pgq_init(void)
 	/*
 	 * Kore connects with the blocking PQconnectdb: bound how long an
 	 * unreachable host can hold the worker, and how long a query may run.
-	 * A user's own PGCONNECT_TIMEOUT / PGOPTIONS win.
+	 * A user's own PGCONNECT_TIMEOUT / PGOPTIONS / PGAPPNAME win.
 	 */
 	setenv("PGCONNECT_TIMEOUT", "3", 0);
 	setenv("PGOPTIONS", "-c statement_timeout=15000", 0);
+	/* pg_stat_activity tells the admin's sessions from the masters'. */
+	setenv("PGAPPNAME", "gotunnel-admin", 0);
 	if (!kore_pgsql_register(PGQ_DB, admin_conf.cluster_database))
 		kore_log(LOG_ERR, "cluster: cannot register the database");
 }
@@ -153,8 +156,9 @@ pgq_run(struct http_request *req, struct pgq *st)
 			kore_pgsql_continue(&st->sql);
 			break;
 		case KORE_PGSQL_STATE_ERROR:
-			if (!st->answered && !st->retried && pgq_conn_dead(st)) {
-				/* Once more, on a new connection. */
+			if (!st->answered && st->retried < PGQ_RETRIES &&
+			    pgq_conn_dead(st)) {
+				/* Again, on another (or a reconnected) connection. */
 				kore_log(LOG_NOTICE, "cluster store: %s (again "
 				    "on a new connection)", st->sql.error ?
 				    st->sql.error : "connection lost");
@@ -164,7 +168,7 @@ pgq_run(struct http_request *req, struct pgq *st)
 				kore_pgsql_cleanup(&st->sql);
 				kore_pgsql_init(&st->sql);
 				kore_pgsql_bind_request(&st->sql, req);
-				st->retried = 1;
+				st->retried++;
 				st->phase = PGQ_SETUP;
 				break;
 			}
