@@ -3,7 +3,8 @@
  * api_history.c: the history of client sessions and public connections
  * (tables hist_sess and hist_conn, newest first), its streamed export,
  * and the audit log.  An online session's byte counts are its running
- * totals, taken from the live client record the workers flush.
+ * totals, taken from the live client record the workers flush.  In
+ * cluster mode the same routes answer from PostgreSQL (cluster_hist.c).
  */
 #include <ctype.h>
 #include <string.h>
@@ -141,13 +142,6 @@ sess_live(MDB_txn *txn, uint64_t seq, struct db_hist_session *s)
 		s->bytes_out = c.bytes_out;
 }
 
-/* The node of a local record: this node's name in cluster mode, else none. */
-static const char *
-hist_node(void)
-{
-	return cluster_admin_on() ? admin_conf.cluster_node_name : NULL;
-}
-
 /* Appends a session item as JSON (node NULL: no "node" field). */
 void
 history_sess_json(struct kore_buf *b, const char *id, const char *node,
@@ -245,8 +239,8 @@ history_csv_header(struct kore_buf *b, int conns, int with_node)
 }
 
 /* Reads the filter parameters; answers 400 and returns -1 when invalid. */
-int
-history_filter_parse(struct admin_ctx *ctx, struct hfilter *f)
+static int
+hfilter_parse(struct admin_ctx *ctx, struct hfilter *f)
 {
 	const char	*kind = admin_param(ctx, "kind");
 	const char	*status = admin_param(ctx, "status");
@@ -314,7 +308,7 @@ api_sessions(struct admin_ctx *ctx)
 	int			 op, m, incomplete;
 	char			 why[160], id[24];
 
-	if (admin_params_allow(ctx, keys) == -1 || history_filter_parse(ctx, &f) == -1 ||
+	if (admin_params_allow(ctx, keys) == -1 || hfilter_parse(ctx, &f) == -1 ||
 	    admin_param_int(ctx, "page", 1, 1000000000, 1, &page) == -1 ||
 	    admin_param_int(ctx, "per_page", 1, 500, 50, &per_page) == -1)
 		return KORE_RESULT_OK;
@@ -351,10 +345,10 @@ api_sessions(struct admin_ctx *ctx)
 				snprintf(id, sizeof(id), "%llu",
 				    (unsigned long long)db_u64_key(&k));
 				if (f.conns)
-					history_conn_json(&b, id, hist_node(), &c);
+					history_conn_json(&b, id, NULL, &c);
 				else {
 					sess_live(txn, db_u64_key(&k), &s);
-					history_sess_json(&b, id, hist_node(), &s);
+					history_sess_json(&b, id, NULL, &s);
 				}
 			}
 			total++;
@@ -432,7 +426,7 @@ export_fill(struct export *ex)
 				    NULL, &c);
 			} else {
 				history_conn_json(&ex->buf, id_of(ex->next, id),
-				    hist_node(), &c);
+				    NULL, &c);
 				jw_end(&ex->buf);
 				kore_buf_append(&ex->buf, "\n", 1);
 			}
@@ -446,7 +440,7 @@ export_fill(struct export *ex)
 				    NULL, &s);
 			} else {
 				history_sess_json(&ex->buf, id_of(ex->next, id),
-				    hist_node(), &s);
+				    NULL, &s);
 				jw_end(&ex->buf);
 				kore_buf_append(&ex->buf, "\n", 1);
 			}
@@ -511,7 +505,7 @@ api_export(struct admin_ctx *ctx)
 	char		 disp[128];
 	int		 csv;
 
-	if (admin_params_allow(ctx, keys) == -1 || history_filter_parse(ctx, &f) == -1)
+	if (admin_params_allow(ctx, keys) == -1 || hfilter_parse(ctx, &f) == -1)
 		return KORE_RESULT_OK;
 	if (format == NULL || strcmp(format, "csv") == 0) {
 		csv = 1;

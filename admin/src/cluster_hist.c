@@ -22,7 +22,11 @@
 
 #define EXPORT_MAX_ROWS	100000	/* one export's rows (newest first) */
 
-/* Rows of online nodes' live sessions, shaped as gt_hist_sess rows. */
+/*
+ * Rows of online nodes' live sessions, shaped as gt_hist_sess rows; a
+ * session whose end has already reached gt_hist_sess (its node's live row
+ * is up to a second old) is listed once, closed.
+ */
 #define SQL_LIVE_SESS \
 	"SELECT l.node, l.node || '-' || (e->>'id') AS id, e->>'id', " \
 	"e->>'name', e->>'address', (e->>'connected_since')::bigint, " \
@@ -32,7 +36,10 @@
 	"(e->>'bytes_in')::bigint, (e->>'bytes_out')::bigint, 0::bigint " \
 	"FROM gt_live l JOIN gt_nodes n ON n.name = l.node CROSS JOIN " \
 	"jsonb_array_elements(l.items) e WHERE l.kind = 'clients' AND " \
-	"n.last_seen >= now() - make_interval(secs => $10::int)"
+	"n.last_seen >= now() - make_interval(secs => $10::int) AND NOT EXISTS " \
+	"(SELECT 1 FROM gt_hist_sess h WHERE h.end_time >= " \
+	"extract(epoch FROM now())::bigint - 300 AND h.node = l.node AND " \
+	"h.client_id = e->>'id')"
 
 /*
  * Sessions: $1 client, $2 name, $3 port, $4 from, $5 to, $6 status

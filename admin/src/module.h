@@ -127,7 +127,6 @@ int	 api_alerts(struct admin_ctx *);
 int	 api_sessions(struct admin_ctx *);
 int	 api_export(struct admin_ctx *);
 int	 api_audit(struct admin_ctx *);
-int	 history_filter_parse(struct admin_ctx *, struct hfilter *);
 void	 history_sess_json(struct kore_buf *, const char *id, const char *node,
 	    const struct db_hist_session *);
 void	 history_conn_json(struct kore_buf *, const char *id, const char *node,

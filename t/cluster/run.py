@@ -514,6 +514,20 @@ class Suite:
         lib.check(sorted(s["items"][0]) == ["address", "bytes_in", "bytes_out", "client_id", "end", "id",
                                             "name", "node", "ports", "reason", "start", "status"],
                   "session item keys: %r" % sorted(s["items"][0]))
+        # A session of m2 that ended: listed once, closed (not also online
+        # from m2's live row, which is up to a second old).
+        rs, r = raw_register(self.nodes[1].addr, self.nodes[1].port, "hist-once", 0)
+        lib.check(r.get("status") == "ok", "hist-once register: %r" % r)
+        lib.wait_until(lambda: a.get("/api/sessions?name=hist-once")[1]["total"] >= 1, 15,
+                       "hist-once online in m1's /api/sessions")
+        rs.close()
+
+        def ended():
+            st, v = a.get("/api/sessions?name=hist-once")
+            lib.check(st == 200 and all(i["node"] == "m2" for i in v["items"]), "hist-once: %r" % v)
+            return v if any(i["status"] == "closed" for i in v["items"]) else None
+        v = lib.wait_until(ended, 15, "hist-once closed in m1's /api/sessions", interval=0.1)
+        lib.check(v["total"] == 1 and len(v["items"]) == 1, "hist-once listed twice: %r" % v["items"])
         # The export: a node column, every node's rows.
         st, hdrs, body = a.req("GET", q.replace("/api/sessions?", "/api/sessions/export?format=csv&")
                                .replace("&per_page=500", ""))
