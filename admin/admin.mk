@@ -11,7 +11,7 @@ KORE_FEATURES	:= $(shell cat /usr/share/kore/features 2>/dev/null)
 ADMIN_CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		   -Wno-unused-parameter -D_GNU_SOURCE -fPIC \
 		   -DGOTUNNEL_VERSION='"$(VERSION)"' $(KORE_FEATURES) -Icommon -Iadmin/src
-ADMIN_LIBS	:= -lsodium -llmdb -lyajl -linih -lcrypto -loath
+ADMIN_LIBS	:= -lsodium -llmdb -lyajl -linih -lcrypto -loath -lpq
 ADMIN_OBJDIR	:= build/admin
 
 ADMIN_MOD_SRC	:= admin/src/module.c admin/src/json.c admin/src/auth.c \
@@ -20,7 +20,8 @@ ADMIN_MOD_SRC	:= admin/src/module.c admin/src/json.c admin/src/auth.c \
 		   admin/src/api_mapping.c admin/src/api_settings.c \
 		   admin/src/access.c admin/src/api_websess.c admin/src/api_tokens.c \
 		   admin/src/json_parse.c admin/src/url.c admin/src/hist_state.c \
-		   admin/src/api_cluster.c admin/src/api_alerts.c
+		   admin/src/api_cluster.c admin/src/api_alerts.c \
+		   admin/src/pgq.c admin/src/cluster_hist.c
 ADMIN_COMMON	:= common/db.c common/log.c common/xmalloc.c common/db_user.c \
 		   common/db_websess.c common/db_audit.c common/metrics.c \
 		   common/db_mapstate.c common/tls_fp.c common/totp.c common/db_prune.c \

@@ -31,6 +31,7 @@ struct admin_conf {
 	char		tls_cert_file[PATH_MAX];	/* the master's, for its fingerprint */
 	char		cluster_database[1024];	/* [cluster] database: "" = no cluster */
 	char		cluster_node_name[64];	/* [cluster] node_name, default the host name */
+	int64_t		cluster_node_timeout;	/* [cluster] node_timeout, seconds */
 };
 
 /* conf.c */

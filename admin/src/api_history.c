@@ -3,7 +3,8 @@
  * api_history.c: the history of client sessions and public connections
  * (tables hist_sess and hist_conn, newest first), its streamed export,
  * and the audit log.  An online session's byte counts are its running
- * totals, taken from the live client record the workers flush.
+ * totals, taken from the live client record the workers flush.  In
+ * cluster mode the same routes answer from PostgreSQL (cluster_hist.c).
  */
 #include <ctype.h>
 #include <string.h>
@@ -12,17 +13,6 @@
 #include "module.h"
 
 #define EXPORT_CHUNK	(64 * 1024)	/* bytes per streamed piece */
-
-/* The filters of /api/sessions and its export. */
-struct hfilter {
-	int		 conns;		/* 0 hist_sess, 1 hist_conn */
-	const char	*client;
-	const char	*name;
-	int64_t		 port;		/* 0 any */
-	int64_t		 from, to;
-	int		 status;	/* 0 any, 1 online/open, 2 closed */
-	char		 q[129];
-};
 
 /* One streamed export; owned by the netbuf callback chain. */
 struct export {
@@ -152,16 +142,16 @@ sess_live(MDB_txn *txn, uint64_t seq, struct db_hist_session *s)
 		s->bytes_out = c.bytes_out;
 }
 
-/* Appends a session item as JSON. */
-static void
-sess_json(struct kore_buf *b, uint64_t id, const struct db_hist_session *s)
+/* Appends a session item as JSON (node NULL: no "node" field). */
+void
+history_sess_json(struct kore_buf *b, const char *id, const char *node,
+    const struct db_hist_session *s)
 {
 	jw_open(b, '{');
-	kore_buf_appendf(b, "\"id\":\"%llu\",", (unsigned long long)id);
+	jw_str(b, "id", id, strlen(id));
 	jw_str(b, "client_id", s->client_id, sizeof(s->client_id));
-	if (cluster_admin_on())		/* local LMDB: this node's history */
-		jw_str(b, "node", admin_conf.cluster_node_name,
-		    sizeof(admin_conf.cluster_node_name));
+	if (node != NULL)
+		jw_str(b, "node", node, strlen(node));
 	jw_str(b, "name", s->name, sizeof(s->name));
 	jw_str(b, "address", s->address, sizeof(s->address));
 	jw_int(b, "start", s->start);
@@ -174,16 +164,16 @@ sess_json(struct kore_buf *b, uint64_t id, const struct db_hist_session *s)
 	jw_close(b, '}');
 }
 
-/* Appends a connection item as JSON. */
-static void
-conn_json(struct kore_buf *b, uint64_t id, const struct db_hist_conn *c)
+/* Appends a connection item as JSON (node NULL: no "node" field). */
+void
+history_conn_json(struct kore_buf *b, const char *id, const char *node,
+    const struct db_hist_conn *c)
 {
 	jw_open(b, '{');
-	kore_buf_appendf(b, "\"id\":\"%llu\",", (unsigned long long)id);
+	jw_str(b, "id", id, strlen(id));
 	jw_str(b, "client_id", c->client_id, sizeof(c->client_id));
-	if (cluster_admin_on())		/* local LMDB: this node's history */
-		jw_str(b, "node", admin_conf.cluster_node_name,
-		    sizeof(admin_conf.cluster_node_name));
+	if (node != NULL)
+		jw_str(b, "node", node, strlen(node));
 	jw_str(b, "client_name", c->client_name, sizeof(c->client_name));
 	jw_str(b, "mapping", c->mapping, sizeof(c->mapping));
 	jw_uint(b, "remote_port", c->remote_port);
@@ -198,11 +188,14 @@ conn_json(struct kore_buf *b, uint64_t id, const struct db_hist_conn *c)
 	jw_close(b, '}');
 }
 
-/* Appends a session item as one CSV row. */
-static void
-sess_csv(struct kore_buf *b, uint64_t id, const struct db_hist_session *s)
+/* Appends a session item as one CSV row (node NULL: no node column). */
+void
+history_sess_csv(struct kore_buf *b, const char *id, const char *node,
+    const struct db_hist_session *s)
 {
-	kore_buf_appendf(b, "%llu,", (unsigned long long)id);
+	csv_field(b, id, strlen(id), 0);
+	if (node != NULL)
+		csv_field(b, node, strlen(node), 0);
 	csv_field(b, s->client_id, sizeof(s->client_id), 0);
 	csv_field(b, s->name, sizeof(s->name), 0);
 	csv_field(b, s->address, sizeof(s->address), 0);
@@ -214,11 +207,14 @@ sess_csv(struct kore_buf *b, uint64_t id, const struct db_hist_session *s)
 	    (unsigned long long)s->bytes_out);
 }
 
-/* Appends a connection item as one CSV row. */
-static void
-conn_csv(struct kore_buf *b, uint64_t id, const struct db_hist_conn *c)
+/* Appends a connection item as one CSV row (node NULL: no node column). */
+void
+history_conn_csv(struct kore_buf *b, const char *id, const char *node,
+    const struct db_hist_conn *c)
 {
-	kore_buf_appendf(b, "%llu,", (unsigned long long)id);
+	csv_field(b, id, strlen(id), 0);
+	if (node != NULL)
+		csv_field(b, node, strlen(node), 0);
 	csv_field(b, c->client_id, sizeof(c->client_id), 0);
 	csv_field(b, c->client_name, sizeof(c->client_name), 0);
 	csv_field(b, c->mapping, sizeof(c->mapping), 0);
@@ -229,6 +225,17 @@ conn_csv(struct kore_buf *b, uint64_t id, const struct db_hist_conn *c)
 	csv_field(b, c->reason, sizeof(c->reason), 0);
 	kore_buf_appendf(b, "%llu,%llu\r\n", (unsigned long long)c->bytes_in,
 	    (unsigned long long)c->bytes_out);
+}
+
+/* Appends the CSV header line of a kind (with_node: a node column after id). */
+void
+history_csv_header(struct kore_buf *b, int conns, int with_node)
+{
+	const char *const *fl = conns ? conn_fields : sess_fields;
+
+	for (int i = 0; fl[i] != NULL; i++)
+		kore_buf_appendf(b, "%s%s%s", fl[i],
+		    i == 0 && with_node ? ",node" : "", fl[i + 1] ? "," : "\r\n");
 }
 
 /* Reads the filter parameters; answers 400 and returns -1 when invalid. */
@@ -299,12 +306,14 @@ api_sessions(struct admin_ctx *ctx)
 	int64_t			 page, per_page;
 	uint64_t		 total = 0, skip;
 	int			 op, m, incomplete;
-	char			 why[160];
+	char			 why[160], id[24];
 
 	if (admin_params_allow(ctx, keys) == -1 || hfilter_parse(ctx, &f) == -1 ||
 	    admin_param_int(ctx, "page", 1, 1000000000, 1, &page) == -1 ||
 	    admin_param_int(ctx, "per_page", 1, 500, 50, &per_page) == -1)
 		return KORE_RESULT_OK;
+	if (cluster_admin_on())		/* every node's, from PostgreSQL */
+		return cluster_hist_sessions(ctx, &f, page, per_page);
 	skip = (uint64_t)(page - 1) * (uint64_t)per_page;
 	if (db_txn_begin(&admin_db, 1, &txn) != 0) {
 		admin_error(ctx, 500, "database error");
@@ -333,11 +342,13 @@ api_sessions(struct admin_ctx *ctx)
 			if (!m)
 				continue;
 			if (total >= skip && total < skip + (uint64_t)per_page) {
+				snprintf(id, sizeof(id), "%llu",
+				    (unsigned long long)db_u64_key(&k));
 				if (f.conns)
-					conn_json(&b, db_u64_key(&k), &c);
+					history_conn_json(&b, id, NULL, &c);
 				else {
 					sess_live(txn, db_u64_key(&k), &s);
-					sess_json(&b, db_u64_key(&k), &s);
+					history_sess_json(&b, id, NULL, &s);
 				}
 			}
 			total++;
@@ -359,6 +370,14 @@ api_sessions(struct admin_ctx *ctx)
 	return KORE_RESULT_OK;
 }
 
+/* Writes a record key as the item id (buf of 24 bytes); returns buf. */
+static const char *
+id_of(uint64_t key, char *buf)
+{
+	snprintf(buf, 24, "%llu", (unsigned long long)key);
+	return buf;
+}
+
 /* Fills ex->buf with the next rows (at least one piece, or done). */
 static void
 export_fill(struct export *ex)
@@ -370,6 +389,7 @@ export_fill(struct export *ex)
 	MDB_cursor		*cur;
 	MDB_val			 k, v;
 	int			 rc, op;
+	char			 id[24];
 
 	kore_buf_reset(&ex->buf);
 	if (ex->done)
@@ -402,9 +422,11 @@ export_fill(struct export *ex)
 			if (!match_conn(&ex->f, &c))
 				continue;
 			if (ex->csv) {
-				conn_csv(&ex->buf, ex->next, &c);
+				history_conn_csv(&ex->buf, id_of(ex->next, id),
+				    NULL, &c);
 			} else {
-				conn_json(&ex->buf, ex->next, &c);
+				history_conn_json(&ex->buf, id_of(ex->next, id),
+				    NULL, &c);
 				jw_end(&ex->buf);
 				kore_buf_append(&ex->buf, "\n", 1);
 			}
@@ -414,9 +436,11 @@ export_fill(struct export *ex)
 				continue;
 			sess_live(txn, ex->next, &s);
 			if (ex->csv) {
-				sess_csv(&ex->buf, ex->next, &s);
+				history_sess_csv(&ex->buf, id_of(ex->next, id),
+				    NULL, &s);
 			} else {
-				sess_json(&ex->buf, ex->next, &s);
+				history_sess_json(&ex->buf, id_of(ex->next, id),
+				    NULL, &s);
 				jw_end(&ex->buf);
 				kore_buf_append(&ex->buf, "\n", 1);
 			}
@@ -498,6 +522,8 @@ api_export(struct admin_ctx *ctx)
 		http_response(ctx->req, 200, NULL, 0);
 		return KORE_RESULT_OK;
 	}
+	if (cluster_admin_on())
+		return cluster_hist_export(ctx, &f, csv);
 	ex = kore_calloc(1, sizeof(*ex));
 	ex->f = f;
 	/* The filter's strings point into the request: keep copies. */
@@ -512,12 +538,8 @@ api_export(struct admin_ctx *ctx)
 	ex->csv = csv;
 	ex->next = UINT64_MAX;
 	kore_buf_init(&ex->buf, EXPORT_CHUNK + 4096);
-	if (csv) {
-		const char *const *fl = f.conns ? conn_fields : sess_fields;
-		for (int i = 0; fl[i] != NULL; i++)
-			kore_buf_appendf(&ex->buf, "%s%s", fl[i],
-			    fl[i + 1] ? "," : "\r\n");
-	}
+	if (csv)
+		history_csv_header(&ex->buf, f.conns, 0);
 	snprintf(disp, sizeof(disp),
 	    "attachment; filename=\"gotunnel-sessions.%s\"",
 	    csv ? "csv" : "ndjson");
@@ -563,6 +585,8 @@ api_audit(struct admin_ctx *ctx)
 		admin_error(ctx, 400, "invalid value for action");
 		return KORE_RESULT_OK;
 	}
+	if (cluster_admin_on())
+		return cluster_hist_audit(ctx, action, page, per_page);
 	skip = (uint64_t)(page - 1) * (uint64_t)per_page;
 	if (db_txn_begin(&admin_db, 1, &txn) != 0) {
 		admin_error(ctx, 500, "database error");

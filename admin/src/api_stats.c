@@ -444,6 +444,8 @@ api_stats(struct admin_ctx *ctx)
 		admin_error(ctx, 400, "invalid value for range");
 		return KORE_RESULT_OK;
 	}
+	if (cluster_admin_on())		/* every node's, from PostgreSQL */
+		return cluster_hist_stats(ctx, range, step, n);
 	memset(pts, 0, sizeof(pts));
 	end = db_now() - db_now() % step;
 	start = end - (n - 1) * step;

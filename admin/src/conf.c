@@ -58,6 +58,35 @@ admin_duration_parse(const char *s, int64_t *out)
 	return 0;
 }
 
+/*
+ * Reads a [cluster] duration ("15", "15s", "2m", "1h") as seconds in
+ * 1..86400; -1 when it is not one.  The master judges the value; the
+ * admin only needs it to tell online nodes from silent ones.
+ */
+static int
+conf_seconds(const char *s, int64_t *out)
+{
+	char		*end;
+	long long	 n;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno != 0 || n <= 0 || n > 86400)
+		return -1;
+	if (strcmp(end, "m") == 0)
+		n *= 60;
+	else if (strcmp(end, "h") == 0)
+		n *= 3600;
+	else if (*end != '\0' && strcmp(end, "s") != 0)
+		return -1;
+	if (n > 86400)
+		return -1;
+	*out = n;
+	return 0;
+}
+
 /* 1 when addr is a loopback address (127.0.0.0/8, ::1 or "localhost"). */
 int
 admin_addr_is_loopback(const char *addr)
@@ -131,6 +160,10 @@ conf_handler(void *arg, const char *section, const char *name,
 		else if (strcmp(name, "node_name") == 0)
 			snprintf(c->cluster_node_name,
 			    sizeof(c->cluster_node_name), "%s", value);
+		else if (strcmp(name, "node_timeout") == 0 &&
+		    conf_seconds(value, &c->cluster_node_timeout) == -1)
+			bad = "node_timeout: expected 1..86400 seconds, or a "
+			    "number with s, m or h";
 	} else if (strcmp(section, "admin") == 0) {
 		if (strcmp(name, "bind_addr") == 0) {
 			struct in6_addr a;
@@ -197,6 +230,7 @@ admin_conf_load(const char *path, struct admin_conf *conf, char *err,
 	snprintf(conf->bind_addr, sizeof(conf->bind_addr), "127.0.0.1");
 	conf->bind_port = 7500;
 	conf->session_ttl = 12 * 3600;
+	conf->cluster_node_timeout = 15;	/* the master's default */
 	snprintf(conf->assets, sizeof(conf->assets), "frontend/dist");
 	/* The master's defaults, so that both find the same files. */
 	snprintf(conf->data_dir, sizeof(conf->data_dir), "/var/lib/gotunnel");

@@ -35,7 +35,7 @@ void	kore_worker_teardown(void);
 int	admin_dispatch(struct http_request *);
 static void	admin_peers_open(void);
 
-/* LMDB (reads, writes, fdatasync), the control socket, argon2. */
+/* LMDB (reads, writes, fdatasync), the control socket, argon2, libpq. */
 KORE_SECCOMP_FILTER("gotunnel-admin",
 	KORE_SYSCALL_ALLOW(pread64),
 	KORE_SYSCALL_ALLOW(pwrite64),
@@ -60,7 +60,9 @@ KORE_SECCOMP_FILTER("gotunnel-admin",
 	KORE_SYSCALL_ALLOW(getppid),
 	KORE_SYSCALL_ALLOW(gettid),
 	KORE_SYSCALL_ALLOW(flock),
-	KORE_SYSCALL_ALLOW(mkdir)
+	KORE_SYSCALL_ALLOW(mkdir),
+	/* libpq (cluster mode, pgq.c): Kerberos' config directories. */
+	KORE_SYSCALL_ALLOW(getdents64)
 );
 
 static int	api_health(struct admin_ctx *);
@@ -178,6 +180,8 @@ kore_worker_configure(void)
 		/* Makes the dummy hash now: the first failed login is not slower. */
 		(void)db_user_check(&admin_db, "-", "-");
 	}
+	if (cluster_admin_on())
+		pgq_init();
 	events_init();
 	admin_peers_open();
 }
@@ -450,9 +454,12 @@ admin_dispatch(struct http_request *req)
 	struct admin_ctx	 ctx;
 	const struct route	*r = NULL;
 	char			 arg[DB_ID_LEN];
-	int			 found = 0, method, api;
+	int			 found = 0, method, api, rc = KORE_RESULT_OK;
 	size_t			 i;
 
+	/* A cluster-wide query under way (pgq.c): checked when it started. */
+	if (pgq_pending(req))
+		return pgq_resume(req);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.req = req;
 	admin_peer(req->owner, ctx.address, sizeof(ctx.address));
@@ -511,10 +518,12 @@ admin_dispatch(struct http_request *req)
 		admin_error(&ctx, 500, "database unavailable");
 		goto done;
 	}
-	(void)r->fn(&ctx);
+	/* RETRY: waiting for PostgreSQL (pgq.c); Kore calls us again. */
+	if (r->fn(&ctx) == KORE_RESULT_RETRY)
+		rc = KORE_RESULT_RETRY;
 done:
 	if (ctx.qs != NULL)
 		kore_free(ctx.qs);
 	sodium_memzero(ctx.sid, sizeof(ctx.sid));
-	return KORE_RESULT_OK;
+	return rc;
 }

@@ -18,6 +18,17 @@
 #define ADMIN_BODY_MAX		16384	/* JSON bodies larger than this: 413 */
 #define ADMIN_QUERY_MAX		16	/* query parameters per request */
 
+/* The filters of /api/sessions and its export (api_history.c). */
+struct hfilter {
+	int		 conns;		/* 0 hist_sess, 1 hist_conn */
+	const char	*client;
+	const char	*name;
+	int64_t		 port;		/* 0 any */
+	int64_t		 from, to;
+	int		 status;	/* 0 any, 1 online/open, 2 closed */
+	char		 q[129];
+};
+
 /* What a handler knows about its request. */
 struct admin_ctx {
 	struct http_request	*req;
@@ -116,6 +127,35 @@ int	 api_alerts(struct admin_ctx *);
 int	 api_sessions(struct admin_ctx *);
 int	 api_export(struct admin_ctx *);
 int	 api_audit(struct admin_ctx *);
+void	 history_sess_json(struct kore_buf *, const char *id, const char *node,
+	    const struct db_hist_session *);
+void	 history_conn_json(struct kore_buf *, const char *id, const char *node,
+	    const struct db_hist_conn *);
+void	 history_sess_csv(struct kore_buf *, const char *id, const char *node,
+	    const struct db_hist_session *);
+void	 history_conn_csv(struct kore_buf *, const char *id, const char *node,
+	    const struct db_hist_conn *);
+void	 history_csv_header(struct kore_buf *, int conns, int with_node);
+
+/* pgq.c */
+struct kore_pgsql;
+typedef void	(*pgq_done_fn)(struct http_request *, struct kore_pgsql *,
+		    void *arg);
+void	 pgq_init(void);
+int	 pgq_start(struct admin_ctx *, const char *sql, int nparams,
+	    const char *const *params, pgq_done_fn, void *arg);
+int	 pgq_resume(struct http_request *);
+int	 pgq_pending(struct http_request *);
+
+/* cluster_hist.c */
+int	 cluster_hist_sessions(struct admin_ctx *, const struct hfilter *,
+	    int64_t page, int64_t per_page);
+int	 cluster_hist_export(struct admin_ctx *, const struct hfilter *,
+	    int csv);
+int	 cluster_hist_audit(struct admin_ctx *, const char *action,
+	    int64_t page, int64_t per_page);
+int	 cluster_hist_stats(struct admin_ctx *, const char *range,
+	    int64_t step, int64_t n);
 
 /* api_stats.c */
 int	 api_stats(struct admin_ctx *);

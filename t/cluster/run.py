@@ -495,10 +495,245 @@ class Suite:
         lib.check(st == 404, "disconnect of nobody: %d %s" % (st, body))
         st, _ = a.get("/api/clients/%s" % ("0" * 32))
         lib.check(st == 404, "/api/clients/ID of nobody: %d" % st)
-        # Sessions history of m1: node m1 on every item (local LMDB).
+        # Sessions history: every item names its node (see t_admin_history).
         st, h = a.get("/api/sessions")
-        lib.check(st == 200 and h["items"] and all(i.get("node") == "m1" for i in h["items"]),
+        lib.check(st == 200 and h["items"] and all(i.get("node") in ("m1", "m2", "m3")
+                                                   for i in h["items"]),
                   "/api/sessions nodes: %d %r" % (st, [i.get("node") for i in h.get("items", [])]))
+
+    def t_admin_history(self):
+        """m1's admin serves every node's history, export, stats and audit
+        from PostgreSQL: connections through m2 and m3, an audit event of m3."""
+        a = self.admin
+        if a is None:
+            print("     skipped: no admin (see the admin step)")
+            return
+        since = int(time.time()) - 1
+        peers = {}                              # peer -> node it went through
+        for i in range(6):
+            n = self.nodes[1 + i % 2]
+            peers[echo_via(n.addr, self.port, src="127.2.0.%d" % (i + 1))] = n.name
+        r = subprocess.run([lib.CTL, "-c", self.nodes[2].conf, "user", "add", "ops-m3"],
+                           input=b"correct-horse-battery\n", capture_output=True, timeout=30)
+        lib.check(r.returncode == 0, "user add on m3: %s" % r.stderr.decode())
+        q = "/api/sessions?kind=conns&q=127.2.0.&from=%d&per_page=500" % since
+
+        def arrived():
+            st, v = a.get(q)
+            lib.check(st == 200, "%s: %d %r" % (q, st, v))
+            got = {i["peer"]: i["node"] for i in v["items"]}
+            return v if all(got.get(p) == nd for p, nd in peers.items()) else None
+        v = lib.wait_until(arrived, 20, "m2's and m3's connections in m1's /api/sessions")
+        lib.check(v["total"] == len(peers) == len(v["items"]), "total %r of %d" % (v["total"], len(peers)))
+        shape = ["bytes_in", "bytes_out", "client_id", "client_name", "end", "id", "local_port",
+                 "mapping", "node", "peer", "reason", "remote_port", "start", "status"]
+        for i in v["items"]:
+            lib.check(sorted(i) == shape, "conn item keys: %r" % sorted(i))
+            lib.check(i["status"] == "closed" and i["client_name"] == "alice" and
+                      i["remote_port"] == self.port and i["bytes_in"] == i["bytes_out"] == 512 and
+                      isinstance(i["id"], str) and i["end"] >= i["start"] >= since,
+                      "conn item: %r" % i)
+        lib.check(len({i["id"] for i in v["items"]}) == len(peers), "ids not unique: %r" % v["items"])
+        # Filters and paging as on one node: one peer, then page 2 of 1.
+        one = sorted(peers)[0]
+        st, f = a.get("/api/sessions?kind=conns&q=%s&from=%d" % (one, since))
+        lib.check(st == 200 and f["total"] == 1 and f["items"][0]["node"] == peers[one],
+                  "q=%s: %d %r" % (one, st, f))
+        st, p2 = a.get(q.replace("per_page=500", "per_page=2&page=2"))
+        lib.check(st == 200 and p2["total"] == len(peers) and p2["page"] == 2 and
+                  [i["id"] for i in p2["items"]] == [i["id"] for i in v["items"][2:4]],
+                  "page 2: %d %r" % (st, p2))
+        st, f = a.get("/api/sessions?kind=conns&status=open&q=127.2.0.&from=%d" % since)
+        lib.check(st == 200 and f["total"] == 0, "status=open: %d %r" % (st, f))
+        st, _ = a.get("/api/sessions?kind=conns&port=0")
+        lib.check(st == 400, "port=0: %d" % st)
+        # Sessions: alice online on every node (from the nodes' live rows).
+        st, s = a.get("/api/sessions?name=alice&status=online")
+        lib.check(st == 200 and sorted(i["node"] for i in s["items"]) == ["m1", "m2", "m3"] and
+                  all(i["status"] == "online" and str(self.port) in i["ports"].split(",")
+                      for i in s["items"]), "alice's online sessions: %d %r" % (st, s))
+        lib.check(sorted(s["items"][0]) == ["address", "bytes_in", "bytes_out", "client_id", "end", "id",
+                                            "name", "node", "ports", "reason", "start", "status"],
+                  "session item keys: %r" % sorted(s["items"][0]))
+        # A session of m2 that ended: listed once, closed (not also online
+        # from m2's live row, which is up to a second old).
+        rs, r = raw_register(self.nodes[1].addr, self.nodes[1].port, "hist-once", 0)
+        lib.check(r.get("status") == "ok", "hist-once register: %r" % r)
+        lib.wait_until(lambda: a.get("/api/sessions?name=hist-once")[1]["total"] >= 1, 15,
+                       "hist-once online in m1's /api/sessions")
+        rs.close()
+
+        def ended():
+            st, v = a.get("/api/sessions?name=hist-once")
+            lib.check(st == 200 and all(i["node"] == "m2" for i in v["items"]), "hist-once: %r" % v)
+            return v if any(i["status"] == "closed" for i in v["items"]) else None
+        v = lib.wait_until(ended, 15, "hist-once closed in m1's /api/sessions", interval=0.1)
+        lib.check(v["total"] == 1 and len(v["items"]) == 1, "hist-once listed twice: %r" % v["items"])
+        # The export: a node column, every node's rows.
+        st, hdrs, body = a.req("GET", q.replace("/api/sessions?", "/api/sessions/export?format=csv&")
+                               .replace("&per_page=500", ""))
+        lines = body.strip().split("\r\n")
+        lib.check(st == 200 and lines[0].startswith("id,node,client_id,client_name,mapping,remote_port"),
+                  "export: %d %r" % (st, lines[:2]))
+        rows = {ln.split(",")[7]: ln.split(",")[1] for ln in lines[1:]}
+        lib.check(rows == peers, "export rows (peer: node) %r, want %r" % (rows, peers))
+        st, hdrs, body = a.req("GET", "/api/sessions/export?format=ndjson&kind=conns&q=127.2.0.&from=%d"
+                               % since)
+        nd = [json.loads(x) for x in body.splitlines() if x.strip()]
+        lib.check(st == 200 and {x["peer"]: x["node"] for x in nd} == peers, "ndjson export: %r" % nd)
+        # Stats count them; now counts the online nodes' sessions.
+        st, stats = a.get("/api/stats?range=1h")
+        lib.check(st == 200 and len(stats["points"]) == 60 and stats["step"] == 60,
+                  "/api/stats: %d %r" % (st, {k: stats.get(k) for k in ("range", "step")}))
+        newc = sum(pt["new_conns"] for pt in stats["points"] if pt["t"] + 60 > since)
+        lib.check(newc >= len(peers), "new_conns since the step began: %d < %d" % (newc, len(peers)))
+        lib.check(sum(pt["bytes_in"] for pt in stats["points"]) >= 512 * len(peers),
+                  "bytes_in: %r" % stats["points"][-3:])
+        lib.check(stats["now"]["online_clients"] >= 3 and
+                  sorted(stats["now"]) == ["active_conns", "bytes_today_in", "bytes_today_out",
+                                           "mappings", "online_clients"], "now: %r" % stats["now"])
+        # Audit: m3's user_add (and m2's from the audit step), with node.
+
+        def audited():
+            st, au = a.get("/api/audit?action=user_add")
+            lib.check(st == 200, "/api/audit: %d %r" % (st, au))
+            return au if any(x["node"] == "m3" and "ops-m3" in x["detail"] for x in au["items"]) else None
+        au = lib.wait_until(audited, 15, "m3's user_add in m1's /api/audit")
+        lib.check(au["total"] == len(au["items"]) and all(x["action"] == "user_add" for x in au["items"]),
+                  "audit filter: %r" % au)
+        lib.check(sorted(au["items"][0]) == ["action", "address", "detail", "id", "node", "ok", "time", "user"],
+                  "audit item keys: %r" % sorted(au["items"][0]))
+        print("     %d connections through m2/m3 and m3's audit event in m1's history, export, stats"
+              % len(peers))
+
+    def t_admin_history_outage(self):
+        """A query never blocks the admin's worker; without PostgreSQL the
+        cluster history routes answer 503, not stale local data; with it
+        back they answer again (same admin, its dead connections renewed)."""
+        a = self.admin
+        if a is None:
+            print("     skipped: no admin (see the admin step)")
+            return
+        routes = ["/api/sessions", "/api/sessions?kind=conns", "/api/sessions/export?format=csv",
+                  "/api/stats", "/api/audit"]
+        # Concurrent requests: the worker's pooled connections (up to 2) open.
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            sts = list(ex.map(lambda r: a.req("GET", r)[0], routes * 2))
+        lib.check(sts == [200] * len(sts), "before the outage: %r" % sts)
+        # A query waits without blocking the worker: the admin's PostgreSQL
+        # backends stopped (SIGSTOP), /healthz still answers meanwhile.
+        pids = [int(r[0]) for r in self.pg.query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'gotunnel-admin'")]
+        lib.check(pids, "no PostgreSQL session named gotunnel-admin")
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            with concurrent.futures.ThreadPoolExecutor(1) as ex:
+                slow = ex.submit(lambda: a.req("GET", "/api/sessions?kind=conns")[0])
+                time.sleep(0.5)
+                t0 = time.monotonic()
+                lib.check(a.req("GET", "/healthz")[0] == 200 and a.get("/api/nodes")[0] == 200,
+                          "the admin did not answer while a query waited")
+                lib.check(not slow.done(), "the query answered with its backends stopped")
+                print("     /healthz and /api/nodes answered in %.2fs while /api/sessions waited "
+                      "for a stopped backend" % (time.monotonic() - t0))
+                for pid in pids:
+                    os.kill(pid, signal.SIGCONT)
+                lib.check(slow.result(timeout=20) == 200, "the waiting query: %r" % slow.result())
+        finally:
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+        self.pg.stop()
+        try:
+            for r in routes:
+                st, _, body = a.req("GET", r)
+                lib.check(st == 503 and json.loads(body) == {"error": "cluster store unavailable"},
+                          "%s without PostgreSQL: %d %s" % (r, st, body[:200]))
+            lib.check(a.proc.alive(), "the admin died")
+        finally:
+            self.pg.start()
+        # Back: the pooled connections PostgreSQL closed are made again.
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            sts = list(ex.map(lambda r: a.req("GET", r)[0], routes * 2))
+        lib.check(sts == [200] * len(sts), "after the outage: %r" % sts)
+        lib.wait_until(lambda: all(n.json("status").get("cluster_store") == "ok" for n in self.nodes),
+                       15, "every master back on the store")
+
+    def t_browser_nodes(self):
+        """The console's Nodes page in headless Chromium: m1..m3 online,
+        then kill -9 of m3's master tree shows it offline; m3 restarts."""
+        dist = os.path.join(lib.ROOT, "frontend", "dist")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nodes_page.mjs")
+        pw = os.path.join(lib.ROOT, "frontend", "node_modules", "playwright-core")
+        missing = [w for w, ok in (("admin", self.admin is not None),
+                                   ("frontend/dist (make frontend)", os.path.exists(os.path.join(dist, "index.html"))),
+                                   ("playwright-core (make frontend-deps)", os.path.isdir(pw)),
+                                   ("node", shutil.which("node")),
+                                   ("chromium", os.access(os.environ.get("CHROMIUM", "/usr/bin/chromium"), os.X_OK)))
+                   if not ok]
+        if missing:
+            print("     skipped: no %s" % ", ".join(missing))
+            return
+        # A second admin of m1 serving the built console (same users).
+        d = os.path.join(self.env.dir, "admin-console")
+        os.makedirs(d)
+        port = lib.free_port()
+        ini = os.path.join(d, "gotunnel.ini")
+        with open(self.nodes[0].conf) as f:
+            base = f.read()
+        with open(ini, "w") as f:
+            f.write(base + "\n[admin]\nbind_addr = 127.0.0.1\nbind_port = %d\nsession_ttl = 1h\n"
+                    "assets = %s\n" % (port, dist))
+        proc = lib.Proc("admin-console", [AdminOf.BIN, "-c", ini], os.path.join(d, "admin.log"))
+        self.env.procs.append(proc)
+        lib.wait_until(lambda: lib.port_accepts(port), 20, "the console's admin")
+        shots = os.path.join(lib.ROOT, "t", "out", "cluster")
+        os.makedirs(shots, exist_ok=True)
+        b = subprocess.Popen(["node", script, "http://127.0.0.1:%d" % port, "clusterop", AdminOf.PASSWORD,
+                              "m1,m2,m3", shots], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        sel = selectors.DefaultSelector()
+        sel.register(b.stdout, selectors.EVENT_READ)
+
+        def line(timeout):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if sel.select(timeout=1):
+                    ln = b.stdout.readline().decode(errors="replace").strip()
+                    if not ln and b.poll() is not None:
+                        lib.fail("the browser test exited (%s)" % b.returncode)
+                    if ln.startswith(("ONLINE", "OFFLINE", "FAIL")):
+                        return ln
+            lib.fail("no word from the browser test in %ds" % timeout)
+        victim = self.nodes[2]
+        try:
+            ln = line(90)
+            lib.check(ln == "ONLINE m1,m2,m3", "browser: %s" % ln)
+            t0 = time.monotonic()
+            for pid in victim.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            b.stdin.write(b"KILLED m3\n")
+            b.stdin.flush()
+            ln = line(60)
+            lib.check(ln == "OFFLINE m3", "browser: %s" % ln)
+            print("     Chromium showed m1..m3 online, then m3 offline %.1fs after kill -9 "
+                  "(screenshots in t/out/cluster/)" % (time.monotonic() - t0))
+            lib.check(b.wait(timeout=30) == 0, "browser test exit %s" % b.returncode)
+        finally:
+            if b.poll() is None:
+                os.killpg(b.pid, signal.SIGKILL)
+                b.wait()
+            sel.close()
+            # m3 back, with alice's client on it, for the steps after this one.
+            victim.start()
+            lib.wait_until(lambda: lib.port_accepts(self.port, host=victim.addr), 40, "alice back on m3")
+            lib.wait_until(lambda: self.alice_id(victim) is not None, 20, "alice's session on m3")
 
     def t_users_cluster(self):
         # A console user added with gotunnelctl on m1 is in every node's LMDB
@@ -840,6 +1075,9 @@ class Suite:
             self.step("admin of m1: nodes, clients, disconnect", self.t_admin)
             self.step("user added on m1 logs in to m2's admin", self.t_users_cluster)
             self.step("credential of m1 on m3; rotate, revoke kick", self.t_tokens_cluster)
+            self.step("admin of m1: every node's history, export, stats, audit", self.t_admin_history)
+            self.step("console Nodes page in Chromium: m3 killed, offline", self.t_browser_nodes)
+            self.step("admin of m1: queries wait aside; 503 without the store", self.t_admin_history_outage)
             self.step("kill -9 of m2: others forward, m2 offline", self.t_kill_node)
             self.step("node_offline firing, then resolved", self.t_node_offline_alert)
             self.step("database outage: forwarding, history once", self.t_db_outage)
