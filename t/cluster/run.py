@@ -15,6 +15,7 @@ Needs root (initdb runs as postgres) and postgresql-15; ends with
 """
 
 import argparse
+import concurrent.futures
 import http.client
 import json
 import os
