@@ -36,7 +36,7 @@ endif
 
 COMMON_SRC := $(wildcard common/*.c)
 SERVER_SRC := $(wildcard server/*.c)
-CLIENT_SRC := $(wildcard client/*.c)
+CLIENT_SRC := $(filter-out client/ctls_mbed%.c,$(wildcard client/*.c))
 CTL_SRC    := $(wildcard ctl/*.c)
 # The shared code the client may use: everything but LMDB and libsodium.
 CLIENT_COMMON_SRC := $(filter-out common/db%.c common/metrics.c common/net_random.c common/cluster%.c,$(COMMON_SRC))
