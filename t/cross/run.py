@@ -15,6 +15,13 @@ chroot client finds the master by a name that only the chroot's /etc/hosts
 knows, and in a second test by a name that only a DNS server (dnsmasq on a
 loopback address, named in the chroot's resolv.conf) knows.
 
+The static clients carry mbed TLS (TLS 1.2) instead of OpenSSL: the TLS
+tests run the static amd64 client from the empty chroot against a TLS
+master, once pinning the master's certificate and once trusting a CA for
+the name only the chroot's /etc/hosts knows, each with the full proof
+above; and a wrong pin or a name the certificate does not hold is refused,
+retried and never registered.
+
 Uses the e2e harness (t/e2e/lib.py) and prints `N passed, N failed`.
 """
 
@@ -31,7 +38,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
 import lib  # noqa: E402
-from lib import check, connect, fail, read_until_close, rnd_bytes, sha256, wait_until  # noqa: E402
+from lib import (check, connect, fail, make_ca, make_cert, read_until_close, rnd_bytes,  # noqa: E402
+                 sha256, wait_until)
 
 # The e2e runner's run_one (watchdog, cleanup, sanitizer and token checks, log
 # tails), loaded by path: this file has the same name.
@@ -83,8 +91,8 @@ class CrossClient(lib.Client):
 class ChrootClient(CrossClient):
     """The static client in an empty root: the binary, its config and /etc."""
 
-    def __init__(self, env, master, mappings, binary, hosts, resolv, **kw):
-        self.root = os.path.join(env.dir, "root")
+    def __init__(self, env, master, mappings, binary, hosts, resolv, root="root", **kw):
+        self.root = os.path.join(env.dir, root)
         os.makedirs(os.path.join(self.root, "etc"))
         shutil.copy2(binary, os.path.join(self.root, "gotunnel-client"))
         with open(os.path.join(self.root, "etc", "hosts"), "w") as f:
@@ -279,9 +287,82 @@ def test_chroot_dns(env):
     env.note("server_addr %s answered by dnsmasq on %s (%d queries)" % (name, dns_ip, len(queries)))
 
 
+def tls_master_setup(env, name):
+    """A CA, a master certificate for name signed by it, TLS-only masters from here on."""
+    ca = make_ca(env.dir, "ca")
+    cert, key, fp = make_cert(env.dir, "srv", name, ca=ca)
+    env.master_defaults.update({"tls_cert_file": cert, "tls_key_file": key})
+    return ca, fp
+
+
+def tls_chroot_client(env, m, maps, name, ca, root="root", **kw):
+    """The static client in an empty root that also holds the CA file (/ca.crt)."""
+    binary = os.path.join(DIST, VARIANTS["amd64-static"][0])
+    c = ChrootClient(env, m, maps, binary, "127.0.0.1 localhost\n127.0.0.1 %s\n" % name,
+                     "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", root=root,
+                     server_addr=name, **kw)
+    shutil.copy2(ca[0], os.path.join(c.root, "ca.crt"))
+    return c
+
+
+def tls_test(how):
+    """The static client (mbed TLS) against a TLS master: pinned, or CA + name."""
+    def fn(env):
+        name = "gt-tls-%s.invalid" % os.urandom(4).hex()
+        check(unknown_to_host(name), "%s resolves on this machine" % name)
+        ca, fp = tls_master_setup(env, name)
+        trust = {"server_fingerprint": fp} if how == "pin" else {"tls_trusted_ca_file": "/ca.crt"}
+        holder = {}
+
+        def make(m, maps):
+            holder["c"] = tls_chroot_client(env, m, maps, name, ca, **trust)
+            return holder["c"]
+        exercise(env, "amd64-static", make)
+        log = holder["c"].proc.log()
+        # Both the control and the data connections were TLS 1.2 (mbed TLS).
+        check(log.count("with TLSv1.2") >= 2, "the client did not connect with TLS 1.2 twice")
+        check("accepts TLS connections only" not in log, "the client tried clear text")
+        env.note("mbed TLS, %s; server_addr %s from the chroot's /etc/hosts"
+                 % ("pinned " + fp[:19] + "..." if how == "pin" else "CA /ca.crt + name check", name))
+    return fn
+
+
+def test_chroot_tls_refused(env):
+    """A wrong pin, and a CA-trusted certificate for another name: refused, never registered."""
+    name = "gt-tls-%s.invalid" % os.urandom(4).hex()
+    ca, fp = tls_master_setup(env, name)
+    m = env.master()
+    svc = env.service()
+    bad = "sha256:" + "0" * 64
+    maps = [{"name": "e", "local_port": svc.port, "remote_port": env.ports[0]}]
+    c1 = tls_chroot_client(env, m, maps, name, ca, root="root1", server_fingerprint=bad)
+    c1.start(wait=False)
+    # The certificate holds `name`; the client is told to expect another one.
+    c2 = tls_chroot_client(env, m, [dict(maps[0], remote_port=env.ports[1])], name, ca,
+                           root="root2", tls_trusted_ca_file="/ca.crt",
+                           tls_server_name="other-" + name)
+    c2.start(wait=False)
+    wait_until(lambda: c1.proc.log().count("fingerprint mismatch") >= 2, 30,
+               "two refused attempts with the wrong pin")
+    line = [x for x in c1.proc.log().splitlines() if "fingerprint mismatch" in x][0]
+    check(bad in line and fp in line, "the mismatch line lacks the pin or the presented key: %r" % line)
+    wait_until(lambda: c2.proc.log().count("not trusted") >= 2, 30,
+               "two refused attempts with the wrong name")
+    for c in (c1, c2):
+        check(c.proc.alive(), "%s exited instead of retrying" % c.name)
+        check("accepts TLS connections only" not in c.proc.log(), "%s fell back to clear text" % c.name)
+        check("published on remote port" not in c.proc.log(), "%s registered" % c.name)
+    check(m.mappings() == [], "a refused client registered: %r" % m.mappings())
+    check(lib.port_refuses(env.ports[0]) and lib.port_refuses(env.ports[1]), "a refused client's port is open")
+    env.note("wrong pin: %s" % line.split(": ", 2)[-1][:90])
+
+
 TESTS = [("%s_qemu" % v, qemu_test(v), 300) for v in ("arm64", "arm64-static", "armhf", "armhf-static")]
 TESTS += [("amd64_static_chroot_hosts", test_chroot_hosts, 300),
-          ("amd64_static_chroot_dns", test_chroot_dns, 300)]
+          ("amd64_static_chroot_dns", test_chroot_dns, 300),
+          ("amd64_static_chroot_tls_pinned", tls_test("pin"), 300),
+          ("amd64_static_chroot_tls_ca_name", tls_test("ca"), 300),
+          ("amd64_static_chroot_tls_refused", test_chroot_tls_refused, 120)]
 
 
 def main(argv):
