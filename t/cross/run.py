@@ -15,8 +15,9 @@ chroot client finds the master by a name that only the chroot's /etc/hosts
 knows, and in a second test by a name that only a DNS server (dnsmasq on a
 loopback address, named in the chroot's resolv.conf) knows.
 
-The static clients carry mbed TLS (TLS 1.2) instead of OpenSSL: the TLS
-tests run the static amd64 client from the empty chroot against a TLS
+The static clients carry mbed TLS (TLS 1.2) instead of OpenSSL: each ARM
+client repeats its proof against a TLS master it pins (TLS 1.3 for the
+dynamic, OpenSSL ones), and the TLS tests run the static amd64 client from the empty chroot against a TLS
 master, once pinning the master's certificate and once trusting a CA for
 the name only the chroot's /etc/hosts knows, each with the full proof
 above; and a wrong pin or a name the certificate does not hold is refused,
@@ -215,13 +216,25 @@ def exercise(env, variant, make_client):
     return c
 
 
-def qemu_test(variant):
-    """A test for one qemu-run client."""
+def qemu_test(variant, tls=False):
+    """A test for one qemu-run client (tls: against a TLS master, pinned)."""
     def fn(env):
         prefix = VARIANTS[variant][1]
         check(shutil.which(prefix[0]) is not None, "%s is missing (make deps-cross)" % prefix[0])
         binary = os.path.join(DIST, VARIANTS[variant][0])
-        exercise(env, variant, lambda m, maps: CrossClient(env, m, maps, prefix + [binary]))
+        if tls:
+            env.enable_tls()    # a self-signed master certificate, clients pin it
+        holder = {}
+
+        def make(m, maps):
+            holder["c"] = CrossClient(env, m, maps, prefix + [binary])
+            return holder["c"]
+        exercise(env, variant, make)
+        if tls:
+            log = holder["c"].proc.log()
+            version = "TLSv1.2" if variant.endswith("-static") else "TLSv1.3"
+            check(log.count("with " + version) >= 2, "the client did not connect with %s twice" % version)
+            env.note("TLS: %s, pinned" % version)
     return fn
 
 
@@ -358,6 +371,9 @@ def test_chroot_tls_refused(env):
 
 
 TESTS = [("%s_qemu" % v, qemu_test(v), 300) for v in ("arm64", "arm64-static", "armhf", "armhf-static")]
+# The static ARM clients carry mbed TLS, the dynamic ones OpenSSL: each with TLS.
+TESTS += [("%s_qemu_tls" % v, qemu_test(v, tls=True), 300)
+          for v in ("arm64", "arm64-static", "armhf", "armhf-static")]
 TESTS += [("amd64_static_chroot_hosts", test_chroot_hosts, 300),
           ("amd64_static_chroot_dns", test_chroot_dns, 300),
           ("amd64_static_chroot_tls_pinned", tls_test("pin"), 300),
