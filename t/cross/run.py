@@ -308,6 +308,12 @@ def tls_master_setup(env, name):
     return ca, fp
 
 
+def tls_ip_master(env, ca, ip):
+    """A TLS master whose CA-signed certificate names the address ip."""
+    cert, key, fp = make_cert(env.dir, "ip-" + ip, ip, ca=ca)
+    return env.master(tls_cert_file=cert, tls_key_file=key), fp
+
+
 def tls_chroot_client(env, m, maps, name, ca, root="root", **kw):
     """The static client in an empty root that also holds the CA file (/ca.crt)."""
     binary = os.path.join(DIST, VARIANTS["amd64-static"][0])
@@ -367,6 +373,21 @@ def test_chroot_tls_refused(env):
         check("published on remote port" not in c.proc.log(), "%s registered" % c.name)
     check(m.mappings() == [], "a refused client registered: %r" % m.mappings())
     check(lib.port_refuses(env.ports[0]) and lib.port_refuses(env.ports[1]), "a refused client's port is open")
+    # Addresses: mbed TLS 2.28 checks DNS names only, ctls_mbed.c the
+    # iPAddress names: a CA-signed certificate for 127.0.0.2 is refused at
+    # 127.0.0.1, one for 127.0.0.1 accepted.
+    other, _ = tls_ip_master(env, ca, "127.0.0.2")
+    right, _ = tls_ip_master(env, ca, "127.0.0.1")
+    c3 = tls_chroot_client(env, other, [dict(maps[0], remote_port=env.ports[2])], "127.0.0.1", ca,
+                           root="root3", tls_trusted_ca_file="/ca.crt")
+    c3.start(wait=False)
+    c4 = tls_chroot_client(env, right, [dict(maps[0], remote_port=env.ports[3])], "127.0.0.1", ca,
+                           root="root4", tls_trusted_ca_file="/ca.crt")
+    c4.start(timeout=60)
+    wait_until(lambda: c3.proc.log().count("not trusted") >= 2, 30,
+               "two refused attempts at an address the certificate does not hold")
+    check(other.mappings() == [], "a client registered with a certificate for another address")
+    check(right.mappings() != [], "the client did not register with its address in the certificate")
     env.note("wrong pin: %s" % line.split(": ", 2)[-1][:90])
 
 
