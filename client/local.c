@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "ctls.h"
 #include "frame.h"
 #include "proto.h"
 #include "proxyproto.h"
 #include "relay.h"
-#include "ctls.h"
 #include "xmalloc.h"
 
 static void dconn_step(evutil_socket_t, short, void *);

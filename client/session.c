@@ -20,9 +20,9 @@
 #include <event2/bufferevent.h>
 
 #include "client.h"
+#include "ctls.h"
 #include "frame.h"
 #include "proto.h"
-#include "ctls.h"
 #include "xmalloc.h"
 
 static void session_connect(struct session *);
