@@ -158,8 +158,11 @@ ctls_bev_new(struct event_base *base, int fd, struct ctls *c, int connecting)
 
 	if ((under = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		return NULL;
+	/* Deferred callbacks: libevent then runs CONNECTED before the read
+	 * callback and EOF or ERROR after it, the order the filter found them
+	 * in (a handshake and the first records may end in one input call). */
 	bev = bufferevent_filter_new(under, ctls_bev_in, ctls_bev_out,
-	    BEV_OPT_CLOSE_ON_FREE, ctls_bev_free, c);
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, ctls_bev_free, c);
 	if (bev == NULL) {
 		bufferevent_setfd(under, -1);	/* the caller keeps fd */
 		bufferevent_free(under);

@@ -20,8 +20,9 @@ client repeats its proof against a TLS master it pins (TLS 1.3 for the
 dynamic, OpenSSL ones), and the TLS tests run the static amd64 client from the empty chroot against a TLS
 master, once pinning the master's certificate and once trusting a CA for
 the name only the chroot's /etc/hosts knows, each with the full proof
-above; and a wrong pin or a name the certificate does not hold is refused,
-retried and never registered.
+above; a wrong pin or a name the certificate does not hold is refused,
+retried and never registered; and with mutual TLS the client forwards with
+its certificate and is refused without one.
 
 Uses the e2e harness (t/e2e/lib.py) and prints `N passed, N failed`.
 """
@@ -391,6 +392,32 @@ def test_chroot_tls_refused(env):
     env.note("wrong pin: %s" % line.split(": ", 2)[-1][:90])
 
 
+def test_chroot_tls_mutual(env):
+    """Mutual TLS: the master wants a client certificate from its CA; the
+    static client without one is refused, with one (in its root) forwards."""
+    name = "gt-tls-%s.invalid" % os.urandom(4).hex()
+    ca, fp = tls_master_setup(env, name)
+    ccert, ckey, _ = make_cert(env.dir, "cli", "client1", ca=ca)
+    m = env.master(tls_client_ca_file=ca[0])
+    svc = env.service()
+    maps = [{"name": "e", "local_port": svc.port, "remote_port": env.ports[0]}]
+    c1 = tls_chroot_client(env, m, maps, name, ca, root="root1", tls_trusted_ca_file="/ca.crt")
+    c1.start(wait=False)
+    c2 = tls_chroot_client(env, m, [dict(maps[0], remote_port=env.ports[1])], name, ca,
+                           root="root2", tls_trusted_ca_file="/ca.crt",
+                           tls_cert_file="/cli.crt", tls_key_file="/cli.key")
+    shutil.copy2(ccert, os.path.join(c2.root, "cli.crt"))
+    shutil.copy2(ckey, os.path.join(c2.root, "cli.key"))
+    c2.start(timeout=60)
+    check(lib.echo_roundtrip(env.ports[1], b"mutual tls from the chroot"), "no echo with mutual TLS")
+    wait_until(lambda: c1.proc.log().count("handshake failed") >= 2, 30,
+               "two refused attempts without a client certificate")
+    check("published on remote port" not in c1.proc.log(), "a client without a certificate registered")
+    check(lib.port_refuses(env.ports[0]), "the refused client's port is open")
+    env.note("with a client certificate: registered, echo; without: %s"
+             % [x for x in c1.proc.log().splitlines() if "handshake failed" in x][0].split(": ", 3)[-1][:70])
+
+
 TESTS = [("%s_qemu" % v, qemu_test(v), 300) for v in ("arm64", "arm64-static", "armhf", "armhf-static")]
 # The static ARM clients carry mbed TLS, the dynamic ones OpenSSL: each with TLS.
 TESTS += [("%s_qemu_tls" % v, qemu_test(v, tls=True), 300)
@@ -399,7 +426,8 @@ TESTS += [("amd64_static_chroot_hosts", test_chroot_hosts, 300),
           ("amd64_static_chroot_dns", test_chroot_dns, 300),
           ("amd64_static_chroot_tls_pinned", tls_test("pin"), 300),
           ("amd64_static_chroot_tls_ca_name", tls_test("ca"), 300),
-          ("amd64_static_chroot_tls_refused", test_chroot_tls_refused, 120)]
+          ("amd64_static_chroot_tls_refused", test_chroot_tls_refused, 120),
+          ("amd64_static_chroot_tls_mutual", test_chroot_tls_mutual, 120)]
 
 
 def main(argv):
