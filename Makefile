@@ -36,7 +36,7 @@ endif
 
 COMMON_SRC := $(wildcard common/*.c)
 SERVER_SRC := $(wildcard server/*.c)
-CLIENT_SRC := $(wildcard client/*.c)
+CLIENT_SRC := $(filter-out client/ctls_mbed%.c,$(wildcard client/*.c))
 CTL_SRC    := $(wildcard ctl/*.c)
 # The shared code the client may use: everything but LMDB and libsodium.
 CLIENT_COMMON_SRC := $(filter-out common/db%.c common/metrics.c common/net_random.c common/cluster%.c,$(COMMON_SRC))
@@ -79,7 +79,7 @@ $(BINDIR)/gotunnelctl: $(CTL_OBJ) $(BUILD)/libgotunnel.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CTL_LIBS) -loath -lqrencode
 
 # Debian packages the build and the tests need; installed only when missing.
-DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev openssl libyajl-dev liblmdb-dev lmdb-utils check \
+DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev openssl libmbedtls-dev libyajl-dev liblmdb-dev lmdb-utils check \
 	    libsubunit-dev kore libinih-dev libsodium-dev libsystemd-dev mandoc python3 \
 	    openssh-server openssh-client iperf3 socat curl chromium fonts-wqy-microhei valgrind \
 	    liboath-dev libqrencode-dev python3-yaml haproxy libpq-dev postgresql \

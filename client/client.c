@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <openssl/ssl.h>
 
 #include "client.h"
+#include "ctls.h"
 #include "relay.h"
 #include "xmalloc.h"
 
@@ -58,7 +58,7 @@ client_cleanup(void)
 	evsignal_del(&C->ev_sigint);
 	evsignal_del(&C->ev_sighup);
 	relay_pipes_release_all();
-	SSL_CTX_free(C->tls_ctx);
+	ctls_ctx_free(C->tls_ctx);
 	event_base_free(C->base);
 	free(C);
 }
@@ -103,7 +103,8 @@ main(int argc, char *argv[])
 		case 't': check = 1; break;
 		case 'v': verbose = 1; break;
 		case 'V':
-			printf("gotunnel-client %s\n", GOTUNNEL_VERSION);
+			printf("gotunnel-client %s (TLS: %s)\n", GOTUNNEL_VERSION,
+			    ctls_library());
 			free(C);
 			return 0;
 		case 'h':
@@ -141,7 +142,7 @@ main(int argc, char *argv[])
 			free(C);
 			return 1;
 		}
-		SSL_CTX_free(C->tls_ctx);
+		ctls_ctx_free(C->tls_ctx);
 		printf("%s: configuration OK\n", conf);
 		free(C);
 		return 0;

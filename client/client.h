@@ -102,7 +102,7 @@ struct dconn {
 	enum dconn_state	 state;
 	int			 fd;		/* to the server */
 	int			 local_fd;
-	struct ssl_st		*ssl;		/* TLS to the server, or NULL */
+	struct ctls		*tls;		/* TLS to the server, or NULL */
 	struct event		 ev;
 	struct hsread		 hs;
 	struct relay		*relay;
@@ -140,6 +140,7 @@ struct session {
 	int			 seen;		/* discovery: still in DNS */
 	struct bufferevent	*bev;		/* control connection, NULL if down */
 	int			 tcp_fd;	/* TLS: TCP connect under way, or -1 */
+	struct ctls		*tls;		/* TLS of bev (owned by it), or NULL */
 	struct event		 ev_tcp;
 	int			 connected;
 	struct event		 ev_reconnect, ev_heartbeat, ev_connect_timeout;
@@ -157,7 +158,7 @@ TAILQ_HEAD(session_list, session);
 struct client {
 	struct event_base	*base;
 	struct client_config	 conf;
-	struct ssl_ctx_st	*tls_ctx;	/* NULL: clear text */
+	struct ctls_ctx		*tls_ctx;	/* NULL: clear text */
 	struct event		 ev_sigterm, ev_sigint, ev_sighup;
 	struct session_list	 sessions;
 	unsigned		 nsessions;
@@ -195,8 +196,8 @@ void	client_vhost_register(const struct client_mapping *, struct msg *);
 
 /* client_tls.c */
 int	client_tls_init(char *err, size_t errlen);
-struct ssl_st *client_tls_new(const char *sni, const char *alpn);
-void	client_tls_log_failure(struct ssl_st *, unsigned long ossl_err,
+struct ctls *client_tls_new(int fd, const char *sni, const char *alpn);
+void	client_tls_log_failure(struct ctls *, struct bufferevent *,
 	    const char *what, const char *server);
 /* client_rand.c */
 uint32_t	client_rand_uniform(uint32_t upper);
@@ -216,7 +217,7 @@ void	local_data_open(struct session *, const char *data_id);
 void	local_free_all(void);
 
 /* udp.c */
-int	udp_flow_start(struct client_mapping *, int fd, struct ssl_st *,
+int	udp_flow_start(struct client_mapping *, int fd, struct ctls *,
 	    const char *peer);
 void	udp_free_all(void);
 

@@ -15,7 +15,7 @@
 
 #include "client.h"
 #include "conf_ini.h"
-#include "tls.h"
+#include "tls_io.h"
 
 /* Reads the token from the first line of path (trailing blanks dropped). */
 static int

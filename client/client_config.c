@@ -7,7 +7,7 @@
 
 #include "client.h"
 #include "conf_ini.h"
-#include "tls.h"
+#include "tls_io.h"
 
 /* Finds or adds the mapping of a section. */
 static struct client_mapping *

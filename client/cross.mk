@@ -6,7 +6,12 @@
 #   make deps-cross                 cross compilers, qemu-user-static, sysroots
 # Cross builds link against Debian's own libraries for ARCH, unpacked into a
 # private sysroot (build-cross/ARCH/sysroot): `apt-get install libevent-dev:arm64`
-# would remove the native libevent-dev.  Everything links CLIENT_LIBS (Makefile).
+# would remove the native libevent-dev.  The dynamic clients link CLIENT_LIBS
+# (Makefile) with OpenSSL; the static ones swap OpenSSL for Debian's mbed TLS
+# 2.28 (client/ctls_mbed*.c, CLIENT_MBED_LIBS): OpenSSL 3 alone made the
+# static amd64 client 5 MiB, mbed TLS keeps it under 2 MiB.  mbed TLS 2.28
+# speaks TLS 1.2 only: the master accepts TLS 1.2 with ECDHE+AEAD suites
+# (common/tls.c), the OpenSSL clients still use TLS 1.3.
 
 ARCH		?= arm64
 CROSS_ARCHES	:= arm64 armhf
@@ -20,14 +25,18 @@ CROSS_DEB_TOOLS	:= gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-stati
 		   file dnsmasq-base
 # Foreign packages unpacked into each sysroot: the -dev packages behind
 # CLIENT_LIBS and the shared libraries they point to (for the dynamic client
-# under qemu).  OpenSSL is already here for the client's TLS.
+# under qemu).  OpenSSL for the dynamic clients' TLS, mbed TLS (static
+# libraries only) for the static ones'.
 CROSS_DEB_LIBS	:= libevent-dev libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7 \
 		   libevent-pthreads-2.1-7 libevent-openssl-2.1-7 libyajl-dev libyajl2 \
-		   libinih-dev libinih1 libssl-dev libssl3
+		   libinih-dev libinih1 libssl-dev libssl3 libmbedtls-dev
 
+# The static clients' TLS: mbed TLS instead of OpenSSL and libevent_openssl.
+CLIENT_MBED_LIBS = $(filter-out -levent_openssl -lssl -lcrypto,$(CLIENT_LIBS)) \
+		   -lmbedtls -lmbedx509 -lmbedcrypto
 # Debian ships yajl's static library as libyajl_s.a.  A group, so that the
-# order of CLIENT_LIBS (e.g. -levent_openssl after -levent) does not matter.
-CLIENT_STATIC_LIBS = -Wl,--start-group $(patsubst -lyajl,-lyajl_s,$(CLIENT_LIBS)) -Wl,--end-group
+# order of the libraries (e.g. -lmbedtls after -lmbedcrypto) does not matter.
+CLIENT_STATIC_LIBS = -Wl,--start-group $(patsubst -lyajl,-lyajl_s,$(CLIENT_MBED_LIBS)) -Wl,--end-group
 
 # Size before speed: the client is mostly waiting on sockets and splice(2).
 XCFLAGS		= $(filter-out -O% -g -fsanitize% -fno-sanitize% -fno-omit-frame-pointer,$(CFLAGS)) \
@@ -35,8 +44,15 @@ XCFLAGS		= $(filter-out -O% -g -fsanitize% -fno-sanitize% -fno-omit-frame-pointe
 XLDFLAGS	:= -Wl,--gc-sections
 
 X_DIR		= build-cross/$(XARCH)
-X_SRC		= $(CLIENT_SRC) $(CLIENT_COMMON_SRC)
+# Each backend's own files (client/ctls.h): mbed TLS for the static link,
+# OpenSSL (and the master's TLS code the OpenSSL client shares) for the dynamic.
+X_MBED_SRC	:= $(wildcard client/ctls_mbed*.c)
+X_OSSL_SRC	:= client/ctls_ossl.c common/tls.c common/tls_fp.c common/tls_hello.c \
+		   common/relay_tls_ossl.c
+X_SRC		= $(CLIENT_SRC) $(CLIENT_COMMON_SRC) $(X_MBED_SRC)
 X_OBJ		= $(X_SRC:%.c=$(X_DIR)/obj/%.o)
+X_OBJ_OSSL	= $(filter-out $(X_MBED_SRC:%.c=$(X_DIR)/obj/%.o),$(X_OBJ))
+X_OBJ_MBED	= $(filter-out $(X_OSSL_SRC:%.c=$(X_DIR)/obj/%.o),$(X_OBJ))
 
 .PHONY: static-client cross-client deps-cross sysroot-cross check-cross
 # Keep the objects between runs (they are intermediate to the pattern rules).
@@ -62,8 +78,9 @@ $(X_DIR)/obj/%.o: %.c $(wildcard common/*.h client/*.h)
 	@mkdir -p $(dir $@)
 	$(X_CC) $(X_INC) $(XCFLAGS) -c -o $@ $<
 
-# Dynamic: runs where Debian's libevent, yajl and inih for ARCH are installed.
-dist/gotunnel-client-linux-%: $(X_OBJ) Makefile client/cross.mk
+# Dynamic: runs where Debian's libevent, yajl, inih and OpenSSL for ARCH are
+# installed.
+dist/gotunnel-client-linux-%: $(X_OBJ_OSSL) Makefile client/cross.mk
 	@mkdir -p dist
 	$(X_CC) $(XLDFLAGS) -o $(X_DIR)/gotunnel-client $(filter %.o,$^) $(X_LIB) $(CLIENT_LIBS)
 	$(X_STRIP) -o $@ $(X_DIR)/gotunnel-client
@@ -71,8 +88,9 @@ dist/gotunnel-client-linux-%: $(X_OBJ) Makefile client/cross.mk
 # Static (glibc): its getaddrinfo has the files and dns lookups built in, so
 # /etc/hosts and resolv.conf work in an empty root (t/cross checks both).  The
 # linker's warning that getaddrinfo needs glibc's shared NSS modules at run
-# time concerns only other nsswitch.conf sources (ldap, mdns, ...).
-dist/gotunnel-client-linux-%-static: $(X_OBJ) Makefile client/cross.mk
+# time concerns only other nsswitch.conf sources (ldap, mdns, ...).  TLS is
+# mbed TLS here (see the top of this file).
+dist/gotunnel-client-linux-%-static: $(X_OBJ_MBED) Makefile client/cross.mk
 	@mkdir -p dist
 	$(X_CC) -static $(XLDFLAGS) -o $(X_DIR)/gotunnel-client-static $(filter %.o,$^) $(X_LIB) \
 	    $(CLIENT_STATIC_LIBS)

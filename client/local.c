@@ -13,14 +13,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/ssl.h>
-
 #include "client.h"
+#include "ctls.h"
 #include "frame.h"
 #include "proto.h"
 #include "proxyproto.h"
 #include "relay.h"
-#include "tls.h"
 #include "xmalloc.h"
 
 static void dconn_step(evutil_socket_t, short, void *);
@@ -36,7 +34,8 @@ dconn_free(struct dconn *d)
 	if (d->relay != NULL)
 		relay_free(d->relay);	/* closes both sockets */
 	else {
-		SSL_free(d->ssl);
+		if (d->tls != NULL)
+			ctls_free(d->tls);
 		if (d->fd != -1)
 			close(d->fd);
 		if (d->local_fd != -1)
@@ -116,9 +115,9 @@ dconn_start(struct dconn *d, const struct msg *m)
 		dconn_free(d);
 		return;
 	}
-	if (strcmp(d->map->type, "udp") == 0) {	/* udp.c takes fd and ssl */
-		if (udp_flow_start(d->map, d->fd, d->ssl, d->peer) == 0)
-			d->fd = -1, d->ssl = NULL;
+	if (strcmp(d->map->type, "udp") == 0) {	/* udp.c takes fd and tls */
+		if (udp_flow_start(d->map, d->fd, d->tls, d->peer) == 0)
+			d->fd = -1, d->tls = NULL;
 		dconn_free(d);
 		return;
 	}
@@ -150,8 +149,7 @@ dconn_tls_start(struct dconn *d)
 
 	snprintf(alpn, sizeof(alpn), "%s%ld", TLS_ALPN_DATA,
 	    owner >= 0 && owner < 1024 ? owner : 0);
-	if ((d->ssl = client_tls_new(d->sni, alpn)) == NULL ||
-	    SSL_set_fd(d->ssl, d->fd) != 1) {
+	if ((d->tls = client_tls_new(d->fd, d->sni, alpn)) == NULL) {
 		log_warnx("data connection to %s: cannot start TLS", d->server);
 		return -1;
 	}
@@ -162,11 +160,9 @@ dconn_tls_start(struct dconn *d)
 static int
 dconn_tls_step(struct dconn *d)
 {
-	int r = SSL_do_handshake(d->ssl);
-
-	if (r == 1)
+	switch (ctls_handshake(d->tls)) {
+	case TLS_IO_OK:
 		return 1;
-	switch (tls_result(d->ssl, r)) {
 	case TLS_IO_WANT_READ:
 		dconn_wait(d, d->fd, EV_READ);
 		return 0;
@@ -174,7 +170,7 @@ dconn_tls_step(struct dconn *d)
 		dconn_wait(d, d->fd, EV_WRITE);
 		return 0;
 	default:
-		client_tls_log_failure(d->ssl, 0, "data connection", d->server);
+		client_tls_log_failure(d->tls, NULL, "data connection", d->server);
 		return -1;
 	}
 }
@@ -229,7 +225,7 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 		msg_init(&m, MSG_DATA);
 		msg_set_str(&m, F_DATA_ID, d->data_id);
 		if (proto_encode(&m, json, &len) == -1 ||
-		    tls_send_frame(d->ssl, json, len) == -1) {
+		    ctls_send_frame(d->tls, json, len) == -1) {
 			dconn_free(d);
 			return;
 		}
@@ -237,8 +233,8 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 		dconn_wait(d, d->fd, EV_READ | EV_PERSIST);
 		return;
 	case DC_WAIT_START:
-		switch (d->ssl != NULL ?
-		    hsread_step_io(&d->hs, tls_read_fn, d->ssl, &ferr) :
+		switch (d->tls != NULL ?
+		    hsread_step_io(&d->hs, ctls_read_fn, d->tls, &ferr) :
 		    hsread_step(&d->hs, d->fd, &ferr)) {
 		case HS_AGAIN:
 			return;
@@ -281,11 +277,11 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 		}
 		event_del(&d->ev);
 		d->state = DC_RELAY;
-		d->relay = d->ssl != NULL ?
-		    relay_new_tls(C->base, d->local_fd, d->fd, d->ssl,
+		d->relay = d->tls != NULL ?
+		    ctls_relay_new(C->base, d->local_fd, d->fd, d->tls,
 		    dconn_relay_done, d) :
 		    relay_new(C->base, d->local_fd, d->fd, dconn_relay_done, d);
-		d->ssl = NULL;		/* the relay owns it now */
+		d->tls = NULL;		/* the relay owns it now */
 		log_debug("mapping %s: relaying %s", d->map->name, d->peer);
 		return;
 	case DC_RELAY:

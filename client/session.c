@@ -18,14 +18,11 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include "client.h"
+#include "ctls.h"
 #include "frame.h"
 #include "proto.h"
-#include "tls.h"
 #include "xmalloc.h"
 
 static void session_connect(struct session *);
@@ -42,7 +39,7 @@ session_send(struct session *s, const struct msg *m)
 	/* Not before the connect completed: the socket cannot take bytes yet. */
 	if (s->bev == NULL || proto_encode(m, json, &len) == -1)
 		return;
-	/* The direct write is for clear text only: TLS goes through OpenSSL. */
+	/* The direct write is for clear text only: TLS goes through its bev. */
 	if (s->connected && C->tls_ctx == NULL)
 		frame_send(s->bev, json, len);
 	else
@@ -245,13 +242,11 @@ session_read(struct bufferevent *bev, void *arg)
 static void
 session_connected(struct session *s)
 {
-	SSL *ssl = C->tls_ctx ? bufferevent_openssl_get_ssl(s->bev) : NULL;
-
 	event_del(&s->ev_connect_timeout);
 	s->connected = 1;
 	s->last_rx = time(NULL);
-	log_info("connected to %s%s%s", s->label, ssl ? " with " : "",
-	    ssl ? SSL_get_version(ssl) : "");
+	log_info("connected to %s%s%s", s->label, s->tls ? " with " : "",
+	    s->tls ? ctls_version(s->tls) : "");
 	for (size_t i = 0; i < C->conf.nmaps; i++)
 		session_register_one(s, i);
 	event_add(&s->ev_heartbeat,
@@ -263,7 +258,6 @@ static void
 session_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session	*s = arg;
-	unsigned long	 e;
 	char		 buf[256];
 
 	if (what & BEV_EVENT_CONNECTED) {
@@ -271,15 +265,13 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (C->tls_ctx != NULL && !s->connected && (what & BEV_EVENT_ERROR)) {
-		client_tls_log_failure(bufferevent_openssl_get_ssl(bev),
-		    bufferevent_get_openssl_error(bev), "control connection",
+		client_tls_log_failure(s->tls, bev, "control connection",
 		    s->label);
 		session_schedule_reconnect(s, "TLS handshake failed");
 	} else if (C->tls_ctx != NULL && (what & BEV_EVENT_ERROR) &&
-	    (e = bufferevent_get_openssl_error(bev)) != 0) {
+	    ctls_failure(s->tls, bev, buf, sizeof(buf)) != CTLS_FAIL_NONE) {
 		/* e.g. the server wants a client certificate (TLS 1.3 says so
 		 * only after the client's side of the handshake is done). */
-		ERR_error_string_n(e, buf, sizeof(buf));
 		log_errorx("control connection to %s: TLS error: %s", s->label,
 		    buf);
 		session_schedule_reconnect(s, "TLS error");
@@ -324,8 +316,9 @@ session_close(struct session *s)
 		s->tcp_fd = -1;
 	}
 	if (s->bev != NULL) {
-		bufferevent_free(s->bev);
+		bufferevent_free(s->bev);	/* and its TLS */
 		s->bev = NULL;
+		s->tls = NULL;
 	}
 	s->connected = 0;
 	s->due_head = s->due_len = 0;
@@ -351,7 +344,7 @@ static void
 session_tcp_connected(evutil_socket_t fd, short what, void *arg)
 {
 	struct session	*s = arg;
-	SSL		*ssl;
+	struct ctls	*c;
 	int		 err = 0;
 	socklen_t	 len = sizeof(err);
 
@@ -361,20 +354,18 @@ session_tcp_connected(evutil_socket_t fd, short what, void *arg)
 		session_schedule_reconnect(s, strerror(err ? err : errno));
 		return;
 	}
-	if ((ssl = client_tls_new(s->sni, TLS_ALPN_CONTROL)) == NULL) {
+	if ((c = client_tls_new(fd, s->sni, TLS_ALPN_CONTROL)) == NULL) {
 		close(fd);
 		session_schedule_reconnect(s, "cannot start TLS");
 		return;
 	}
-	s->bev = bufferevent_openssl_socket_new(C->base, fd, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
-		SSL_free(ssl);
+	if ((s->bev = ctls_bev_new(C->base, fd, c, 1)) == NULL) {
+		ctls_free(c);
 		close(fd);
 		session_schedule_reconnect(s, "cannot start TLS");
 		return;
 	}
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	s->tls = c;
 	session_bev_setup(s);	/* BEV_EVENT_CONNECTED once the handshake is done */
 }
 

@@ -18,11 +18,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include "client.h"
+#include "ctls.h"
 #include "udprec.h"
 #include "xmalloc.h"
 
@@ -150,15 +148,16 @@ local_socket(struct client_mapping *map)
 
 /*
  * Starts a flow on a data connection that received "start" with
- * "protocol":"udp".  Takes fd and ssl on success (0); -1 leaves them.
+ * "protocol":"udp".  Takes fd and tls on success (0); -1 leaves them.
  */
 int
-udp_flow_start(struct client_mapping *map, int fd, SSL *ssl, const char *peer)
+udp_flow_start(struct client_mapping *map, int fd, struct ctls *tls,
+    const char *peer)
 {
 	struct uflow	*f;
 	char		 pend[16384];
 	size_t		 n = 0;
-	int		 ufd, r;
+	int		 ufd;
 
 	if (nflows >= UDP_MAX_FLOWS) {
 		log_warnx("mapping %s: too many udp flows; refusing %s",
@@ -168,24 +167,16 @@ udp_flow_start(struct client_mapping *map, int fd, SSL *ssl, const char *peer)
 	if ((ufd = local_socket(map)) == -1)
 		return -1;
 	/* Records that came with "start" are already decrypted: keep them. */
-	while (ssl != NULL && SSL_pending(ssl) > 0 && n < sizeof(pend)) {
-		if ((r = SSL_read(ssl, pend + n, (int)(sizeof(pend) - n))) <= 0)
-			break;
-		n += (size_t)r;
-	}
-	ERR_clear_error();
+	if (tls != NULL)
+		n = ctls_take_pending(tls, pend, sizeof(pend));
 	f = xcalloc(1, sizeof(*f));
-	f->bev = ssl != NULL ?
-	    bufferevent_openssl_socket_new(C->base, fd, ssl,
-	    BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE) :
+	f->bev = tls != NULL ? ctls_bev_new(C->base, fd, tls, 0) :
 	    bufferevent_socket_new(C->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (f->bev == NULL) {
 		close(ufd);
 		free(f);
 		return -1;
 	}
-	if (ssl != NULL)
-		bufferevent_openssl_set_allow_dirty_shutdown(f->bev, 1);
 	if (n > 0)
 		evbuffer_add(bufferevent_get_input(f->bev), pend, n);
 	f->map = map;

@@ -359,13 +359,14 @@ relay_tls_done(void *owner, const char *reason)
 }
 
 /*
- * Starts relaying between plain socket fd_a and TLS connection ssl on
- * fd_b (takes both sockets and the SSL).  Counters and relay_free() work
- * as for relay_new(); a <-> b directions keep their meaning.
+ * Starts relaying between plain socket fd_a and TLS connection conn on
+ * fd_b (takes both sockets and conn; ops are its library's, tls_io.h).
+ * Counters and relay_free() work as for relay_new(); a <-> b directions
+ * keep their meaning.  OpenSSL callers use relay_new_tls().
  */
 struct relay *
-relay_new_tls(struct event_base *base, int fd_a, int fd_b, SSL *ssl,
-    relay_done_fn fn, void *arg)
+relay_new_tlsio(struct event_base *base, int fd_a, int fd_b,
+    const struct tls_io_ops *ops, void *conn, relay_done_fn fn, void *arg)
 {
 	struct relay *r = xcalloc(1, sizeof(*r));
 
@@ -373,7 +374,7 @@ relay_new_tls(struct event_base *base, int fd_a, int fd_b, SSL *ssl,
 	r->fd_b = fd_b;
 	r->done_fn = fn;
 	r->arg = arg;
-	r->tls = relay_tls_new(base, fd_a, fd_b, ssl, relay_tls_done, r);
+	r->tls = relay_tls_new(base, fd_a, fd_b, ops, conn, relay_tls_done, r);
 	return r;
 }
 

@@ -16,6 +16,11 @@ typedef void (*relay_done_fn)(struct relay *, void *arg, const char *reason);
 
 struct relay	*relay_new(struct event_base *, int fd_a, int fd_b,
 		    relay_done_fn, void *arg);
+struct tls_io_ops;
+struct relay	*relay_new_tlsio(struct event_base *, int fd_a, int fd_b,
+		    const struct tls_io_ops *, void *conn_b, relay_done_fn,
+		    void *arg);
+/* relay_tls_ossl.c: relay_new_tlsio() for an OpenSSL SSL */
 struct ssl_st;
 struct relay	*relay_new_tls(struct event_base *, int fd_a, int fd_b,
 		    struct ssl_st *ssl_b, relay_done_fn, void *arg);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * relay_tls.c: the relay between a plain socket and a TLS connection
- * (a tunnel's data connection when TLS is on).  The kernel cannot splice
- * through OpenSSL, so each direction has one buffer: plain bytes are read
+ * (a tunnel's data connection when TLS is on), over any TLS library's
+ * struct tls_io_ops (OpenSSL: relay_tls_ossl.c; the static client's mbed
+ * TLS: client/ctls_mbed.c).  The kernel cannot splice
+ * through TLS, so each direction has one buffer: plain bytes are read
  * straight into the buffer SSL_write encrypts from, and SSL_read decrypts
  * straight into the buffer write(2) sends from: one copy each way, the
  * one encryption needs.  64 KiB per direction lets SSL_write emit four
@@ -24,12 +26,11 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <openssl/err.h>
 
 #include "log.h"
 #include "relay_tls.h"
 #include "tbucket.h"
-#include "tls.h"
+#include "tls_io.h"
 #include "xmalloc.h"
 
 #define RT_BUF		(64 * 1024)
@@ -44,7 +45,8 @@ struct rt_buf {
 
 struct relay_tls {
 	int		 pfd, tfd;
-	SSL		*ssl;
+	const struct tls_io_ops *ops;
+	void		*conn;		/* the TLS connection (ops) */
 	struct rt_buf	 up;		/* plain -> TLS */
 	struct rt_buf	 down;		/* TLS -> plain */
 	int		 p_eof, t_eof, up_done, down_done;
@@ -120,7 +122,6 @@ rt_finish(struct relay_tls *rt, const char *reason)
 	event_del(&rt->ev_more);
 	event_del(&rt->ev_lim_up);
 	event_del(&rt->ev_lim_down);
-	ERR_clear_error();
 	rt->done(rt->owner, reason);
 }
 
@@ -179,18 +180,16 @@ rt_up(struct relay_tls *rt, int *progress)
 			return -1;
 	}
 	if (rt->up.len > 0) {
-		int w;
-
-		ERR_clear_error();	/* SSL_get_error() reads the queue */
-		w = SSL_write(rt->ssl, rt->up.data + rt->up.off,
-		    (int)rt->up.len);
+		enum tls_io	io;
+		ssize_t		w = rt->ops->write(rt->conn,
+				    rt->up.data + rt->up.off, rt->up.len, &io);
 
 		if (w > 0) {
 			rt->up.off += (size_t)w;
 			rt->up.len -= (size_t)w;
 			rt->bytes_up += (uint64_t)w;
 			*progress = 1;
-		} else switch (tls_result(rt->ssl, w)) {
+		} else switch (io) {
 		case TLS_IO_WANT_WRITE:
 			rt->want_write = 1;
 			break;
@@ -202,15 +201,12 @@ rt_up(struct relay_tls *rt, int *progress)
 		}
 	}
 	if (rt->p_eof && rt->up.len == 0 && !rt->up_done) {
-		int s;
+		enum tls_io s = rt->ops->shutdown(rt->conn);	/* close_notify */
 
-		ERR_clear_error();
-		s = SSL_shutdown(rt->ssl);	/* sends close_notify */
-
-		if (s >= 0) {
+		if (s == TLS_IO_OK) {
 			rt->up_done = 1;
 			*progress = 1;
-		} else if (tls_result(rt->ssl, s) == TLS_IO_WANT_WRITE)
+		} else if (s == TLS_IO_WANT_WRITE)
 			rt->want_write = 1;
 		else
 			return -1;
@@ -227,17 +223,15 @@ rt_down(struct relay_tls *rt, int *progress)
 
 	if (!rt->t_eof && !rt->throttled_down && (room = buf_room(&rt->down)) > 0 &&
 	    (room = rt_grant(rt->lim_down, room, &rt->throttled_down)) > 0) {
-		int r;
+		enum tls_io	io;
+		ssize_t		r = rt->ops->read(rt->conn, rt->down.data +
+				    rt->down.off + rt->down.len, room, &io);
 
-		ERR_clear_error();
-		r = SSL_read(rt->ssl, rt->down.data + rt->down.off +
-		    rt->down.len, (int)room);
 		rt_give_back(rt->lim_down, room, r);
-
 		if (r > 0) {
 			rt->down.len += (size_t)r;
 			*progress = 1;
-		} else switch (tls_result(rt->ssl, r)) {
+		} else switch (io) {
 		case TLS_IO_WANT_READ:
 			break;
 		case TLS_IO_WANT_WRITE:
@@ -291,7 +285,7 @@ rt_pump(struct relay_tls *rt)
 			char e[256];
 
 			log_debug("TLS relay: %s (errno %d)",
-			    tls_error_string(e, sizeof(e)), errno);
+			    rt->ops->error(rt->conn, e, sizeof(e)), errno);
 			rt_finish(rt, errno == ECONNRESET || errno == EPIPE ?
 			    "reset by peer" : "relay error");
 			return;
@@ -365,22 +359,20 @@ relay_tls_set_limit(struct relay_tls *rt, struct tbucket *up,
 	rt->lim_down = down;
 }
 
-/* Starts relaying pfd <-> ssl (on tfd); takes both sockets and the SSL. */
+/* Starts relaying pfd <-> conn (TLS on tfd); takes both sockets and conn. */
 struct relay_tls *
-relay_tls_new(struct event_base *base, int pfd, int tfd, SSL *ssl,
-    relay_tls_done_fn done, void *owner)
+relay_tls_new(struct event_base *base, int pfd, int tfd,
+    const struct tls_io_ops *ops, void *conn, relay_tls_done_fn done,
+    void *owner)
 {
 	struct relay_tls *rt = xcalloc(1, sizeof(*rt));
 
 	rt->pfd = pfd;
 	rt->tfd = tfd;
-	rt->ssl = ssl;
+	rt->ops = ops;
+	rt->conn = conn;
 	rt->done = done;
 	rt->owner = owner;
-	/* Read whole socket buffers rather than a header and a record at a
-	 * time (half the syscalls); rt_pump() reads until WANT_READ, so what
-	 * OpenSSL holds and epoll cannot see is never left behind. */
-	SSL_set_read_ahead(ssl, 1);
 	event_assign(&rt->ev_pr, base, pfd, EV_READ | EV_PERSIST, rt_event, rt);
 	event_assign(&rt->ev_pw, base, pfd, EV_WRITE | EV_PERSIST, rt_event, rt);
 	event_assign(&rt->ev_tr, base, tfd, EV_READ | EV_PERSIST, rt_event, rt);
@@ -388,12 +380,12 @@ relay_tls_new(struct event_base *base, int pfd, int tfd, SSL *ssl,
 	evtimer_assign(&rt->ev_more, base, rt_event, rt);
 	evtimer_assign(&rt->ev_lim_up, base, rt_unthrottle_up, rt);
 	evtimer_assign(&rt->ev_lim_down, base, rt_unthrottle_down, rt);
-	/* Bytes may already wait inside OpenSSL: pump once from the loop. */
+	/* Bytes may already wait inside the TLS library: pump once from the loop. */
 	event_active(&rt->ev_more, EV_TIMEOUT, 0);
 	return rt;
 }
 
-/* Stops the relay, closes both sockets and frees the SSL. */
+/* Stops the relay, closes both sockets and frees the TLS connection. */
 void
 relay_tls_free(struct relay_tls *rt)
 {
@@ -406,7 +398,7 @@ relay_tls_free(struct relay_tls *rt)
 	event_del(&rt->ev_more);
 	event_del(&rt->ev_lim_up);
 	event_del(&rt->ev_lim_down);
-	SSL_free(rt->ssl);
+	rt->ops->free(rt->conn);
 	close(rt->pfd);
 	close(rt->tfd);
 	free(rt->up.data);

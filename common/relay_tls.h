@@ -7,15 +7,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/ssl.h>
+#include "tls_io.h"
 
 struct event_base;
 struct relay_tls;
 
 typedef void (*relay_tls_done_fn)(void *owner, const char *reason);
 
-struct relay_tls *relay_tls_new(struct event_base *, int pfd, int tfd, SSL *,
-		    relay_tls_done_fn, void *owner);
+struct relay_tls *relay_tls_new(struct event_base *, int pfd, int tfd,
+		    const struct tls_io_ops *, void *conn, relay_tls_done_fn,
+		    void *owner);
 void		 relay_tls_free(struct relay_tls *);
 uint64_t	 relay_tls_bytes_up(const struct relay_tls *);
 uint64_t	 relay_tls_bytes_down(const struct relay_tls *);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * tls.c: TLS 1.3 contexts for control and data connections (OpenSSL),
+ * tls.c: TLS contexts for control and data connections (OpenSSL): TLS 1.3,
+ * and on the server also TLS 1.2 with forward-secret AEAD suites only,
  * server pinning by certificate fingerprint, non-blocking results, and
  * the self-signed certificate of `gotunnelctl cert init`.
  *
@@ -63,7 +64,7 @@ tls_error_string(char *buf, size_t len)
 	return buf;
 }
 
-/* Options every context shares: TLS 1.3 only, small idle memory. */
+/* Options every context shares: TLS 1.3 (clients: only), small idle memory. */
 static void
 ctx_common(SSL_CTX *ctx)
 {
@@ -95,6 +96,19 @@ tls_server_ctx_new(const char *cert, const char *key, const char *client_ca,
 		return NULL;
 	}
 	ctx_common(ctx);
+	/*
+	 * The static clients (mbed TLS 2.28, README "Clients for other
+	 * machines") speak TLS 1.2: accept it with ECDHE and AEAD suites only,
+	 * no tickets.  TLS 1.3 clients still get 1.3 (its downgrade sentinel
+	 * stops a forced 1.2), and OpenSSL clients ask for nothing less.
+	 */
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
+		snprintf(err, errlen, "TLS 1.2 suites: %s",
+		    tls_error_string(e, sizeof(e)));
+		goto fail;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "tls_cert_file %s: %s", cert,
 		    tls_error_string(e, sizeof(e)));
@@ -133,18 +147,6 @@ tls_server_ctx_new(const char *cert, const char *key, const char *client_ca,
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
-}
-
-/* True for "sha256:" followed by exactly 64 lowercase hex digits. */
-int
-tls_fingerprint_valid(const char *s)
-{
-	if (strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64)
-		return 0;
-	for (s += 7; *s != '\0'; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return 0;
-	return 1;
 }
 
 /* What client_verify_cb checks, kept on the client context. */

@@ -10,27 +10,12 @@
 #include <openssl/ssl.h>
 
 #include "tls_fp.h"
-
-#define TLS_ALPN_CONTROL "gotunnel"
-#define TLS_ALPN_DATA	"gotunnel-data/"	/* + the owning worker's index */
-
-/* What a client context checks about the server. */
-struct tls_client_opts {
-	const char	*ca_file;	/* tls_trusted_ca_file, or NULL */
-	const char	*fingerprint;	/* "sha256:<hex>", or NULL */
-	const char	*cert_file;	/* client certificate (mutual TLS), or NULL */
-	const char	*key_file;
-};
-
-/* Result of one non-blocking TLS step, in errno style. */
-enum tls_io { TLS_IO_OK, TLS_IO_WANT_READ, TLS_IO_WANT_WRITE, TLS_IO_EOF,
-	TLS_IO_ERROR };
+#include "tls_io.h"
 
 SSL_CTX		*tls_server_ctx_new(const char *cert, const char *key,
 		    const char *client_ca, char *err, size_t errlen);
 SSL_CTX		*tls_client_ctx_new(const struct tls_client_opts *,
 		    char *err, size_t errlen);
-int		 tls_fingerprint_valid(const char *);
 int		 tls_client_prepare(SSL *, const char *server_name,
 		    const char *alpn);
 int		 tls_fp_mismatch(SSL *, char presented[TLS_FP_LEN]);

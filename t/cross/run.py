@@ -15,6 +15,15 @@ chroot client finds the master by a name that only the chroot's /etc/hosts
 knows, and in a second test by a name that only a DNS server (dnsmasq on a
 loopback address, named in the chroot's resolv.conf) knows.
 
+The static clients carry mbed TLS (TLS 1.2) instead of OpenSSL: each ARM
+client repeats its proof against a TLS master it pins (TLS 1.3 for the
+dynamic, OpenSSL ones), and the TLS tests run the static amd64 client from the empty chroot against a TLS
+master, once pinning the master's certificate and once trusting a CA for
+the name only the chroot's /etc/hosts knows, each with the full proof
+above; a wrong pin or a name the certificate does not hold is refused,
+retried and never registered; and with mutual TLS the client forwards with
+its certificate and is refused without one.
+
 Uses the e2e harness (t/e2e/lib.py) and prints `N passed, N failed`.
 """
 
@@ -31,7 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
 import lib  # noqa: E402
-from lib import check, connect, fail, read_until_close, rnd_bytes, sha256, wait_until  # noqa: E402
+from lib import (check, connect, fail, make_ca, make_cert, read_until_close, rnd_bytes,  # noqa: E402
+                 sha256, wait_until)
 
 # The e2e runner's run_one (watchdog, cleanup, sanitizer and token checks, log
 # tails), loaded by path: this file has the same name.
@@ -83,8 +93,8 @@ class CrossClient(lib.Client):
 class ChrootClient(CrossClient):
     """The static client in an empty root: the binary, its config and /etc."""
 
-    def __init__(self, env, master, mappings, binary, hosts, resolv, **kw):
-        self.root = os.path.join(env.dir, "root")
+    def __init__(self, env, master, mappings, binary, hosts, resolv, root="root", **kw):
+        self.root = os.path.join(env.dir, root)
         os.makedirs(os.path.join(self.root, "etc"))
         shutil.copy2(binary, os.path.join(self.root, "gotunnel-client"))
         with open(os.path.join(self.root, "etc", "hosts"), "w") as f:
@@ -207,13 +217,25 @@ def exercise(env, variant, make_client):
     return c
 
 
-def qemu_test(variant):
-    """A test for one qemu-run client."""
+def qemu_test(variant, tls=False):
+    """A test for one qemu-run client (tls: against a TLS master, pinned)."""
     def fn(env):
         prefix = VARIANTS[variant][1]
         check(shutil.which(prefix[0]) is not None, "%s is missing (make deps-cross)" % prefix[0])
         binary = os.path.join(DIST, VARIANTS[variant][0])
-        exercise(env, variant, lambda m, maps: CrossClient(env, m, maps, prefix + [binary]))
+        if tls:
+            env.enable_tls()    # a self-signed master certificate, clients pin it
+        holder = {}
+
+        def make(m, maps):
+            holder["c"] = CrossClient(env, m, maps, prefix + [binary])
+            return holder["c"]
+        exercise(env, variant, make)
+        if tls:
+            log = holder["c"].proc.log()
+            version = "TLSv1.2" if variant.endswith("-static") else "TLSv1.3"
+            check(log.count("with " + version) >= 2, "the client did not connect with %s twice" % version)
+            env.note("TLS: %s, pinned" % version)
     return fn
 
 
@@ -279,9 +301,133 @@ def test_chroot_dns(env):
     env.note("server_addr %s answered by dnsmasq on %s (%d queries)" % (name, dns_ip, len(queries)))
 
 
+def tls_master_setup(env, name):
+    """A CA, a master certificate for name signed by it, TLS-only masters from here on."""
+    ca = make_ca(env.dir, "ca")
+    cert, key, fp = make_cert(env.dir, "srv", name, ca=ca)
+    env.master_defaults.update({"tls_cert_file": cert, "tls_key_file": key})
+    return ca, fp
+
+
+def tls_ip_master(env, ca, ip):
+    """A TLS master whose CA-signed certificate names the address ip."""
+    cert, key, fp = make_cert(env.dir, "ip-" + ip, ip, ca=ca)
+    return env.master(tls_cert_file=cert, tls_key_file=key), fp
+
+
+def tls_chroot_client(env, m, maps, name, ca, root="root", **kw):
+    """The static client in an empty root that also holds the CA file (/ca.crt)."""
+    binary = os.path.join(DIST, VARIANTS["amd64-static"][0])
+    c = ChrootClient(env, m, maps, binary, "127.0.0.1 localhost\n127.0.0.1 %s\n" % name,
+                     "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", root=root,
+                     server_addr=name, **kw)
+    shutil.copy2(ca[0], os.path.join(c.root, "ca.crt"))
+    return c
+
+
+def tls_test(how):
+    """The static client (mbed TLS) against a TLS master: pinned, or CA + name."""
+    def fn(env):
+        name = "gt-tls-%s.invalid" % os.urandom(4).hex()
+        check(unknown_to_host(name), "%s resolves on this machine" % name)
+        ca, fp = tls_master_setup(env, name)
+        trust = {"server_fingerprint": fp} if how == "pin" else {"tls_trusted_ca_file": "/ca.crt"}
+        holder = {}
+
+        def make(m, maps):
+            holder["c"] = tls_chroot_client(env, m, maps, name, ca, **trust)
+            return holder["c"]
+        exercise(env, "amd64-static", make)
+        log = holder["c"].proc.log()
+        # Both the control and the data connections were TLS 1.2 (mbed TLS).
+        check(log.count("with TLSv1.2") >= 2, "the client did not connect with TLS 1.2 twice")
+        check("accepts TLS connections only" not in log, "the client tried clear text")
+        env.note("mbed TLS, %s; server_addr %s from the chroot's /etc/hosts"
+                 % ("pinned " + fp[:19] + "..." if how == "pin" else "CA /ca.crt + name check", name))
+    return fn
+
+
+def test_chroot_tls_refused(env):
+    """A wrong pin, and a CA-trusted certificate for another name: refused, never registered."""
+    name = "gt-tls-%s.invalid" % os.urandom(4).hex()
+    ca, fp = tls_master_setup(env, name)
+    m = env.master()
+    svc = env.service()
+    bad = "sha256:" + "0" * 64
+    maps = [{"name": "e", "local_port": svc.port, "remote_port": env.ports[0]}]
+    c1 = tls_chroot_client(env, m, maps, name, ca, root="root1", server_fingerprint=bad)
+    c1.start(wait=False)
+    # The certificate holds `name`; the client is told to expect another one.
+    c2 = tls_chroot_client(env, m, [dict(maps[0], remote_port=env.ports[1])], name, ca,
+                           root="root2", tls_trusted_ca_file="/ca.crt",
+                           tls_server_name="other-" + name)
+    c2.start(wait=False)
+    wait_until(lambda: c1.proc.log().count("fingerprint mismatch") >= 2, 30,
+               "two refused attempts with the wrong pin")
+    line = [x for x in c1.proc.log().splitlines() if "fingerprint mismatch" in x][0]
+    check(bad in line and fp in line, "the mismatch line lacks the pin or the presented key: %r" % line)
+    wait_until(lambda: c2.proc.log().count("not trusted") >= 2, 30,
+               "two refused attempts with the wrong name")
+    for c in (c1, c2):
+        check(c.proc.alive(), "%s exited instead of retrying" % c.name)
+        check("accepts TLS connections only" not in c.proc.log(), "%s fell back to clear text" % c.name)
+        check("published on remote port" not in c.proc.log(), "%s registered" % c.name)
+    check(m.mappings() == [], "a refused client registered: %r" % m.mappings())
+    check(lib.port_refuses(env.ports[0]) and lib.port_refuses(env.ports[1]), "a refused client's port is open")
+    # Addresses: mbed TLS 2.28 checks DNS names only, ctls_mbed.c the
+    # iPAddress names: a CA-signed certificate for 127.0.0.2 is refused at
+    # 127.0.0.1, one for 127.0.0.1 accepted.
+    other, _ = tls_ip_master(env, ca, "127.0.0.2")
+    right, _ = tls_ip_master(env, ca, "127.0.0.1")
+    c3 = tls_chroot_client(env, other, [dict(maps[0], remote_port=env.ports[2])], "127.0.0.1", ca,
+                           root="root3", tls_trusted_ca_file="/ca.crt")
+    c3.start(wait=False)
+    c4 = tls_chroot_client(env, right, [dict(maps[0], remote_port=env.ports[3])], "127.0.0.1", ca,
+                           root="root4", tls_trusted_ca_file="/ca.crt")
+    c4.start(timeout=60)
+    wait_until(lambda: c3.proc.log().count("not trusted") >= 2, 30,
+               "two refused attempts at an address the certificate does not hold")
+    check(other.mappings() == [], "a client registered with a certificate for another address")
+    check(right.mappings() != [], "the client did not register with its address in the certificate")
+    env.note("wrong pin: %s" % line.split(": ", 2)[-1][:90])
+
+
+def test_chroot_tls_mutual(env):
+    """Mutual TLS: the master wants a client certificate from its CA; the
+    static client without one is refused, with one (in its root) forwards."""
+    name = "gt-tls-%s.invalid" % os.urandom(4).hex()
+    ca, fp = tls_master_setup(env, name)
+    ccert, ckey, _ = make_cert(env.dir, "cli", "client1", ca=ca)
+    m = env.master(tls_client_ca_file=ca[0])
+    svc = env.service()
+    maps = [{"name": "e", "local_port": svc.port, "remote_port": env.ports[0]}]
+    c1 = tls_chroot_client(env, m, maps, name, ca, root="root1", tls_trusted_ca_file="/ca.crt")
+    c1.start(wait=False)
+    c2 = tls_chroot_client(env, m, [dict(maps[0], remote_port=env.ports[1])], name, ca,
+                           root="root2", tls_trusted_ca_file="/ca.crt",
+                           tls_cert_file="/cli.crt", tls_key_file="/cli.key")
+    shutil.copy2(ccert, os.path.join(c2.root, "cli.crt"))
+    shutil.copy2(ckey, os.path.join(c2.root, "cli.key"))
+    c2.start(timeout=60)
+    check(lib.echo_roundtrip(env.ports[1], b"mutual tls from the chroot"), "no echo with mutual TLS")
+    wait_until(lambda: c1.proc.log().count("handshake failed") >= 2, 30,
+               "two refused attempts without a client certificate")
+    check("published on remote port" not in c1.proc.log(), "a client without a certificate registered")
+    check(lib.port_refuses(env.ports[0]), "the refused client's port is open")
+    env.note("with a client certificate: registered, echo; without: %s"
+             % [x for x in c1.proc.log().splitlines() if "handshake failed" in x][0].split(": ", 3)[-1][:70])
+
+
 TESTS = [("%s_qemu" % v, qemu_test(v), 300) for v in ("arm64", "arm64-static", "armhf", "armhf-static")]
+# The static ARM clients carry mbed TLS, the dynamic ones OpenSSL: each with TLS.
+TESTS += [("%s_qemu_tls" % v, qemu_test(v, tls=True), 300)
+          for v in ("arm64", "arm64-static", "armhf", "armhf-static")]
 TESTS += [("amd64_static_chroot_hosts", test_chroot_hosts, 300),
-          ("amd64_static_chroot_dns", test_chroot_dns, 300)]
+          ("amd64_static_chroot_dns", test_chroot_dns, 300),
+          ("amd64_static_chroot_tls_pinned", tls_test("pin"), 300),
+          ("amd64_static_chroot_tls_ca_name", tls_test("ca"), 300),
+          ("amd64_static_chroot_tls_refused", test_chroot_tls_refused, 120),
+          ("amd64_static_chroot_tls_mutual", test_chroot_tls_mutual, 120)]
 
 
 def main(argv):

@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# Measures the static client's stripped size with OpenSSL linked in (what
-# the client's TLS through libevent_openssl will pull in): the client's
-# objects from `make static-client` / `make cross-client` plus tls_probe.c.
+# Measures what the static client would weigh with OpenSSL instead of mbed
+# TLS (the dynamic clients' backend, client/ctls_ossl.c, linked statically):
+# the client's objects from `make static-client` / `make cross-client`
+# without the mbed TLS ones, plus tls_probe.c.
 # Usage: sh t/cross/tls_size.sh [amd64|arm64|armhf ...]   (default: all built)
 cd "$(dirname "$0")/../.." || exit 1
 out=build-cross/tls-size
@@ -24,11 +25,22 @@ for a in ${*:-amd64 arm64 armhf}; do
 		echo "$a: not built (make static-client / make cross-client ARCH=$a)"; continue
 	fi
 	$cc -Os $inc -c -o $out/probe-$a.o t/cross/tls_probe.c || exit 1
+	# The OpenSSL backend's files (X_OSSL_SRC in client/cross.mk), which
+	# the static link leaves out: compiled here as cross.mk would.
+	ossl=
+	for f in client/ctls_ossl.c common/tls.c common/tls_fp.c common/tls_hello.c \
+	    common/relay_tls_ossl.c; do
+		ob=$out/$a-$(basename $f .c).o
+		$cc -std=gnu11 -D_GNU_SOURCE -DGOTUNNEL_VERSION='"size"' -Icommon -Iclient \
+		    $inc -Os -ffunction-sections -fdata-sections -c -o $ob $f || exit 1
+		ossl="$ossl $ob"
+	done
 	# --undefined keeps the probe (and all it reaches) through --gc-sections.
 	$cc -static -Wl,--gc-sections -Wl,--undefined=tls_probe_ref -o $out/client-$a \
-	    $o/client/*.o $o/common/*.o $out/probe-$a.o $lib \
+	    $(ls $o/client/*.o $o/common/*.o | grep -v -e /ctls_ -e /tls\.o -e /tls_fp -e /tls_hello -e /relay_tls_ossl) \
+	    $ossl $out/probe-$a.o $lib \
 	    -levent_openssl -levent -lyajl_s -linih -lssl -lcrypto 2>/dev/null || {
 		echo "$a: link with OpenSSL failed" >&2; exit 1; }
 	$strip -o $out/client-$a.stripped $out/client-$a
-	echo "$a: static stripped $(stat -c %s $base) bytes; with OpenSSL 3 + libevent_openssl $(stat -c %s $out/client-$a.stripped) bytes"
+	echo "$a: static stripped $(stat -c %s $base) bytes (mbed TLS); with OpenSSL 3 + libevent_openssl instead $(stat -c %s $out/client-$a.stripped) bytes"
 done

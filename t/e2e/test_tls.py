@@ -173,6 +173,41 @@ def test_tls_trusted_ca_and_mutual_tls(env):
 
 
 @test(timeout=60)
+def test_tls_versions_and_suites(env):
+    """The master: TLS 1.3, or TLS 1.2 with ECDHE and AEAD only (the static
+    clients' mbed TLS 2.28); TLS 1.1, RSA key exchange and CBC suites refused."""
+    import ssl
+    env.enable_tls()
+    m = env.master()
+
+    def handshake(version, ciphers=None):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ctx.maximum_version = version
+        if ciphers:
+            ctx.set_ciphers(ciphers)
+        ctx.set_alpn_protocols(["gotunnel"])
+        try:
+            with ctx.wrap_socket(env.sock(connect(m.port)), server_hostname="127.0.0.1") as t:
+                return t.version(), t.cipher()[0]
+        except (ssl.SSLError, OSError) as e:
+            return None, str(e)[:80]
+    v, c = handshake(ssl.TLSVersion.TLSv1_3)
+    check(v == "TLSv1.3", "TLS 1.3 refused: %s" % c)
+    for suite in ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305",
+                  "ECDHE-ECDSA-AES256-GCM-SHA384"):
+        v, c = handshake(ssl.TLSVersion.TLSv1_2, suite)
+        check(v == "TLSv1.2" and c == suite, "TLS 1.2 %s: %s %s" % (suite, v, c))
+    for suite in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES128-SHA256", "AES128-GCM-SHA256"):
+        v, c = handshake(ssl.TLSVersion.TLSv1_2, suite + ":@SECLEVEL=0")
+        check(v is None, "TLS 1.2 %s accepted (%s)" % (suite, c))
+    v, c = handshake(ssl.TLSVersion.TLSv1_1, "ALL:@SECLEVEL=0")
+    check(v is None, "TLS 1.1 accepted (%s)" % c)
+    check(m.proc.alive(), "master died")
+
+
+@test(timeout=60)
 def test_tls_bad_client_hellos_do_not_hurt(env):
     """Garbage and cut-short ClientHellos: refused, the master keeps serving."""
     env.enable_tls()
