@@ -59,6 +59,7 @@ static const struct key_def server_keys[] = {
 	S("common", "tls_key_file", tls_key_file),
 	S("common", "tls_client_ca_file", tls_client_ca_file),
 	B("common", "allow_plaintext", allow_plaintext),
+	S("common", "tls_min_version", tls_min_version),
 	R("common", "history_retention", history_retention),
 	I("common", "history_max_records", history_max_records, 0, 2000000000L),
 	R("common", "audit_retention", audit_retention),
@@ -192,6 +193,7 @@ server_config_defaults(struct server_config *c)
 	c->bind_port = 7000;
 	c->workers = ncpu > 0 ? ncpu : 1;
 	snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/gotunnel");
+	snprintf(c->tls_min_version, sizeof(c->tls_min_version), "1.2");
 	c->log_level = LOG_LVL_INFO;
 	c->heartbeat_timeout = 90;
 	c->max_clients = 10000;
@@ -245,6 +247,12 @@ server_config_load(const char *path, struct server_config *c, char *err,
 	    c->allow_plaintext)) {
 		snprintf(err, errlen, "%s: tls_client_ca_file and allow_plaintext "
 		    "need tls_cert_file and tls_key_file", path);
+		return -1;
+	}
+	if (strcmp(c->tls_min_version, "1.2") != 0 &&
+	    strcmp(c->tls_min_version, "1.3") != 0) {
+		snprintf(err, errlen, "%s: tls_min_version must be 1.2 or 1.3",
+		    path);
 		return -1;
 	}
 	if ((c->vhost_http_port != 0 && c->vhost_http_port == c->bind_port) ||

@@ -84,6 +84,7 @@ struct server_config {
 	char		 tls_key_file[PATH_MAX];
 	char		 tls_client_ca_file[PATH_MAX];	/* set: mutual TLS */
 	int		 allow_plaintext;	/* with TLS: accept clear text too */
+	char		 tls_min_version[8];	/* "1.2" (default) or "1.3" */
 	long		 history_retention;	/* seconds, 0 forever */
 	long		 history_max_records;	/* 0 no cap */
 	long		 audit_retention;	/* seconds, 0 forever */

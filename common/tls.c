@@ -83,10 +83,13 @@ ctx_common(SSL_CTX *ctx)
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 }
 
-/* A server context with the certificate, its key, and an optional client CA. */
+/*
+ * A server context with the certificate, its key, and an optional client
+ * CA; tls12 also admits TLS 1.2 clients (tls_min_version = 1.2).
+ */
 SSL_CTX *
 tls_server_ctx_new(const char *cert, const char *key, const char *client_ca,
-    char *err, size_t errlen)
+    int tls12, char *err, size_t errlen)
 {
 	SSL_CTX	*ctx;
 	char	 e[256];
@@ -101,8 +104,10 @@ tls_server_ctx_new(const char *cert, const char *key, const char *client_ca,
 	 * machines") speak TLS 1.2: accept it with ECDHE and AEAD suites only,
 	 * no tickets.  TLS 1.3 clients still get 1.3 (its downgrade sentinel
 	 * stops a forced 1.2), and OpenSSL clients ask for nothing less.
+	 * tls_min_version = 1.3 keeps the master TLS 1.3 only.
 	 */
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (tls12)
+		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
 		snprintf(err, errlen, "TLS 1.2 suites: %s",

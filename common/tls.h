@@ -13,7 +13,7 @@
 #include "tls_io.h"
 
 SSL_CTX		*tls_server_ctx_new(const char *cert, const char *key,
-		    const char *client_ca, char *err, size_t errlen);
+		    const char *client_ca, int tls12, char *err, size_t errlen);
 SSL_CTX		*tls_client_ctx_new(const struct tls_client_opts *,
 		    char *err, size_t errlen);
 int		 tls_client_prepare(SSL *, const char *server_name,

@@ -35,7 +35,8 @@ tlsaccept_ctx_load(const struct server_config *c, char *err, size_t errlen)
 	if (c->tls_cert_file[0] == '\0')
 		return NULL;
 	return tls_server_ctx_new(c->tls_cert_file, c->tls_key_file,
-	    c->tls_client_ca_file, err, errlen);
+	    c->tls_client_ca_file, strcmp(c->tls_min_version, "1.2") == 0,
+	    err, errlen);
 }
 
 /* The worker index a data connection's ALPN names, or -1. */

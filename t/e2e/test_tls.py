@@ -9,7 +9,7 @@ import struct
 import time
 
 import lib
-from lib import (CTL, check, connect, echo_roundtrip, fail, make_ca, make_cert, read_until_close,
+from lib import (CTL, MASTER, check, connect, echo_roundtrip, fail, make_ca, make_cert, read_until_close,
                  run_cmd, test, wait_until)
 import test_limits
 import test_tunnel
@@ -205,6 +205,19 @@ def test_tls_versions_and_suites(env):
     v, c = handshake(ssl.TLSVersion.TLSv1_1, "ALL:@SECLEVEL=0")
     check(v is None, "TLS 1.1 accepted (%s)" % c)
     check(m.proc.alive(), "master died")
+    # tls_min_version = 1.3 (applied by a reload): TLS 1.2 refused, 1.3 served.
+    m.cfg["tls_min_version"] = "1.3"
+    m.write()
+    rc, _, err = m.ctl("reload")
+    check(rc == 0, "reload: %s" % err)
+    wait_until(lambda: handshake(ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-GCM-SHA256")[0] is None, 15,
+               "TLS 1.2 refused after tls_min_version = 1.3")
+    v, c = handshake(ssl.TLSVersion.TLSv1_3)
+    check(v == "TLSv1.3", "TLS 1.3 refused with tls_min_version = 1.3: %s" % c)
+    m.cfg["tls_min_version"] = "1.1"
+    m.write()
+    rc, out, err = run_cmd([MASTER, "-t", "-c", m.conf])
+    check(rc != 0 and "tls_min_version must be 1.2 or 1.3" in out + err, "1.1 accepted: %r" % (out + err))
 
 
 @test(timeout=60)

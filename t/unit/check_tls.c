@@ -157,8 +157,14 @@ START_TEST(test_cert_create)
 	ck_assert_str_eq(fp, want);
 	OPENSSL_free(der);
 	X509_free(x);
-	ck_assert_ptr_nonnull(ctx = tls_server_ctx_new(cert, key, NULL, err,
+	ck_assert_ptr_nonnull(ctx = tls_server_ctx_new(cert, key, NULL, 1, err,
 	    sizeof(err)));
+	ck_assert_int_eq(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
+	SSL_CTX_free(ctx);
+	/* tls_min_version = 1.3: nothing older. */
+	ck_assert_ptr_nonnull(ctx = tls_server_ctx_new(cert, key, NULL, 0, err,
+	    sizeof(err)));
+	ck_assert_int_eq(SSL_CTX_get_min_proto_version(ctx), TLS1_3_VERSION);
 	SSL_CTX_free(ctx);
 	/* A key of another pair is refused with a clear message. */
 	snprintf(err, sizeof(err), "%s/c2.pem", dir);
@@ -169,7 +175,7 @@ START_TEST(test_cert_create)
 		snprintf(k2, sizeof(k2), "%s/k2.pem", dir);
 		ck_assert_int_eq(tls_cert_create(c2, k2, "x.example", 1, err,
 		    sizeof(err)), 0);
-		ck_assert_ptr_null(tls_server_ctx_new(cert, k2, NULL, err,
+		ck_assert_ptr_null(tls_server_ctx_new(cert, k2, NULL, 1, err,
 		    sizeof(err)));
 		ck_assert_ptr_nonnull(strstr(err, "does not match"));
 		unlink(c2);
