@@ -136,7 +136,7 @@ ctl_totp(struct db *db, const char *database, const char *name, int off,
 	    "otpauth://totp/gotunnel:%s?secret=%s&issuer=gotunnel", name, b32);
 	sodium_memzero(b32, sizeof(b32));
 	printf("user %s: two-factor login on%s; add this to an authenticator "
-	    "app (shown once):\n%s\n", name, cluster ? " on every node" :
+	    "app (shown once):\n%s\n", name, cluster ? ", on every node" :
 	    "", uri);
 	if (conn != NULL)
 		PQfinish(conn);
