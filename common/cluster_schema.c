@@ -19,6 +19,11 @@
  *                 every node's LMDB copy learns of the delete
  *   gt_tokens     per-client credentials (version 2): the keyed hash of the
  *                 secret (hex), never the secret, and its limits
+ *                 Version 3 adds gt_users.totp: the user's RFC 6238 secret
+ *                 (hex), '' when two-factor login is off, NULL for a row
+ *                 from before version 3 (each node keeps its own then).
+ *                 It is a secret: the database must be protected like
+ *                 each node's LMDB files.
  *   gt_auth       one row: a counter that every write to gt_users or
  *                 gt_tokens bumps (trigger) into the row's rev, and a NOTIFY
  *                 "auth"; each master copies rows with rev > the last it
@@ -83,6 +88,10 @@
 	"CREATE INDEX gt_users_rev_idx ON gt_users (rev);\n" \
 	"CREATE INDEX gt_tokens_rev_idx ON gt_tokens (rev);\n"
 
+/* Version 3: TOTP enrolment cluster-wide (NULL: not known, keep local). */
+#define SCHEMA_V3 \
+	"ALTER TABLE gt_users ADD COLUMN totp text;\n"
+
 /* Wraps one version's statements so they run only once. */
 #define SCHEMA_STEP(n, sql) \
 	"DO $gt$ BEGIN IF NOT EXISTS (SELECT 1 FROM gt_schema WHERE version = " \
@@ -97,6 +106,7 @@ static const char schema_script[] =
 	"applied timestamptz NOT NULL DEFAULT now());\n"
 	SCHEMA_STEP(1, SCHEMA_V1)
 	SCHEMA_STEP(2, SCHEMA_V2)
+	SCHEMA_STEP(3, SCHEMA_V3)
 	"COMMIT;\n"
 	"SELECT max(version) FROM gt_schema;\n";
 

@@ -4,8 +4,11 @@
  * credentials to PostgreSQL (gt_users, gt_tokens: cluster_schema.c) and
  * read back what changed.  gotunnelctl runs them with libpq's blocking
  * calls, the master queues them on its asynchronous link (cluster.c): one
- * text for both.  Only hashes leave LMDB: the argon2id string of a user,
- * the keyed hash of a credential's secret; never a TOTP secret.
+ * text for both.  Of a credential only the keyed hash of its secret
+ * leaves LMDB, of a user the argon2id string of its password and, since
+ * schema version 3, its TOTP secret: the one secret the cluster shares,
+ * so that two-factor login holds on every node (a statement parameter,
+ * never in the statement's text).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -48,23 +51,82 @@ sql_take(struct evbuffer *b, int failed)
 	return s;
 }
 
-/* The upsert of a user's name, hash and role (its TOTP stays per node). */
+/*
+ * A user's TOTP secret as the parameter $1 of the user statements: hex,
+ * '' when two-factor login is off.  A parameter, not text in the
+ * statement, so that a failing statement logged by PostgreSQL does not
+ * carry it (parameters are not logged on errors by default).
+ */
+void
+cluster_sql_totp_hex(const unsigned char *secret, size_t len,
+    char out[CLUSTER_SQL_TOTP_HEX])
+{
+	out[0] = '\0';
+	if (len > 0 && len <= (CLUSTER_SQL_TOTP_HEX - 1) / 2)
+		sodium_bin2hex(out, CLUSTER_SQL_TOTP_HEX, secret, len);
+}
+
+/* Appends the insert of u's row (name, hash, role, times; totp $1). */
+static int
+sql_user_insert(PGconn *conn, struct evbuffer *b, const struct db_user *u)
+{
+	int	bad = 0;
+
+	evbuffer_add_printf(b, "INSERT INTO gt_users (name, hash, role, created, "
+	    "updated, deleted, totp) VALUES (");
+	bad |= sql_lit(conn, b, u->name);
+	evbuffer_add_printf(b, ", ");
+	bad |= sql_lit(conn, b, u->hash);
+	evbuffer_add_printf(b, ", '%s', %" PRId64 ", %" PRId64 ", false, $1) ON "
+	    "CONFLICT (name) DO UPDATE SET ", db_user_role_name(u->role),
+	    u->created, u->updated);
+	return bad;
+}
+
+/*
+ * The upsert of a user's name, hash and role; $1 is its TOTP secret
+ * (cluster_sql_totp_hex).  A new row, or one revived from a delete, takes
+ * it; a live row keeps the cluster's own enrolment, which only `user
+ * totp` changes (cluster_sql_user_totp): a node whose copy is a second
+ * old must not undo an enrolment made meanwhile on another.
+ */
 char *
 cluster_sql_user_put(PGconn *conn, const struct db_user *u)
 {
 	struct evbuffer	*b = evbuffer_new();
-	int		 bad = 0;
+	int		 bad;
 
-	evbuffer_add_printf(b, "INSERT INTO gt_users (name, hash, role, created, "
-	    "updated, deleted) VALUES (");
-	bad |= sql_lit(conn, b, u->name);
-	evbuffer_add_printf(b, ", ");
-	bad |= sql_lit(conn, b, u->hash);
-	evbuffer_add_printf(b, ", '%s', %" PRId64 ", %" PRId64 ", false) ON "
-	    "CONFLICT (name) DO UPDATE SET hash = EXCLUDED.hash, role = "
-	    "EXCLUDED.role, created = EXCLUDED.created, updated = "
-	    "EXCLUDED.updated, deleted = false", db_user_role_name(u->role),
-	    u->created, u->updated);
+	bad = sql_user_insert(conn, b, u);
+	evbuffer_add_printf(b, "hash = EXCLUDED.hash, role = EXCLUDED.role, "
+	    "created = EXCLUDED.created, updated = EXCLUDED.updated, totp = "
+	    "CASE WHEN gt_users.deleted THEN EXCLUDED.totp ELSE gt_users.totp "
+	    "END, deleted = false");
+	return sql_take(b, bad);
+}
+
+/*
+ * The change of a user's TOTP enrolment to $1 (hex, '' off).  With u (this
+ * node's record) a user the cluster does not have yet is added with it;
+ * without, only a user the cluster has is changed.  A deleted user is not
+ * revived: the statement then changes no row.
+ */
+char *
+cluster_sql_user_totp(PGconn *conn, const char *name, const struct db_user *u)
+{
+	struct evbuffer	*b = evbuffer_new();
+	int		 bad;
+
+	if (u != NULL) {
+		bad = sql_user_insert(conn, b, u);
+		evbuffer_add_printf(b, "totp = EXCLUDED.totp, updated = "
+		    "extract(epoch FROM now())::bigint WHERE NOT "
+		    "gt_users.deleted");
+	} else {
+		evbuffer_add_printf(b, "UPDATE gt_users SET totp = $1, updated = "
+		    "extract(epoch FROM now())::bigint WHERE NOT deleted AND "
+		    "name = ");
+		bad = sql_lit(conn, b, name);
+	}
 	return sql_take(b, bad);
 }
 
@@ -76,7 +138,7 @@ cluster_sql_user_del(PGconn *conn, const char *name)
 	int		 bad;
 
 	evbuffer_add_printf(b, "UPDATE gt_users SET deleted = true, hash = '', "
-	    "updated = extract(epoch FROM now())::bigint WHERE name = ");
+	    "totp = '', updated = extract(epoch FROM now())::bigint WHERE name = ");
 	bad = sql_lit(conn, b, name);
 	evbuffer_add_printf(b, " AND NOT deleted");
 	return sql_take(b, bad);
@@ -128,9 +190,10 @@ cluster_sql_auth_poll(int64_t known, int limit)
 	    "gt_auth) < %" PRId64 ")", known, known);
 	evbuffer_add_printf(b, "SELECT rev, 'u', name, deleted::int, hash, role, "
 	    "created, updated, 0, 0::bigint, 0::bigint, 0::bigint, 0::bigint, "
-	    "'', '', '' FROM gt_users WHERE %s UNION ALL SELECT rev, 't', name, "
-	    "0, hash, '', created, 0, revoked::int, revoked_at, generation, "
-	    "expires, max_mappings, ports, allow_src, deny_src FROM gt_tokens "
-	    "WHERE %s ORDER BY 1 LIMIT %d", cond, cond, limit);
+	    "'', '', '', totp FROM gt_users WHERE %s UNION ALL SELECT rev, 't', "
+	    "name, 0, hash, '', created, 0, revoked::int, revoked_at, "
+	    "generation, expires, max_mappings, ports, allow_src, deny_src, "
+	    "NULL::text FROM gt_tokens WHERE %s ORDER BY 1 LIMIT %d", cond,
+	    cond, limit);
 	return sql_take(b, 0);
 }

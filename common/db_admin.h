@@ -47,7 +47,7 @@ int	 db_user_totp_set(struct db *, const char *name,
 	    const unsigned char *secret, size_t len);
 int	 db_user_totp_use(struct db *, const char *name, int64_t step);
 int	 db_user_mirror(struct db *, const struct db_user *, int deleted,
-	    int *ended);
+	    int totp_known, int *ended);
 
 /* db_websess.c */
 int	 db_websess_create(struct db *, const char *user, const char *address,

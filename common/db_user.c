@@ -462,10 +462,23 @@ db_user_count(struct db *db, size_t *n)
 struct user_mirror {
 	const struct db_user	*in;
 	int			 deleted;
+	int			 totp_known;	/* 0: keep this node's TOTP */
 	int			 ended;		/* out: its console sessions end */
 };
 
-/* Applies a user_mirror: the local TOTP enrolment is kept. */
+/* Tells whether u's TOTP enrolment differs from in's: 1 or 0. */
+static int
+user_totp_differs(const struct db_user *u, const struct db_user *in)
+{
+	return u->totp_len != in->totp_len || (in->totp_len > 0 &&
+	    sodium_memcmp(u->totp, in->totp, in->totp_len) != 0);
+}
+
+/*
+ * Applies a user_mirror.  The TOTP secret is the cluster's when the row
+ * names one (or none: off); the last step used stays this node's own
+ * (replay protection is per node), restarting only with a new secret.
+ */
 static int
 user_mirror_txn(MDB_txn *txn, struct db *db, void *arg)
 {
@@ -484,7 +497,8 @@ user_mirror_txn(MDB_txn *txn, struct db *db, void *arg)
 		m->ended = 1;
 		rc = mdb_del(txn, db->dbi[DB_USERS], &k, NULL) == 0 ? 0 : -1;
 	} else if (rc == 0 && strcmp(u.hash, m->in->hash) == 0 &&
-	    u.role == m->in->role && u.created == m->in->created)
+	    u.role == m->in->role && u.created == m->in->created &&
+	    (!m->totp_known || !user_totp_differs(&u, m->in)))
 		rc = 2;			/* already the same: nothing to write */
 	else {
 		if (rc == 1)
@@ -496,6 +510,12 @@ user_mirror_txn(MDB_txn *txn, struct db *db, void *arg)
 		u.role = m->in->role;
 		u.created = m->in->created;
 		u.updated = m->in->updated;
+		if (m->totp_known && user_totp_differs(&u, m->in)) {
+			memset(u.totp, 0, sizeof(u.totp));
+			memcpy(u.totp, m->in->totp, m->in->totp_len);
+			u.totp_len = m->in->totp_len;
+			u.totp_last = 0;
+		}
 		rc = user_write_txn(txn, db, &u);
 	}
 	sodium_memzero(&u, sizeof(u));
@@ -504,18 +524,20 @@ user_mirror_txn(MDB_txn *txn, struct db *db, void *arg)
 
 /*
  * Copies a user from the cluster's store (name, hash, role, created,
- * updated; deleted: removes it).  Sets *ended when the user's console
- * sessions must end (deleted, or a new password).  0 ok, -1 error.
+ * updated, and with totp_known its TOTP secret, totp_len 0 for none;
+ * deleted: removes it).  Sets *ended when the user's console sessions
+ * must end (deleted, or a new password).  0 ok, -1 error.
  */
 int
 db_user_mirror(struct db *db, const struct db_user *in, int deleted,
-    int *ended)
+    int totp_known, int *ended)
 {
-	struct user_mirror	m = { .in = in, .deleted = deleted };
+	struct user_mirror	m = { .in = in, .deleted = deleted,
+	    .totp_known = totp_known };
 	int			rc;
 
 	*ended = 0;
-	if (!db_user_name_valid(in->name) ||
+	if (in->totp_len > sizeof(in->totp) || !db_user_name_valid(in->name) ||
 	    (!deleted && (in->role < DB_ROLE_VIEWER || in->role > DB_ROLE_ADMIN ||
 	    strncmp(in->hash, "$argon2id$", 10) != 0)))
 		return -1;

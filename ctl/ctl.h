@@ -18,6 +18,8 @@ PGconn	*ctl_cluster_open(const char *conninfo, const char *what);
 int	 ctl_cluster_user_exists(PGconn *, const char *name);
 int	 ctl_cluster_token_exists(PGconn *, const char *name);
 int	 ctl_cluster_user_sync(PGconn *, struct db *, const char *name);
+int	 ctl_cluster_user_totp(PGconn *, struct db *, const char *name,
+	    const unsigned char *secret, size_t len);
 int	 ctl_cluster_token_sync(PGconn *, struct db *, const char *name);
 
 /* ctl_token.c */

@@ -6,6 +6,7 @@
  * gt_tokens into its LMDB within a second or two (server/cluster_mirror.c).
  * The local LMDB is written too, as without a cluster, so this node sees
  * the change at once.  A command-line tool may wait: libpq's blocking calls.
+ * A TOTP secret goes as a statement parameter, never in a statement's text.
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,10 +41,15 @@ ctl_cluster_open(const char *conninfo, const char *what)
 	return conn;
 }
 
-/* Runs one statement (sql taken); 0 ok, -1 with a message. */
+/*
+ * Runs one statement (sql taken) with $1 = param when param is not NULL;
+ * *rows (when not NULL) gets the rows it changed.  0 ok, -1 with a message.
+ */
 static int
-cluster_exec(PGconn *conn, char *sql, const char *what)
+cluster_exec(PGconn *conn, char *sql, const char *param, int *rows,
+    const char *what)
 {
+	const char	*params[1] = { param };
 	PGresult	*res;
 	int		 rc = 0;
 
@@ -51,13 +57,15 @@ cluster_exec(PGconn *conn, char *sql, const char *what)
 		fprintf(stderr, "%s: %s", what, PQerrorMessage(conn));
 		return -1;
 	}
-	res = PQexec(conn, sql);
+	res = param != NULL ? PQexecParams(conn, sql, 1, NULL, params, NULL,
+	    NULL, 0) : PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "%s: cluster store: %s", what,
 		    PQresultErrorMessage(res));
 		rc = -1;
-	}
+	} else if (rows != NULL)
+		*rows = atoi(PQcmdTuples(res));
 	PQclear(res);
 	sodium_memzero(sql, strlen(sql));
 	free(sql);
@@ -99,21 +107,56 @@ ctl_cluster_token_exists(PGconn *conn, const char *name)
 
 /*
  * Copies this node's record of user name to the cluster (its hash and
- * role), or its delete when LMDB has no such user any more: 0 or -1.
+ * role; its TOTP enrolment only if the cluster has no live row of it),
+ * or its delete when LMDB has no such user any more: 0 or -1.
  */
 int
 ctl_cluster_user_sync(PGconn *conn, struct db *db, const char *name)
 {
 	struct db_user	u;
+	char		hex[CLUSTER_SQL_TOTP_HEX];
 	int		rc;
 
 	rc = db_user_get(db, name, &u);
 	if (rc == -1)
 		return -1;
-	rc = cluster_exec(conn, rc == 1 ? cluster_sql_user_del(conn, name) :
-	    cluster_sql_user_put(conn, &u), "user");
+	if (rc == 1)
+		rc = cluster_exec(conn, cluster_sql_user_del(conn, name), NULL,
+		    NULL, "user");
+	else {
+		cluster_sql_totp_hex(u.totp, u.totp_len, hex);
+		rc = cluster_exec(conn, cluster_sql_user_put(conn, &u), hex,
+		    NULL, "user");
+		sodium_memzero(hex, sizeof(hex));
+	}
 	sodium_memzero(&u, sizeof(u));
 	return rc;
+}
+
+/*
+ * Sets user name's TOTP secret in the cluster (len 0: two-factor login
+ * off on every node).  A user this node has but the cluster has not yet
+ * is added with it.  0 ok, 1 no such (live) user in the cluster, -1 error.
+ */
+int
+ctl_cluster_user_totp(PGconn *conn, struct db *db, const char *name,
+    const unsigned char *secret, size_t len)
+{
+	struct db_user	u;
+	char		hex[CLUSTER_SQL_TOTP_HEX];
+	int		rc, rows = 0;
+
+	rc = db_user_get(db, name, &u);
+	if (rc == -1)
+		return -1;
+	cluster_sql_totp_hex(secret, len, hex);
+	rc = cluster_exec(conn, cluster_sql_user_totp(conn, name,
+	    rc == 0 ? &u : NULL), hex, &rows, "user");
+	sodium_memzero(hex, sizeof(hex));
+	sodium_memzero(&u, sizeof(u));
+	if (rc == -1)
+		return -1;
+	return rows == 1 ? 0 : 1;
 }
 
 /* Copies this node's record of credential name to the cluster: 0 or -1. */
@@ -124,5 +167,6 @@ ctl_cluster_token_sync(PGconn *conn, struct db *db, const char *name)
 
 	if (db_token_get(db, name, &t) != 0)
 		return -1;
-	return cluster_exec(conn, cluster_sql_token_put(conn, &t), "token");
+	return cluster_exec(conn, cluster_sql_token_put(conn, &t), NULL, NULL,
+	    "token");
 }

@@ -29,7 +29,8 @@ const char *ctl_user_database;
 #define CTL_PASSWORD_MIN	8
 
 int	ctl_user(const char *data_dir, int argc, char **argv);
-int	ctl_totp(struct db *, const char *name, int off, const char *actor);
+int	ctl_totp(struct db *, const char *database, const char *name, int off,
+	    const char *actor);
 
 /* Reads one line from fp into buf without its line end; -1 on EOF/too long. */
 static int
@@ -284,7 +285,7 @@ user_change(struct db *db, const char *cmd, const char *name,
  * node's record (or its delete) is copied to PostgreSQL for the others.
  * Nothing changes when the database cannot be reached; a user that
  * exists in the cluster but not yet here cannot be added again.
- * TOTP enrolment stays per node: its secret never leaves LMDB.
+ * TOTP enrolment is cluster-wide too, but written by ctl_totp.c.
  */
 static int
 user_cluster(struct db *db, const char *cmd, const char *name,
@@ -379,7 +380,7 @@ ctl_user(const char *data_dir, int argc, char **argv)
 	if (strcmp(cmd, "list") == 0)
 		rc = db_user_list(&db, user_print, NULL) == 0 ? 0 : 1;
 	else if (strcmp(cmd, "totp") == 0)
-		rc = ctl_totp(&db, argv[2], off, actor);
+		rc = ctl_totp(&db, ctl_user_database, argv[2], off, actor);
 	else if (ctl_user_database != NULL && *ctl_user_database != '\0')
 		rc = user_cluster(&db, cmd, argv[2], role, actor);
 	else

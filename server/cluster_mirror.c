@@ -11,6 +11,13 @@
  * console sessions end, and a credential revoked or rotated elsewhere has
  * its sessions on this node closed at once (IPC_CRED_KICK to every worker,
  * as `gotunnelctl token revoke` does on the node it ran on).
+ *
+ * A user's TOTP secret (schema version 3) is copied too, so one enrolment
+ * or one `user totp --off` holds on every node; a row from before version
+ * 3 (totp NULL) leaves this node's enrolment as it is.  The last code step
+ * used stays per node: a code used on one node's console is refused there
+ * again, but another node has its own record of used steps.  The secret
+ * is never logged.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,15 +54,38 @@ col_ll(const PGresult *res, int row, int col)
 	return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
+/*
+ * Reads a row's TOTP secret (hex, '' none) into u: 1 known, 0 NULL (a row
+ * from before schema version 3), -1 malformed.
+ */
+static int
+mirror_totp(const PGresult *res, int i, struct db_user *u)
+{
+	const char	*hex = PQgetvalue(res, i, CLUSTER_SQL_COL_TOTP);
+	size_t		 len = 0;
+
+	if (PQgetisnull(res, i, CLUSTER_SQL_COL_TOTP))
+		return 0;
+	if (hex[0] != '\0' && (sodium_hex2bin(u->totp, sizeof(u->totp), hex,
+	    strlen(hex), NULL, &len, NULL) != 0 || len == 0))
+		return -1;
+	u->totp_len = (uint32_t)len;
+	return 1;
+}
+
 /* Copies one user row into LMDB: 0, -1 not written, -2 malformed. */
 static int
 mirror_user(const PGresult *res, int i)
 {
 	struct db_user	u;
 	int		deleted = col_ll(res, i, CLUSTER_SQL_COL_DELETED) != 0;
-	int		ended, rc;
+	int		ended, rc, totp;
 
 	memset(&u, 0, sizeof(u));
+	if ((totp = mirror_totp(res, i, &u)) == -1) {
+		sodium_memzero(&u, sizeof(u));
+		return -2;
+	}
 	if (strlen(PQgetvalue(res, i, CLUSTER_SQL_COL_NAME)) >= sizeof(u.name) ||
 	    strlen(PQgetvalue(res, i, CLUSTER_SQL_COL_HASH)) >= sizeof(u.hash))
 		return -2;
@@ -68,9 +98,11 @@ mirror_user(const PGresult *res, int i)
 	u.created = col_ll(res, i, CLUSTER_SQL_COL_CREATED);
 	u.updated = col_ll(res, i, CLUSTER_SQL_COL_UPDATED);
 	if (!db_user_name_valid(u.name) || (!deleted &&
-	    (u.role == DB_ROLE_NONE || strncmp(u.hash, "$argon2id$", 10) != 0)))
+	    (u.role == DB_ROLE_NONE || strncmp(u.hash, "$argon2id$", 10) != 0))) {
+		sodium_memzero(&u, sizeof(u));
 		return -2;
-	rc = db_user_mirror(&M->db, &u, deleted, &ended);
+	}
+	rc = db_user_mirror(&M->db, &u, deleted, totp, &ended);
 	sodium_memzero(&u, sizeof(u));
 	if (rc == 0 && ended) {
 		size_t n = 0;

@@ -15,14 +15,19 @@ Needs root (initdb runs as postgres) and postgresql-15; ends with
 """
 
 import argparse
+import base64
 import concurrent.futures
+import hashlib
+import hmac
 import http.client
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -37,6 +42,14 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
 NODE_TIMEOUT = 5
 TOKEN = "tok-" + os.urandom(8).hex()
+
+
+def totp_code(secret, step):
+    """RFC 6238 with SHA-1, 6 digits (as t/admin/run.py computes it)."""
+    mac = hmac.new(secret, struct.pack(">Q", step), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    n = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
+    return "%06d" % (n % 1000000)
 
 
 class Postgres:
@@ -244,6 +257,20 @@ class AdminOf:
         finally:
             c.close()
 
+    def login_otp(self, user, password, otp=None):
+        """(status, JSON body) of a login with a TOTP code (None: no "otp")."""
+        body = {"username": user, "password": password}
+        if otp is not None:
+            body["otp"] = otp
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request("POST", "/api/login", body=json.dumps(body),
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            return r.status, json.loads(r.read().decode() or "{}")
+        finally:
+            c.close()
+
     def get_as(self, cookie, path):
         """The status of a GET with another session's cookie."""
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -324,9 +351,9 @@ class Suite:
         self.echo = self.env.service()
         self.nodes = [Node(self.env, i, self.pg, self.bind_port, self.allow) for i in range(3)]
         rc, out, err = self.nodes[0].ctl("db", "init")
-        lib.check(rc == 0 and "schema at version 2" in out, "db init: %s %s" % (out, err))
+        lib.check(rc == 0 and "schema at version 3" in out, "db init: %s %s" % (out, err))
         rc, out, err = self.nodes[0].ctl("db", "init")
-        lib.check(rc == 0 and "schema at version 2" in out, "db init again: %s %s" % (out, err))
+        lib.check(rc == 0 and "schema at version 3" in out, "db init again: %s %s" % (out, err))
         for n in self.nodes:
             n.start()
 
@@ -755,7 +782,7 @@ class Suite:
             lib.wait_until(lambda n=n: listed(n, True), 10, "%s in %s's LMDB" % (user, n.name))
         sess = None
         if os.access(AdminOf.BIN, os.X_OK):
-            a2 = AdminOf(self.env, self.nodes[1])
+            a2 = self.admin_of(1)
             sess = lib.wait_until(lambda: a2.login(user, pw), 10, "%s's login to m2's admin" % user)
             lib.check(a2.get_as(sess[0], "/api/me") == 200, "m2's admin: /api/me of %s" % user)
             lib.check(a2.login(user, "wrong-" + pw) is None, "a wrong password logged in")
@@ -772,6 +799,61 @@ class Suite:
             lib.check(a2.login(user, pw) is None, "a deleted user logged in to m2's admin")
         rows = self.pg.query("SELECT hash, deleted FROM gt_users WHERE name = '%s'" % user)
         lib.check(rows == [["", "t"]], "gt_users after del: %r" % rows)
+
+    def admin_of(self, i):
+        """The admin beside node i, started once (steps share it)."""
+        if not hasattr(self, "admins"):
+            self.admins = {}
+        if i not in self.admins:
+            self.admins[i] = AdminOf(self.env, self.nodes[i])
+        return self.admins[i]
+
+    def t_totp_cluster(self):
+        # TOTP enrolled on m1 holds on m2's admin (password alone refused, an
+        # RFC 6238 code computed here accepted); --off on m3 turns it off on
+        # every node.  The secret is in gt_users (schema 3), never in a log.
+        if not os.access(AdminOf.BIN, os.X_OK):
+            print("     skipped: %s not built (make admin)" % AdminOf.BIN)
+            return
+        user, pw = "cl-twofa", "twofa-pw-" + os.urandom(6).hex()
+        r = subprocess.run([lib.CTL, "-c", self.nodes[0].conf, "user", "add", user, "--role", "operator"],
+                           input=(pw + "\n").encode(), capture_output=True, timeout=30)
+        lib.check(r.returncode == 0, "user add on m1: %s" % r.stderr.decode())
+        totp_sql = "SELECT quote_nullable(totp), deleted FROM gt_users WHERE name = '%s'" % user
+        lib.check(self.pg.query(totp_sql) == [["''", "f"]], "gt_users.totp of a new user: %r" % self.pg.query(totp_sql))
+        rc, out, err = self.nodes[0].ctl("user", "totp", user)
+        m = re.search(r"otpauth://totp/gotunnel:%s\?secret=([A-Z2-7]+)&issuer=gotunnel$" % user, out, re.M)
+        lib.check(rc == 0 and m is not None, "user totp on m1: %d %s %s" % (rc, out[:300], err))
+        b32 = m.group(1)
+        secret = base64.b32decode(b32 + "=" * (-len(b32) % 8))
+        rows = self.pg.query(totp_sql)
+        lib.check(rows == [["'%s'" % secret.hex(), "f"]], "gt_users.totp after enrolment: %d row(s)" % len(rows))
+
+        def totp_listed(n, want):
+            rc, out, _ = n.ctl("user", "list")
+            return rc == 0 and any(l.split()[:3] == [user, "operator", want] for l in out.splitlines())
+        for n in self.nodes:
+            lib.wait_until(lambda n=n: totp_listed(n, "totp"), 10, "%s's TOTP in %s's LMDB" % (user, n.name))
+        a2 = self.admin_of(1)
+        st, body = a2.login_otp(user, pw)
+        lib.check(st == 401 and body == {"error": "otp required"},
+                  "m2: password alone of a user enrolled on m1: %d %r" % (st, body))
+        step = int(time.time()) // 30
+        st, body = a2.login_otp(user, pw, totp_code(secret, step))
+        lib.check(st == 200 and body.get("role") == "operator", "m2: login with a code: %d %r" % (st, body))
+        # Off on m3: off everywhere, the password alone logs in to m2 again.
+        rc, out, err = self.nodes[2].ctl("user", "totp", user, "--off")
+        lib.check(rc == 0, "user totp --off on m3: %s" % err)
+        lib.check(self.pg.query(totp_sql) == [["''", "f"]], "gt_users.totp after --off: %r" % self.pg.query(totp_sql))
+        for n in self.nodes:
+            lib.wait_until(lambda n=n: totp_listed(n, "-"), 10, "%s's TOTP off in %s's LMDB" % (user, n.name))
+        st, body = a2.login_otp(user, pw)
+        lib.check(st == 200, "m2: password alone after --off on m3: %d %r" % (st, body))
+        # The secret is in no master's or admin's log, in neither encoding.
+        for path in [n.log_path for n in self.nodes] + [os.path.join(a2.dir, "admin.log")]:
+            with open(path, errors="replace") as f:
+                text = f.read()
+            lib.check(secret.hex() not in text and b32 not in text, "the TOTP secret in %s" % path)
 
     def t_tokens_cluster(self):
         # A credential added on m1 registers a client on m3 (and m2, m1);
@@ -1075,6 +1157,7 @@ class Suite:
             self.step("kick on m1 ends a session on m3", self.t_kick_remote)
             self.step("admin of m1: nodes, clients, disconnect", self.t_admin)
             self.step("user added on m1 logs in to m2's admin", self.t_users_cluster)
+            self.step("TOTP of m1 on m2's admin; --off on m3", self.t_totp_cluster)
             self.step("credential of m1 on m3; rotate, revoke kick", self.t_tokens_cluster)
             self.step("admin of m1: every node's history, export, stats, audit", self.t_admin_history)
             self.step("console Nodes page in Chromium: m3 killed, offline", self.t_browser_nodes)

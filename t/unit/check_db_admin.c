@@ -223,7 +223,7 @@ count_websess(const char *handle, const struct db_websession *s, void *arg)
 	(*(int *)arg)++;
 }
 
-/* A user copied from the cluster keeps this node's TOTP; deletes apply. */
+/* A user row without TOTP state (before schema 3) keeps this node's TOTP. */
 START_TEST(test_user_mirror)
 {
 	struct db_user	in, u;
@@ -235,19 +235,19 @@ START_TEST(test_user_mirror)
 	ck_assert_int_eq(db_user_hash("first-password", in.hash), 0);
 	in.role = DB_ROLE_VIEWER;
 	in.created = in.updated = 100;
-	ck_assert_int_eq(db_user_mirror(&db, &in, 0, &ended), 0);
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, 0, &ended), 0);
 	ck_assert_int_eq(ended, 0);
 	ck_assert_int_eq(db_user_check(&db, "ops", "first-password"), 0);
 	ck_assert_int_eq(db_user_totp_set(&db, "ops", secret, sizeof(secret)), 0);
 	/* The same row again: nothing to do, nothing ends. */
-	ck_assert_int_eq(db_user_mirror(&db, &in, 0, &ended), 0);
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, 0, &ended), 0);
 	ck_assert_int_eq(ended, 0);
 	/* A role change keeps the sessions, a new password ends them. */
 	in.role = DB_ROLE_OPERATOR;
-	ck_assert_int_eq(db_user_mirror(&db, &in, 0, &ended), 0);
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, 0, &ended), 0);
 	ck_assert_int_eq(ended, 0);
 	ck_assert_int_eq(db_user_hash("second-password", in.hash), 0);
-	ck_assert_int_eq(db_user_mirror(&db, &in, 0, &ended), 0);
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, 0, &ended), 0);
 	ck_assert_int_eq(ended, 1);
 	ck_assert_int_eq(db_user_check(&db, "ops", "first-password"), -1);
 	ck_assert_int_eq(db_user_check(&db, "ops", "second-password"), 0);
@@ -257,13 +257,68 @@ START_TEST(test_user_mirror)
 	ck_assert_int_eq(memcmp(u.totp, secret, sizeof(secret)), 0);
 	/* A hash that is not argon2id is refused. */
 	snprintf(in.hash, sizeof(in.hash), "plain");
-	ck_assert_int_eq(db_user_mirror(&db, &in, 0, &ended), -1);
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, 0, &ended), -1);
 	/* Deleted elsewhere: gone here, sessions end; again: nothing. */
-	ck_assert_int_eq(db_user_mirror(&db, &in, 1, &ended), 0);
+	ck_assert_int_eq(db_user_mirror(&db, &in, 1, 0, &ended), 0);
 	ck_assert_int_eq(ended, 1);
 	ck_assert_int_eq(db_user_get(&db, "ops", &u), 1);
-	ck_assert_int_eq(db_user_mirror(&db, &in, 1, &ended), 0);
+	ck_assert_int_eq(db_user_mirror(&db, &in, 1, 0, &ended), 0);
 	ck_assert_int_eq(ended, 0);
+}
+END_TEST
+
+/*
+ * A user row with TOTP state (schema 3) sets the secret or removes it; the
+ * last step used stays this node's while the secret is the same.
+ */
+START_TEST(test_user_mirror_totp)
+{
+	struct db_user	in, u;
+	unsigned char	other[20] = { 9, 8, 7 };
+	int		ended;
+
+	memset(&in, 0, sizeof(in));
+	snprintf(in.name, sizeof(in.name), "two");
+	ck_assert_int_eq(db_user_hash("first-password", in.hash), 0);
+	in.role = DB_ROLE_ADMIN;
+	in.created = in.updated = 100;
+	in.totp_len = 20;
+	memset(in.totp, 0x5a, 20);
+	/* A new user with a secret: enrolled here too. */
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, 1, &ended), 0);
+	ck_assert_int_eq(ended, 0);
+	ck_assert_int_eq(db_user_get(&db, "two", &u), 0);
+	ck_assert_uint_eq(u.totp_len, 20);
+	ck_assert_int_eq(memcmp(u.totp, in.totp, 20), 0);
+	/* A code used here, then the same row again: the step stays used. */
+	ck_assert_int_eq(db_user_totp_use(&db, "two", 500), 0);
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, 1, &ended), 0);
+	ck_assert_int_eq(db_user_totp_use(&db, "two", 500), 1);
+	/* Without TOTP state the local enrolment is left alone. */
+	in.totp_len = 0;
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, 0, &ended), 0);
+	ck_assert_int_eq(db_user_get(&db, "two", &u), 0);
+	ck_assert_uint_eq(u.totp_len, 20);
+	/* A new secret from another node replaces it; its steps start anew. */
+	in.totp_len = sizeof(other);
+	memcpy(in.totp, other, sizeof(other));
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, 1, &ended), 0);
+	ck_assert_int_eq(ended, 0);
+	ck_assert_int_eq(db_user_get(&db, "two", &u), 0);
+	ck_assert_int_eq(memcmp(u.totp, other, sizeof(other)), 0);
+	ck_assert_int_eq(db_user_totp_use(&db, "two", 400), 0);
+	/* Off elsewhere: off here, the password alone logs in again. */
+	in.totp_len = 0;
+	memset(in.totp, 0, sizeof(in.totp));
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, 1, &ended), 0);
+	ck_assert_int_eq(ended, 0);
+	ck_assert_int_eq(db_user_get(&db, "two", &u), 0);
+	ck_assert_uint_eq(u.totp_len, 0);
+	ck_assert_int_eq(db_user_totp_use(&db, "two", 900), 1);
+	ck_assert_int_eq(db_user_check(&db, "two", "first-password"), 0);
+	/* A length beyond the record is refused. */
+	in.totp_len = sizeof(in.totp) + 1;
+	ck_assert_int_eq(db_user_mirror(&db, &in, 0, 1, &ended), -1);
 }
 END_TEST
 
@@ -479,6 +534,7 @@ suite_db_admin(void)
 	tcase_add_test(tc, test_user_lifecycle);
 	tcase_add_test(tc, test_user_roles_totp);
 	tcase_add_test(tc, test_user_mirror);
+	tcase_add_test(tc, test_user_mirror_totp);
 	tcase_add_test(tc, test_user_check_timing);
 	tcase_add_test(tc, test_websess_roundtrip);
 	tcase_add_test(tc, test_websess_handles);
