@@ -14,9 +14,9 @@ FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 60
 FUZZ_CFLAGS	:= -g -O1 -std=gnu11 -D_GNU_SOURCE -DGOTUNNEL_VERSION='"$(VERSION)"' \
 		   -Wall -Wextra -Werror -Wno-unused-parameter \
-		   -Icommon -Iserver -Iclient -Iadmin/src -fno-omit-frame-pointer \
+		   -Icommon -Iserver -Iclient -Iadmin/src -I/usr/include/postgresql -fno-omit-frame-pointer \
 		   -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIBS	:= -levent -levent_openssl -lssl -lcrypto -lyajl -linih -lsodium -lsystemd -llmdb -loath
+FUZZ_LIBS	:= -levent -levent_openssl -lssl -lcrypto -lyajl -linih -lsodium -lsystemd -llmdb -loath -lpq
 FUZZ_NAMES	:= $(patsubst t/fuzz/fuzz_%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 FUZZ_BINS	:= $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
