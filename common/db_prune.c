@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "db_rec.h"
 #include "db_prune.h"
 #include "metrics.h"
 
@@ -96,9 +97,8 @@ prune_rec_live(struct db *db, MDB_txn *txn, enum db_table t,
 	k.mv_data = (void *)r->client_id;
 	k.mv_size = strlen(r->client_id);
 	if (k.mv_size == 0 || mdb_get(txn, db->dbi[DB_CLIENTS], &k, &v) != 0 ||
-	    v.mv_size != sizeof(c))
+	    db_rec_client(&v, &c) != 0)
 		return 0;
-	memcpy(&c, v.mv_data, sizeof(c));
 	if (t == DB_HIST_SESS)
 		return c.hist_seq == r->key;
 	return r->start >= c.connected_since;

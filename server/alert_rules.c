@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_rec.h"
 #include "db_alert.h"
 #include "db_live.h"
 #include "log.h"
@@ -197,9 +198,8 @@ rules_scan_live(int64_t now)
 			char			name[DB_NAME_LEN], id[DB_ID_LEN];
 			uint64_t		total;
 
-			if (v.mv_size != sizeof(c))
+			if (db_rec_client(&v, &c) != 0)
 				continue;
-			memcpy(&c, v.mv_data, sizeof(c));
 			db_strlcpy(name, c.name, sizeof(name));
 			db_strlcpy(id, c.id, sizeof(id));
 			if ((n = rules_name(name, 1)) == NULL)
