@@ -106,7 +106,7 @@ claim_client(struct db *db, MDB_txn *txn, struct db_claim *c)
 	k.mv_data = seqkey;
 	k.mv_size = 8;
 	if (db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k,
-	    &hs, sizeof(hs), 0) != 0)
+	    &hs, sizeof(hs), 1) != 0)
 		return -1;
 	c->client.hist_seq = c->hist_seq;
 	return 0;
@@ -185,14 +185,14 @@ hist_add_port(struct db *db, MDB_txn *txn, uint64_t seq, uint16_t port)
 
 	db_key_u64(seq, key);
 	if (db_get_rec(txn, db->dbi[DB_HIST_SESS], &k,
-	    &hs, sizeof(hs), 0) == -1)
+	    &hs, sizeof(hs), 1) == -1)
 		return;
 	len = strlen(hs.ports);
 	snprintf(hs.ports + len, sizeof(hs.ports) - len, "%s%u",
 	    len ? "," : "", port);
 	hs.nmappings++;
 	db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k,
-	    &hs, sizeof(hs), 0);
+	    &hs, sizeof(hs), 1);
 }
 
 /* Claims one mapping (and the client record with the first); 0 or -1. */
@@ -264,7 +264,7 @@ hist_close(struct db *db, MDB_txn *txn, uint64_t seq, const char *reason,
 
 	db_key_u64(seq, key);
 	if (db_get_rec(txn, db->dbi[DB_HIST_SESS], &k,
-	    &hs, sizeof(hs), 0) == -1 ||
+	    &hs, sizeof(hs), 1) == -1 ||
 	    hs.end != 0)
 		return;
 	hs.end = db_now();
@@ -274,7 +274,7 @@ hist_close(struct db *db, MDB_txn *txn, uint64_t seq, const char *reason,
 	if (bytes_out > hs.bytes_out)
 		hs.bytes_out = bytes_out;
 	db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k,
-	    &hs, sizeof(hs), 0);
+	    &hs, sizeof(hs), 1);
 	db_outbox_put(db, txn, DB_OUTBOX_SESS, &hs, sizeof(hs));
 }
 

@@ -62,8 +62,7 @@ prune_rec_read(enum db_table t, const MDB_val *k, const MDB_val *v,
 
 	memset(r, 0, sizeof(*r));
 	r->key = db_u64_key(k);
-	if (t == DB_HIST_SESS && v->mv_size == sizeof(s)) {
-		memcpy(&s, v->mv_data, sizeof(s));
+	if (t == DB_HIST_SESS && db_rec_hist_sess(v, &s) == 0) {
 		r->start = s.start;
 		r->end = s.end;
 		memcpy(r->client_id, s.client_id, sizeof(r->client_id));

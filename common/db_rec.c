@@ -87,6 +87,13 @@ db_rec_mapping(const MDB_val *v, struct db_mapping *out)
 	return db_rec_load(v, out, sizeof(*out));
 }
 
+/* Loads a hist_sess record. */
+int
+db_rec_hist_sess(const MDB_val *v, struct db_hist_session *out)
+{
+	return db_rec_load(v, out, sizeof(*out));
+}
+
 /* Loads a clients record. */
 int
 db_rec_client(const MDB_val *v, struct db_client *out)
