@@ -292,9 +292,8 @@ conns_delete_client(struct db *db, MDB_txn *txn, const char *id)
 		struct db_conn c;
 
 		op = MDB_NEXT;
-		if (v.mv_size != sizeof(c))
+		if (db_rec_conn(&v, &c) != 0)	/* copies: 2-byte aligned */
 			continue;
-		memcpy(&c, v.mv_data, sizeof(c));	/* values are 2-byte aligned */
 		if (strcmp(c.client_id, id) == 0)
 			mdb_cursor_del(cur, 0);
 	}
@@ -381,7 +380,7 @@ db_conn_put(struct db *db, MDB_txn *txn, uint64_t id, const struct db_conn *c)
 
 	db_key_u64(id, key);
 	return db_put_rec(db, txn, db->dbi[DB_CONNS], &k,
-	    c, sizeof(*c), 0);
+	    c, sizeof(*c), 1);
 }
 
 /* Removes a live public connection (absent is fine). */
@@ -564,10 +563,9 @@ db_clear_rows(struct db *db, int pid, const char *reason)
 	if (mdb_cursor_open(txn, db->dbi[DB_CONNS], &cur) == 0) {
 		for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
 			struct db_conn c;
+			int bad = db_rec_conn(&v, &c) != 0;
 
-			if (v.mv_size == sizeof(c))
-				memcpy(&c, v.mv_data, sizeof(c));
-			if (pid == 0 || v.mv_size != sizeof(c) || c.worker_pid == pid)
+			if (pid == 0 || bad || c.worker_pid == pid)
 				mdb_cursor_del(cur, 0);
 		}
 		mdb_cursor_close(cur);

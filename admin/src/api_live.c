@@ -128,9 +128,8 @@ live_client_json(struct kore_buf *b, MDB_txn *txn, const struct db_client *c,
 		if (mdb_cursor_open(txn, admin_db.dbi[DB_CONNS], &cur) == 0) {
 			for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v,
 			    op) == 0; op = MDB_NEXT) {
-				if (v.mv_size != sizeof(cn))
+				if (db_rec_conn(&v, &cn) != 0)
 					continue;
-				memcpy(&cn, v.mv_data, sizeof(cn));
 				if (same_id(cn.client_id, sizeof(cn.client_id),
 				    c->id))
 					live_conn_json(b, db_u64_key(&k), &cn,

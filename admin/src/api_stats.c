@@ -94,11 +94,9 @@ snap_take(MDB_txn *txn, struct snap *s)
 		for (op = MDB_FIRST; s->nconns < st.ms_entries &&
 		    s->nconns < SNAP_MAX_CONNS &&
 		    mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
-			if (v.mv_size != sizeof(struct db_conn))
+			if (db_rec_conn(&v, &s->conns[s->nconns].c) != 0)
 				continue;
 			s->conns[s->nconns].id = db_u64_key(&k);
-			memcpy(&s->conns[s->nconns].c, v.mv_data,
-			    sizeof(struct db_conn));
 			s->nconns++;
 		}
 		mdb_cursor_close(cur);

@@ -175,7 +175,7 @@ get_rec(enum db_table t, const void *key, size_t klen, void *out, size_t size)
 	ck_assert_int_eq(db_txn_begin(&db, 1, &txn), 0);
 	rc = mdb_get(txn, db.dbi[t], &k, &v);
 	if (rc == 0 && (t == DB_MAPPINGS || t == DB_CLIENTS ||
-	    t == DB_HIST_SESS)) {
+	    t == DB_CONNS || t == DB_HIST_SESS)) {
 		/* These records are stored packed (db_rec.c). */
 		ck_assert_int_eq(db_rec_load(&v, out, size), 0);
 	} else if (rc == 0) {
