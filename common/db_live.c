@@ -408,7 +408,7 @@ db_histconn_put(struct db *db, MDB_txn *txn, uint64_t *seq,
 		*seq = db_next_seq(txn, db->dbi[DB_HIST_CONN]);
 	db_key_u64(*seq, key);
 	return db_put_rec(db, txn, db->dbi[DB_HIST_CONN], &k,
-	    h, sizeof(*h), 0);
+	    h, sizeof(*h), 1);
 }
 
 /* Reads the stats bucket of the minute of now (zeroed if new). */
@@ -502,16 +502,23 @@ histconn_close_open(struct db *db, MDB_txn *txn, struct strmap *only,
 		return;
 	while (n++ < 20000 && mdb_cursor_get(cur, &k, &v, op) == 0) {
 		struct db_hist_conn h;
+		unsigned char packed[sizeof(h)], kcopy[8];
 
 		op = MDB_PREV;
-		if (v.mv_size != sizeof(h))
+		if (db_rec_hist_conn(&v, &h) != 0)
 			continue;
-		memcpy(&h, v.mv_data, sizeof(h));
 		if (h.end != 0 || (only != NULL && strmap_get(only, h.client_id) == NULL))
 			continue;
 		h.end = db_now();
 		db_strlcpy(h.reason, reason, sizeof(h.reason));
-		mdb_cursor_put(cur, &k, &(MDB_val){ sizeof(h), &h }, MDB_CURRENT);
+		v.mv_size = db_rec_pack(&h, sizeof(h), packed);
+		v.mv_data = packed;
+		/* A value of another size is deleted and re-inserted, which
+		 * moves the page's bytes under k: put a copy of the key. */
+		memcpy(kcopy, k.mv_data, k.mv_size < sizeof(kcopy) ?
+		    k.mv_size : sizeof(kcopy));
+		k.mv_data = kcopy;
+		mdb_cursor_put(cur, &k, &v, MDB_CURRENT);
 		db_outbox_put(db, txn, DB_OUTBOX_CONN, &h, sizeof(h));
 	}
 	mdb_cursor_close(cur);

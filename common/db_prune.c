@@ -67,8 +67,7 @@ prune_rec_read(enum db_table t, const MDB_val *k, const MDB_val *v,
 		r->end = s.end;
 		memcpy(r->client_id, s.client_id, sizeof(r->client_id));
 		r->known = 1;
-	} else if (t == DB_HIST_CONN && v->mv_size == sizeof(c)) {
-		memcpy(&c, v->mv_data, sizeof(c));
+	} else if (t == DB_HIST_CONN && db_rec_hist_conn(v, &c) == 0) {
 		r->start = c.start;
 		r->end = c.end;
 		memcpy(r->client_id, c.client_id, sizeof(r->client_id));

@@ -101,6 +101,13 @@ db_rec_conn(const MDB_val *v, struct db_conn *out)
 	return db_rec_load(v, out, sizeof(*out));
 }
 
+/* Loads a hist_conn record. */
+int
+db_rec_hist_conn(const MDB_val *v, struct db_hist_conn *out)
+{
+	return db_rec_load(v, out, sizeof(*out));
+}
+
 /* Loads a clients record. */
 int
 db_rec_client(const MDB_val *v, struct db_client *out)

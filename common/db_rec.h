@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Records stored packed: the live tables' struct db_mapping, struct
- * db_client and struct db_conn (one per held public connection), and
- * struct db_hist_session (one per session).  They are
+ * db_client and struct db_conn (one per held public connection), and the
+ * history's struct db_hist_session and struct db_hist_conn (written when a
+ * session or a public connection opens).  They are
  * mostly zero padding (fixed 40- and 64-byte string fields holding a few
  * characters, a 512-byte domain list that a tcp mapping leaves empty), and
  * every worker of a master maps the pages of these tables: at 50,000
  * clients the padding alone was ~45 MiB of LMDB pages, counted once per
  * worker.  They are stored with runs of zero bytes squeezed out (a tcp
  * mapping: 800 -> ~90 bytes, a client 296 -> ~110, a session history
- * record 336 -> ~100, a live connection 144 -> ~70).
+ * record 336 -> ~100, a live connection 144 -> ~70, its history record
+ * 384 -> ~110).
  *
  * Encoding: a sequence of tokens, each one byte n followed by data:
  *   0x01..0x7f  n literal bytes follow;
@@ -35,5 +37,6 @@ int	db_rec_mapping(const MDB_val *v, struct db_mapping *out);
 int	db_rec_client(const MDB_val *v, struct db_client *out);
 int	db_rec_hist_sess(const MDB_val *v, struct db_hist_session *out);
 int	db_rec_conn(const MDB_val *v, struct db_conn *out);
+int	db_rec_hist_conn(const MDB_val *v, struct db_hist_conn *out);
 
 #endif

@@ -330,9 +330,8 @@ api_sessions(struct admin_ctx *ctx)
 		for (op = MDB_LAST; mdb_cursor_get(cur, &k, &v, op) == 0;
 		    op = MDB_PREV) {
 			if (f.conns) {
-				if (v.mv_size != sizeof(c))
+				if (db_rec_hist_conn(&v, &c) != 0)
 					continue;
-				memcpy(&c, v.mv_data, sizeof(c));
 				m = match_conn(&f, &c);
 			} else {
 				if (db_rec_hist_sess(&v, &s) != 0)
@@ -417,8 +416,7 @@ export_fill(struct export *ex)
 		}
 		op = MDB_PREV;
 		ex->next = db_u64_key(&k);
-		if (ex->f.conns && v.mv_size == sizeof(c)) {
-			memcpy(&c, v.mv_data, sizeof(c));
+		if (ex->f.conns && db_rec_hist_conn(&v, &c) == 0) {
 			if (!match_conn(&ex->f, &c))
 				continue;
 			if (ex->csv) {
