@@ -1267,8 +1267,9 @@ def ap_default(name):
 def main():
     global TMP
     ap = argparse.ArgumentParser(description="gotunnel benchmark")
-    ap.add_argument("--rows", default="direct,ssh,haproxy,gotunnel,tls,loadgen",
-                    help="which parts to run (loadgen = gotunnel control-plane columns)")
+    ap.add_argument("--rows", default="direct,ssh,haproxy,gotunnel,tls,holdspread,loadgen",
+                    help="which parts to run (loadgen = gotunnel control-plane columns, "
+                    "holdspread = --hold-spread connections over several mappings)")
     ap.add_argument("--secs", type=int, default=5, help="seconds per iperf3 run")
     ap.add_argument("--rounds", type=int, default=20000, help="ping-pong round trips")
     ap.add_argument("--cps-secs", type=int, default=5)
@@ -1420,6 +1421,17 @@ def main():
                     "%s %g" % kv for kv in list(x["per_unit"].items())[:4]))
             text += "  %-9s per new connection %s\n  %-9s per 64-byte round trip %s\n" % (
                 n, one("cps"), "", one("pingpong"))
+    hsp = results.get("hold_spread")
+    if hsp:
+        text += "\nHeld connections over several mappings (row holdspread): "
+        if "rss_per_conn_kib" in hsp:
+            text += ("%d of %d held (%d errors) through %d mappings on %d workers, each mapping on a "
+                     "worker of its own; per connection RSS %.2f KiB, PSS %.2f KiB, anonymous "
+                     "RSS %.2f KiB (master, workers and clients summed)\n" % (
+                         hsp["held"], hsp["asked"], hsp["errors"], hsp["mappings"], hsp["workers"],
+                         hsp["rss_per_conn_kib"], hsp["pss_per_conn_kib"], hsp["anon_per_conn_kib"]))
+        else:
+            text += "- (%s)\n" % hsp.get("error")
     if notes:
         text += "\nNotes:\n" + "\n".join("- " + n for n in notes) + "\n"
     text += "\n(%.0f s; raw results in bench/out/results.json)\n" % results["elapsed_s"]
