@@ -329,8 +329,8 @@ rt_pump(struct relay_tls *rt)
 	/*
 	 * Out of rounds with work left: continue after other events.  Its own
 	 * event, since bytes OpenSSL already read ahead or decrypted may leave
-	 * no socket event that would wake us (each round reads until OpenSSL
-	 * says WANT_READ, so a pump that ends without progress has nothing
+	 * no socket event that would wake us (each round reads while OpenSSL
+	 * holds bytes, so a pump that ends without progress has nothing
 	 * complete left inside OpenSSL); a zero timeout rather than
 	 * event_active(), which would run again before the loop polls anyone
 	 * else's sockets (a busy relay would starve the others).
