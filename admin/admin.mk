@@ -22,7 +22,7 @@ ADMIN_MOD_SRC	:= admin/src/module.c admin/src/json.c admin/src/auth.c \
 		   admin/src/json_parse.c admin/src/url.c admin/src/hist_state.c \
 		   admin/src/api_cluster.c admin/src/api_alerts.c \
 		   admin/src/pgq.c admin/src/cluster_hist.c
-ADMIN_COMMON	:= common/db.c common/log.c common/xmalloc.c common/db_user.c \
+ADMIN_COMMON	:= common/db.c common/db_rec.c common/log.c common/xmalloc.c common/db_user.c \
 		   common/db_websess.c common/db_audit.c common/metrics.c \
 		   common/db_mapstate.c common/tls_fp.c common/totp.c common/db_prune.c \
 		   common/db_outbox.c \

@@ -282,8 +282,10 @@ class CpuMeter:
 
 
 def memory(roots):
-    """Summed Rss and Pss (KiB) of a process tree, from smaps_rollup."""
-    rss = pss = fds = 0
+    """Summed Rss and Pss (KiB) of a process tree, from smaps_rollup, and the
+    anonymous part of Rss (heap and stacks: memory no other process shares;
+    the rest is mapped files, e.g. LMDB's map, counted once per process)."""
+    rss = pss = anon = fds = 0
     pids = tree(roots)
     for pid in pids:
         try:
@@ -297,9 +299,11 @@ def memory(roots):
                         rss += int(line.split()[1])
                     elif line.startswith("Pss:"):
                         pss += int(line.split()[1])
+                    elif line.startswith("Anonymous:"):
+                        anon += int(line.split()[1])
         except OSError:
             pass
-    return {"rss_kib": rss, "pss_kib": pss, "procs": len(pids), "fds": fds}
+    return {"rss_kib": rss, "pss_kib": pss, "anon_kib": anon, "procs": len(pids), "fds": fds}
 
 
 # ---------------------------------------------------------------- tunnels
@@ -928,6 +932,143 @@ def measure_control_plane(args):
     return res
 
 
+HOLD_PER_MAPPING = 8400     # relayed connections per mapping: 2 fds each in its worker and client
+
+
+def measure_hold_spread(args):
+    """N idle public connections held through one master when no process
+    may hold 2N descriptors: in its own network namespace (root), N is
+    spread over ceil(N / 8,400) clients with one mapping each, each mapping
+    on a worker of its own (a mapping's connections live in the worker that
+    owns its client's session; a client whose session lands on a worker
+    that already has one is reconnected, which rehashes it), one hold
+    process and one echo server per mapping.  (held - idle) / held of the
+    summed RSS and PSS of master, workers and clients."""
+    mbin, cbin = gotunnel_bins()
+    if mbin is None:
+        return {"error": "bin/gotunnel-master missing"}
+    n = args.hold_spread
+    pre = netns_prefix("gthold%d" % os.getpid())
+    if pre is None:
+        return {"error": "needs root and ip(8) for a network namespace of its own"}
+    # Every connection to the master's port needs a source port of its own.
+    subprocess.run(pre + ["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65535"],
+                   capture_output=True)
+    nmap = -(-n // HOLD_PER_MAPPING)
+    workers = nmap + 2
+    d = os.path.join(TMP, "hold-spread")
+    os.makedirs(d)
+    ctl = os.path.join(d, "ctl.sock")
+    ini = os.path.join(d, "master.ini")
+    write_master_ini(ini, 7000, "2000-2999", nmap + 4, os.path.join(d, "data"), workers)
+    res = {"asked": n, "mappings": nmap, "workers": workers,
+           "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
+    m, clients, echods, holds = None, {}, [], []
+
+    def start_client(i):
+        cini = os.path.join(d, "client%d.ini" % i)
+        with open(cini, "w") as f:
+            f.write("\n".join(["[common]", "server_addr = 127.0.0.1", "server_port = 7000",
+                               "token = %s" % TOKEN, "name = hold%d" % i, "pool_count = 8",
+                               "[echo]", "type = tcp", "local_ip = 127.0.0.1",
+                               "local_port = %d" % echo_ports[i], "remote_port = %d" % (2000 + i), ""]))
+        clients[i] = start(pre + [cbin, "-c", cini], "hold-client-%d" % i)
+
+    def placement():
+        """worker pid of each mapping's port (from gotunnelctl mappings)."""
+        r = subprocess.run([os.path.join(ROOT, "bin", "gotunnelctl"), "-c", ini, "--json", "mappings"],
+                           capture_output=True, text=True, timeout=10)
+        try:
+            return {mp["remote_port"]: mp["worker_pid"] for mp in json.loads(r.stdout or "[]")}
+        except (ValueError, KeyError, TypeError):
+            return {}
+    try:
+        check_ini(mbin, ini, "gotunnel-master")
+        m = start(pre + [mbin, "-c", ini], "hold-master")
+        end = time.time() + 15
+        while time.time() < end and m.poll() is None and ":7000 " not in subprocess.run(
+                pre + ["ss", "-Hltn"], capture_output=True, text=True).stdout:
+            time.sleep(0.2)
+        echo_ports = []
+        for i in range(nmap):
+            e = start(pre + [os.path.join(TOOLS, "echod"), "-t", str(args.budget + 60)],
+                      "hold-echod-%d" % i, stdout=subprocess.PIPE)
+            echods.append(e)
+            echo_ports.append(int(e.stdout.readline().split()[1]))
+        for i in range(nmap):
+            start_client(i)
+        # One mapping per worker: reconnect the clients that share one.
+        for attempt in range(40):
+            time.sleep(1.0)
+            pl = placement()
+            if len(pl) < nmap:
+                continue
+            seen, clash = set(), []
+            for port in sorted(pl):
+                if pl[port] in seen:
+                    clash.append(port - 2000)
+                seen.add(pl[port])
+            if not clash:
+                break
+            for i in clash:
+                stop(clients[i])
+                start_client(i)
+        else:
+            raise RuntimeError("could not place %d mappings on %d workers" % (nmap, workers))
+        res["placement_attempts"] = attempt + 1
+        time.sleep(1.0)
+        roots = [m.pid] + [c.pid for c in clients.values()]
+        idle = memory(roots)
+        idle_parts = {"master_tree": memory([m.pid]),
+                      "clients": memory([c.pid for c in clients.values()])}
+        share = [n // nmap + (1 if i < n % nmap else 0) for i in range(nmap)]
+        for i, k in enumerate(share):
+            holds.append(start(pre + [os.path.join(TOOLS, "hold"), "-p", str(2000 + i), "-n", str(k),
+                                      "-t", "300"], "hold-spread-%d" % i,
+                               stdout=subprocess.PIPE, stdin=subprocess.PIPE))
+        got = errors = 0
+        secs = 0.0
+        for h in holds:
+            line = h.stdout.readline().decode()
+            if not line:
+                raise RuntimeError("hold printed nothing (exit %s)" % h.poll())
+            one = json.loads(line)
+            got += one["held"]
+            errors += one["errors"]
+            secs = max(secs, one["secs"])
+        time.sleep(1.0)
+        held = memory(roots)
+        # Which side holds it: the master tree (master + workers) or the clients.
+        res["held_parts"] = {"master_tree": memory([m.pid]),
+                             "clients": memory([c.pid for c in clients.values()])}
+        res["idle_parts"] = idle_parts
+        res.update({"held": got, "errors": errors, "open_secs": secs, "idle": idle, "held_mem": held,
+                    "rss_per_conn_kib": round((held["rss_kib"] - idle["rss_kib"]) / max(got, 1), 2),
+                    "pss_per_conn_kib": round((held["pss_kib"] - idle["pss_kib"]) / max(got, 1), 2),
+                    "anon_per_conn_kib": round((held["anon_kib"] - idle["anon_kib"]) / max(got, 1), 2),
+                    "fds_per_conn": round((held["fds"] - idle["fds"]) / max(got, 1), 2)})
+        log("hold spread: %d held (%d errors) over %d mappings / %d workers in %.1f s; RSS/conn %.2f KiB, "
+            "PSS/conn %.2f KiB, anonymous RSS/conn %.2f KiB" % (
+                got, errors, nmap, workers, secs, res["rss_per_conn_kib"], res["pss_per_conn_kib"],
+                res["anon_per_conn_kib"]))
+    except Exception as e:
+        res["error"] = str(e)
+        log("hold spread failed: %s" % e)
+    finally:
+        for h in holds:
+            try:
+                h.stdin.close()
+            except OSError:
+                pass
+            stop(h)
+        for c in clients.values():
+            stop(c)
+        stop(m)
+        for e in echods:
+            stop(e)
+    return res
+
+
 # ---------------------------------------------------------------- table
 
 def fmt(v, d, base=None, unit=""):
@@ -1126,13 +1267,16 @@ def ap_default(name):
 def main():
     global TMP
     ap = argparse.ArgumentParser(description="gotunnel benchmark")
-    ap.add_argument("--rows", default="direct,ssh,haproxy,gotunnel,tls,loadgen",
-                    help="which parts to run (loadgen = gotunnel control-plane columns)")
+    ap.add_argument("--rows", default="direct,ssh,haproxy,gotunnel,tls,holdspread,loadgen",
+                    help="which parts to run (loadgen = gotunnel control-plane columns, "
+                    "holdspread = --hold-spread connections over several mappings)")
     ap.add_argument("--secs", type=int, default=5, help="seconds per iperf3 run")
     ap.add_argument("--rounds", type=int, default=20000, help="ping-pong round trips")
     ap.add_argument("--cps-secs", type=int, default=5)
     ap.add_argument("--cps-threads", type=int, default=4)
     ap.add_argument("--hold", default="1000,5000,50000", help="held connection counts")
+    ap.add_argument("--hold-spread", type=int, default=50000,
+                    help="connections held over several mappings (row holdspread)")
     ap.add_argument("--clients", type=int, default=50000, help="load generator clients")
     ap.add_argument("--hb-secs", type=int, default=20, help="heartbeat phase seconds")
     ap.add_argument("--allow-range", default="12000-31999", help="allow_ports of the loadgen master")
@@ -1249,6 +1393,9 @@ def main():
                 measure_row(t, res, args, results)
             finally:
                 t.stop()
+        if "holdspread" in wanted:
+            log("--- %d held connections over several mappings" % args.hold_spread)
+            results["hold_spread"] = measure_hold_spread(args)
         if "loadgen" in wanted and not args.no_loadgen:
             log("--- control plane (%d clients)" % args.clients)
             results["control_plane"] = measure_control_plane(args)
@@ -1274,6 +1421,17 @@ def main():
                     "%s %g" % kv for kv in list(x["per_unit"].items())[:4]))
             text += "  %-9s per new connection %s\n  %-9s per 64-byte round trip %s\n" % (
                 n, one("cps"), "", one("pingpong"))
+    hsp = results.get("hold_spread")
+    if hsp:
+        text += "\nHeld connections over several mappings (row holdspread): "
+        if "rss_per_conn_kib" in hsp:
+            text += ("%d of %d held (%d errors) through %d mappings on %d workers, each mapping on a "
+                     "worker of its own; per connection RSS %.2f KiB, PSS %.2f KiB, anonymous "
+                     "RSS %.2f KiB (master, workers and clients summed)\n" % (
+                         hsp["held"], hsp["asked"], hsp["errors"], hsp["mappings"], hsp["workers"],
+                         hsp["rss_per_conn_kib"], hsp["pss_per_conn_kib"], hsp["anon_per_conn_kib"]))
+        else:
+            text += "- (%s)\n" % hsp.get("error")
     if notes:
         text += "\nNotes:\n" + "\n".join("- " + n for n in notes) + "\n"
     text += "\n(%.0f s; raw results in bench/out/results.json)\n" % results["elapsed_s"]

@@ -575,9 +575,18 @@ ctls_op_free(void *conn)
 	ctls_free(conn);
 }
 
+/* tls_io_ops.pending: a record (or its rest) already read from the socket. */
+static int
+ctls_op_pending(void *conn)
+{
+	struct ctls *c = conn;
+
+	return mbedtls_ssl_check_pending(&c->ssl);
+}
+
 static const struct tls_io_ops ctls_mbed_ops = {
 	ctls_op_read, ctls_op_write, ctls_op_shutdown, ctls_op_error,
-	ctls_op_free
+	ctls_op_free, ctls_op_pending
 };
 
 /* The bounded relay plain_fd <-> c on fd; takes both sockets and c. */

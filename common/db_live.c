@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "db_live.h"
+#include "db_rec.h"
 #include "db_vhost.h"
 #include "log.h"
 #include "strmap.h"
@@ -29,26 +30,39 @@ port_key(uint16_t port, uint16_t *store)
 	return k;
 }
 
-/* Reads a record of exactly size bytes; -1 if absent or of another layout. */
+/*
+ * Reads a record of size bytes, stored packed (db_rec.h) if packed;
+ * -1 if absent or of another layout.
+ */
 static int
-db_get_rec(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, void *out, size_t size)
+db_get_rec(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, void *out, size_t size,
+    int packed)
 {
 	MDB_val v;
 
-	if (mdb_get(txn, dbi, k, &v) != 0 || v.mv_size != size)
+	if (mdb_get(txn, dbi, k, &v) != 0)
+		return -1;
+	if (packed)
+		return db_rec_load(&v, out, size);
+	if (v.mv_size != size)
 		return -1;
 	memcpy(out, v.mv_data, size);
 	return 0;
 }
 
-/* Writes a record. */
+/* Writes a record, packed (db_rec.h) if packed. */
 static int
 db_put_rec(struct db *db, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
-    const void *rec, size_t size)
+    const void *rec, size_t size, int packed)
 {
-	MDB_val v = { .mv_size = size, .mv_data = (void *)rec };
-	int	rc;
+	unsigned char	buf[DB_REC_MAX];
+	MDB_val		v = { .mv_size = size, .mv_data = (void *)rec };
+	int		rc;
 
+	if (packed && size <= sizeof(buf)) {
+		v.mv_size = db_rec_pack(rec, size, buf);
+		v.mv_data = buf;
+	}
 	if ((rc = db_put(db, txn, dbi, k, &v, 0)) != 0)
 		log_warnx("database write: %s", mdb_strerror(rc));
 	return rc;
@@ -91,7 +105,8 @@ claim_client(struct db *db, MDB_txn *txn, struct db_claim *c)
 	db_key_u64(c->hist_seq, seqkey);
 	k.mv_data = seqkey;
 	k.mv_size = 8;
-	if (db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs)) != 0)
+	if (db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k,
+	    &hs, sizeof(hs), 1) != 0)
 		return -1;
 	c->client.hist_seq = c->hist_seq;
 	return 0;
@@ -107,7 +122,8 @@ port_taken(struct db *db, MDB_txn *txn, struct db_claim *c, uint16_t port)
 	uint16_t		store;
 	MDB_val			k = port_key(port, &store);
 
-	if (db_get_rec(txn, db->dbi[DB_MAPPINGS], &k, &cur, sizeof(cur)) == -1)
+	if (db_get_rec(txn, db->dbi[DB_MAPPINGS], &k,
+	    &cur, sizeof(cur), 1) == -1)
 		return PORT_FREE;
 	/* The client's own previous session hands its ports over. */
 	if (c->takeover_id != NULL && strcmp(cur.client_id, c->takeover_id) == 0)
@@ -168,13 +184,15 @@ hist_add_port(struct db *db, MDB_txn *txn, uint64_t seq, uint16_t port)
 	size_t			len;
 
 	db_key_u64(seq, key);
-	if (db_get_rec(txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs)) == -1)
+	if (db_get_rec(txn, db->dbi[DB_HIST_SESS], &k,
+	    &hs, sizeof(hs), 1) == -1)
 		return;
 	len = strlen(hs.ports);
 	snprintf(hs.ports + len, sizeof(hs.ports) - len, "%s%u",
 	    len ? "," : "", port);
 	hs.nmappings++;
-	db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs));
+	db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k,
+	    &hs, sizeof(hs), 1);
 }
 
 /* Claims one mapping (and the client record with the first); 0 or -1. */
@@ -196,7 +214,8 @@ db_claim(struct db *db, struct db_claim *c)
 	}
 	if (c->takeover_id != NULL) {
 		k = id_key(c->takeover_id);
-		if (db_get_rec(txn, db->dbi[DB_CLIENTS], &k, &old, sizeof(old)) == 0)
+		if (db_get_rec(txn, db->dbi[DB_CLIENTS], &k,
+		    &old, sizeof(old), 1) == 0)
 			c->takeover_worker = (int)old.worker_index;
 		/* Only a session of the same identity (credential) is replaced. */
 		if (c->takeover_worker >= 0 && strncmp(old.credential,
@@ -212,12 +231,13 @@ db_claim(struct db *db, struct db_claim *c)
 		goto fail;
 	c->map.since = db_now();
 	k = db_vhost_mapping_key(&c->map, kbuf, sizeof(kbuf), &store);
-	if (db_put_rec(db, txn, db->dbi[DB_MAPPINGS], &k, &c->map, sizeof(c->map)) != 0)
+	if (db_put_rec(db, txn, db->dbi[DB_MAPPINGS], &k,
+	    &c->map, sizeof(c->map), 1) != 0)
 		goto dbfail;
 	c->client.nmappings++;
 	k = id_key(c->client.id);
 	if (db_put_rec(db, txn, db->dbi[DB_CLIENTS], &k, &c->client,
-	    sizeof(c->client)) != 0)
+	    sizeof(c->client), 1) != 0)
 		goto dbfail;
 	hist_add_port(db, txn, c->client.hist_seq, c->map.remote_port);
 	if ((rc = db_txn_commit(db, txn)) != 0) {
@@ -243,7 +263,8 @@ hist_close(struct db *db, MDB_txn *txn, uint64_t seq, const char *reason,
 	MDB_val			k = { .mv_size = 8, .mv_data = key };
 
 	db_key_u64(seq, key);
-	if (db_get_rec(txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs)) == -1 ||
+	if (db_get_rec(txn, db->dbi[DB_HIST_SESS], &k,
+	    &hs, sizeof(hs), 1) == -1 ||
 	    hs.end != 0)
 		return;
 	hs.end = db_now();
@@ -252,7 +273,8 @@ hist_close(struct db *db, MDB_txn *txn, uint64_t seq, const char *reason,
 		hs.bytes_in = bytes_in;
 	if (bytes_out > hs.bytes_out)
 		hs.bytes_out = bytes_out;
-	db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k, &hs, sizeof(hs));
+	db_put_rec(db, txn, db->dbi[DB_HIST_SESS], &k,
+	    &hs, sizeof(hs), 1);
 	db_outbox_put(db, txn, DB_OUTBOX_SESS, &hs, sizeof(hs));
 }
 
@@ -270,9 +292,8 @@ conns_delete_client(struct db *db, MDB_txn *txn, const char *id)
 		struct db_conn c;
 
 		op = MDB_NEXT;
-		if (v.mv_size != sizeof(c))
+		if (db_rec_conn(&v, &c) != 0)	/* copies: 2-byte aligned */
 			continue;
-		memcpy(&c, v.mv_data, sizeof(c));	/* values are 2-byte aligned */
 		if (strcmp(c.client_id, id) == 0)
 			mdb_cursor_del(cur, 0);
 	}
@@ -298,7 +319,8 @@ db_session_end(struct db *db, const char *client_id, uint64_t hist_seq,
 
 		k = port_key(ports[i], &store);
 		/* Only if still ours: a reconnected session may own it now. */
-		if (db_get_rec(txn, db->dbi[DB_MAPPINGS], &k, &m, sizeof(m)) == 0 &&
+		if (db_get_rec(txn, db->dbi[DB_MAPPINGS], &k,
+		    &m, sizeof(m), 1) == 0 &&
 		    strcmp(m.client_id, client_id) == 0)
 			mdb_del(txn, db->dbi[DB_MAPPINGS], &k, NULL);
 	}
@@ -316,13 +338,15 @@ db_client_update(struct db *db, MDB_txn *txn, const struct db_client *c)
 	struct db_client	cur;
 	MDB_val			k = id_key(c->id);
 
-	if (db_get_rec(txn, db->dbi[DB_CLIENTS], &k, &cur, sizeof(cur)) == -1)
+	if (db_get_rec(txn, db->dbi[DB_CLIENTS], &k,
+	    &cur, sizeof(cur), 1) == -1)
 		return 0;
 	cur.last_heartbeat = c->last_heartbeat;
 	cur.bytes_in = c->bytes_in;
 	cur.bytes_out = c->bytes_out;
 	cur.live_conns = c->live_conns;
-	return db_put_rec(db, txn, db->dbi[DB_CLIENTS], &k, &cur, sizeof(cur));
+	return db_put_rec(db, txn, db->dbi[DB_CLIENTS], &k,
+	    &cur, sizeof(cur), 1);
 }
 
 /* Updates a mapping's counters if the port is still this client's. */
@@ -335,14 +359,16 @@ db_mapping_update(struct db *db, MDB_txn *txn, const struct db_mapping *m)
 	MDB_val			k = db_vhost_mapping_key(m, kbuf, sizeof(kbuf),
 				    &store);
 
-	if (db_get_rec(txn, db->dbi[DB_MAPPINGS], &k, &cur, sizeof(cur)) == -1 ||
+	if (db_get_rec(txn, db->dbi[DB_MAPPINGS], &k,
+	    &cur, sizeof(cur), 1) == -1 ||
 	    strcmp(cur.client_id, m->client_id) != 0)
 		return 0;
 	cur.bytes_in = m->bytes_in;
 	cur.bytes_out = m->bytes_out;
 	cur.live_conns = m->live_conns;
 	cur.total_conns = m->total_conns;
-	return db_put_rec(db, txn, db->dbi[DB_MAPPINGS], &k, &cur, sizeof(cur));
+	return db_put_rec(db, txn, db->dbi[DB_MAPPINGS], &k,
+	    &cur, sizeof(cur), 1);
 }
 
 /* Writes a live public connection. */
@@ -353,7 +379,8 @@ db_conn_put(struct db *db, MDB_txn *txn, uint64_t id, const struct db_conn *c)
 	MDB_val		k = { .mv_size = 8, .mv_data = key };
 
 	db_key_u64(id, key);
-	return db_put_rec(db, txn, db->dbi[DB_CONNS], &k, c, sizeof(*c));
+	return db_put_rec(db, txn, db->dbi[DB_CONNS], &k,
+	    c, sizeof(*c), 1);
 }
 
 /* Removes a live public connection (absent is fine). */
@@ -380,7 +407,8 @@ db_histconn_put(struct db *db, MDB_txn *txn, uint64_t *seq,
 	if (*seq == 0)
 		*seq = db_next_seq(txn, db->dbi[DB_HIST_CONN]);
 	db_key_u64(*seq, key);
-	return db_put_rec(db, txn, db->dbi[DB_HIST_CONN], &k, h, sizeof(*h));
+	return db_put_rec(db, txn, db->dbi[DB_HIST_CONN], &k,
+	    h, sizeof(*h), 1);
 }
 
 /* Reads the stats bucket of the minute of now (zeroed if new). */
@@ -391,7 +419,8 @@ stats_get(struct db *db, MDB_txn *txn, int64_t now, unsigned char key[8],
 	MDB_val k = { .mv_size = 8, .mv_data = key };
 
 	db_key_u64((uint64_t)(now / 60), key);
-	if (db_get_rec(txn, db->dbi[DB_STATS], &k, s, sizeof(*s)) == -1) {
+	if (db_get_rec(txn, db->dbi[DB_STATS], &k,
+	    s, sizeof(*s), 0) == -1) {
 		memset(s, 0, sizeof(*s));
 		s->version = DB_RECORD_VERSION;
 	}
@@ -410,7 +439,8 @@ db_stats_add(struct db *db, MDB_txn *txn, int64_t now, uint64_t bytes_in,
 	s.bytes_in += bytes_in;
 	s.bytes_out += bytes_out;
 	s.new_conns += new_conns;
-	return db_put_rec(db, txn, db->dbi[DB_STATS], &k, &s, sizeof(s));
+	return db_put_rec(db, txn, db->dbi[DB_STATS], &k,
+	    &s, sizeof(s), 0);
 }
 
 /* Number of records in a table. */
@@ -446,7 +476,8 @@ db_stats_sample(struct db *db)
 	mdb_stat(txn, db->dbi[DB_CONNS], &st);
 	if (st.ms_entries > s.active_conns)
 		s.active_conns = (uint32_t)st.ms_entries;
-	if (db_put_rec(db, txn, db->dbi[DB_STATS], &k, &s, sizeof(s)) != 0) {
+	if (db_put_rec(db, txn, db->dbi[DB_STATS], &k,
+	    &s, sizeof(s), 0) != 0) {
 		mdb_txn_abort(txn);
 		return -1;
 	}
@@ -471,16 +502,23 @@ histconn_close_open(struct db *db, MDB_txn *txn, struct strmap *only,
 		return;
 	while (n++ < 20000 && mdb_cursor_get(cur, &k, &v, op) == 0) {
 		struct db_hist_conn h;
+		unsigned char packed[sizeof(h)], kcopy[8];
 
 		op = MDB_PREV;
-		if (v.mv_size != sizeof(h))
+		if (db_rec_hist_conn(&v, &h) != 0)
 			continue;
-		memcpy(&h, v.mv_data, sizeof(h));
 		if (h.end != 0 || (only != NULL && strmap_get(only, h.client_id) == NULL))
 			continue;
 		h.end = db_now();
 		db_strlcpy(h.reason, reason, sizeof(h.reason));
-		mdb_cursor_put(cur, &k, &(MDB_val){ sizeof(h), &h }, MDB_CURRENT);
+		v.mv_size = db_rec_pack(&h, sizeof(h), packed);
+		v.mv_data = packed;
+		/* A value of another size is deleted and re-inserted, which
+		 * moves the page's bytes under k: put a copy of the key. */
+		memcpy(kcopy, k.mv_data, k.mv_size < sizeof(kcopy) ?
+		    k.mv_size : sizeof(kcopy));
+		k.mv_data = kcopy;
+		mdb_cursor_put(cur, &k, &v, MDB_CURRENT);
 		db_outbox_put(db, txn, DB_OUTBOX_CONN, &h, sizeof(h));
 	}
 	mdb_cursor_close(cur);
@@ -506,11 +544,10 @@ db_clear_rows(struct db *db, int pid, const char *reason)
 		for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
 			struct db_client c;
 
-			if (v.mv_size != sizeof(c)) {
+			if (db_rec_client(&v, &c) != 0) {
 				mdb_cursor_del(cur, 0);
 				continue;
 			}
-			memcpy(&c, v.mv_data, sizeof(c));
 			if (pid != 0 && c.worker_pid != pid)
 				continue;
 			hist_close(db, txn, c.hist_seq, reason, c.bytes_in, c.bytes_out);
@@ -523,9 +560,9 @@ db_clear_rows(struct db *db, int pid, const char *reason)
 		for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
 			struct db_mapping m;
 
-			if (v.mv_size == sizeof(m))
-				memcpy(&m, v.mv_data, sizeof(m));
-			if (pid == 0 || v.mv_size != sizeof(m) || m.worker_pid == pid)
+			int bad = db_rec_mapping(&v, &m) != 0;
+
+			if (pid == 0 || bad || m.worker_pid == pid)
 				mdb_cursor_del(cur, 0);
 		}
 		mdb_cursor_close(cur);
@@ -533,10 +570,9 @@ db_clear_rows(struct db *db, int pid, const char *reason)
 	if (mdb_cursor_open(txn, db->dbi[DB_CONNS], &cur) == 0) {
 		for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
 			struct db_conn c;
+			int bad = db_rec_conn(&v, &c) != 0;
 
-			if (v.mv_size == sizeof(c))
-				memcpy(&c, v.mv_data, sizeof(c));
-			if (pid == 0 || v.mv_size != sizeof(c) || c.worker_pid == pid)
+			if (pid == 0 || bad || c.worker_pid == pid)
 				mdb_cursor_del(cur, 0);
 		}
 		mdb_cursor_close(cur);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "db_rec.h"
 #include "db_prune.h"
 #include "metrics.h"
 
@@ -61,14 +62,12 @@ prune_rec_read(enum db_table t, const MDB_val *k, const MDB_val *v,
 
 	memset(r, 0, sizeof(*r));
 	r->key = db_u64_key(k);
-	if (t == DB_HIST_SESS && v->mv_size == sizeof(s)) {
-		memcpy(&s, v->mv_data, sizeof(s));
+	if (t == DB_HIST_SESS && db_rec_hist_sess(v, &s) == 0) {
 		r->start = s.start;
 		r->end = s.end;
 		memcpy(r->client_id, s.client_id, sizeof(r->client_id));
 		r->known = 1;
-	} else if (t == DB_HIST_CONN && v->mv_size == sizeof(c)) {
-		memcpy(&c, v->mv_data, sizeof(c));
+	} else if (t == DB_HIST_CONN && db_rec_hist_conn(v, &c) == 0) {
 		r->start = c.start;
 		r->end = c.end;
 		memcpy(r->client_id, c.client_id, sizeof(r->client_id));
@@ -96,9 +95,8 @@ prune_rec_live(struct db *db, MDB_txn *txn, enum db_table t,
 	k.mv_data = (void *)r->client_id;
 	k.mv_size = strlen(r->client_id);
 	if (k.mv_size == 0 || mdb_get(txn, db->dbi[DB_CLIENTS], &k, &v) != 0 ||
-	    v.mv_size != sizeof(c))
+	    db_rec_client(&v, &c) != 0)
 		return 0;
-	memcpy(&c, v.mv_data, sizeof(c));
 	if (t == DB_HIST_SESS)
 		return c.hist_seq == r->key;
 	return r->start >= c.connected_since;

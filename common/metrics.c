@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "db_rec.h"
 #include "db_prune.h"
 #include "metrics.h"
 #include "xmalloc.h"
@@ -167,9 +168,8 @@ live_families(struct outbuf *o, MDB_txn *txn, struct db *db)
 		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
 			struct db_client c;
 
-			if (v.mv_size != sizeof(c))
+			if (db_rec_client(&v, &c) != 0)	/* copies: 2-byte aligned */
 				continue;
-			memcpy(&c, v.mv_data, sizeof(c));	/* values are 2-byte aligned */
 			if (now - c.last_heartbeat > lag)
 				lag = now - c.last_heartbeat;
 		}
@@ -199,9 +199,8 @@ live_families(struct outbuf *o, MDB_txn *txn, struct db *db)
 			struct db_mapping	m;
 			uint64_t		val;
 
-			if (v.mv_size != sizeof(m))
+			if (db_rec_mapping(&v, &m) != 0)	/* copies: 2-byte aligned */
 				continue;
-			memcpy(&m, v.mv_data, sizeof(m));	/* values are 2-byte aligned */
 			m.type[sizeof(m.type) - 1] = '\0';
 			val = f == 0 ? m.bytes_in : f == 1 ? m.bytes_out : m.live_conns;
 			out(o, "%s{port=\"%u\",type=\"%s\",mapping=\"%s\","

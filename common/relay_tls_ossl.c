@@ -67,8 +67,16 @@ ossl_free(void *conn)
 	SSL_free(conn);
 }
 
+/* SSL_has_pending as tls_io_ops.pending (read-ahead bytes count too). */
+static int
+ossl_pending(void *conn)
+{
+	return SSL_has_pending(conn);
+}
+
 static const struct tls_io_ops ossl_ops = {
-	ossl_read, ossl_write, ossl_shutdown, ossl_error, ossl_free
+	ossl_read, ossl_write, ossl_shutdown, ossl_error, ossl_free,
+	ossl_pending
 };
 
 /* Starts relaying plain fd_a <-> ssl on fd_b; takes both sockets and ssl. */
@@ -77,8 +85,8 @@ relay_new_tls(struct event_base *base, int fd_a, int fd_b, SSL *ssl,
     relay_done_fn fn, void *arg)
 {
 	/* Read whole socket buffers rather than a header and a record at a
-	 * time (half the syscalls); the relay reads until WANT_READ, so what
-	 * OpenSSL holds and epoll cannot see is never left behind. */
+	 * time (half the syscalls); the relay reads while SSL_has_pending(),
+	 * so what OpenSSL holds and epoll cannot see is never left behind. */
 	SSL_set_read_ahead(ssl, 1);
 	return relay_new_tlsio(base, fd_a, fd_b, &ossl_ops, ssl, fn, arg);
 }

@@ -29,7 +29,9 @@ enum tls_io { TLS_IO_OK, TLS_IO_WANT_READ, TLS_IO_WANT_WRITE, TLS_IO_EOF,
  * library's object, e.g. an OpenSSL SSL).  read and write return the bytes
  * moved (> 0) or -1 with *io saying why (WANT_READ, WANT_WRITE, EOF on
  * close_notify, ERROR); shutdown sends close_notify (OK when sent); error
- * describes the last failure; free releases conn (not its socket).
+ * describes the last failure; free releases conn (not its socket); pending
+ * tells whether the library holds received bytes not yet returned by read
+ * (epoll cannot see them).
  */
 struct tls_io_ops {
 	ssize_t		(*read)(void *conn, void *buf, size_t len, enum tls_io *);
@@ -38,6 +40,7 @@ struct tls_io_ops {
 	enum tls_io	(*shutdown)(void *conn);
 	const char	*(*error)(void *conn, char *buf, size_t len);
 	void		(*free)(void *conn);
+	int		(*pending)(void *conn);
 };
 
 /* tls_pin.c */

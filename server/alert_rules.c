@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_rec.h"
 #include "db_alert.h"
 #include "db_live.h"
 #include "log.h"
@@ -110,9 +111,8 @@ rules_seed(void)
 			char			 name[DB_NAME_LEN];
 			int64_t			 t;
 
-			if (v.mv_size != sizeof(h))
+			if (db_rec_hist_sess(&v, &h) != 0)
 				continue;
-			memcpy(&h, v.mv_data, sizeof(h));
 			db_strlcpy(name, h.name, sizeof(name));
 			if ((rn = rules_name(name, 1)) == NULL)
 				continue;
@@ -151,9 +151,8 @@ rules_scan_new_sessions(MDB_txn *txn, int64_t now)
 		char			 name[DB_NAME_LEN];
 
 		R.hist_next = db_u64_key(&k) + 1;
-		if (v.mv_size != sizeof(h))
+		if (db_rec_hist_sess(&v, &h) != 0)
 			continue;
-		memcpy(&h, v.mv_data, sizeof(h));
 		db_strlcpy(name, h.name, sizeof(name));
 		if ((rn = rules_name(name, 1)) != NULL && rn->last_online <
 		    (h.end ? h.end : now))
@@ -197,9 +196,8 @@ rules_scan_live(int64_t now)
 			char			name[DB_NAME_LEN], id[DB_ID_LEN];
 			uint64_t		total;
 
-			if (v.mv_size != sizeof(c))
+			if (db_rec_client(&v, &c) != 0)
 				continue;
-			memcpy(&c, v.mv_data, sizeof(c));
 			db_strlcpy(name, c.name, sizeof(name));
 			db_strlcpy(id, c.id, sizeof(id));
 			if ((n = rules_name(name, 1)) == NULL)
@@ -236,8 +234,7 @@ rules_scan_live(int64_t now)
 		k.mv_size = sizeof(key);
 		if (s->hist_seq != 0 &&
 		    mdb_get(txn, M->db.dbi[DB_HIST_SESS], &k, &v) == 0 &&
-		    v.mv_size == sizeof(h)) {
-			memcpy(&h, v.mv_data, sizeof(h));
+		    db_rec_hist_sess(&v, &h) == 0) {
 			if (h.bytes_in + h.bytes_out > s->counted)
 				rules_add_bytes(s->name,
 				    h.bytes_in + h.bytes_out - s->counted);

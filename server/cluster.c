@@ -34,6 +34,7 @@
 #include <sodium.h>
 #include <yajl/yajl_gen.h>
 
+#include "db_rec.h"
 #include "cluster_schema.h"
 #include "cluster_sql.h"
 #include "db_live.h"
@@ -496,8 +497,7 @@ cl_notifies(void)
 
 			if (db_txn_begin(&M->db, 1, &txn) == 0) {
 				if (mdb_get(txn, M->db.dbi[DB_CLIENTS], &k, &v) == 0 &&
-				    v.mv_size == sizeof(rec)) {
-					memcpy(&rec, v.mv_data, sizeof(rec));
+				    db_rec_client(&v, &rec) == 0) {
 					found = 1;
 				}
 				mdb_txn_abort(txn);
@@ -830,9 +830,8 @@ lit_holds(struct evbuffer *b)
 			    op = MDB_NEXT) {
 				struct db_mapping m;
 
-				if (v.mv_size != sizeof(m))
+				if (db_rec_mapping(&v, &m) != 0)
 					continue;
-				memcpy(&m, v.mv_data, sizeof(m));
 				yajl_gen_map_open(g);
 				gen_ki(g, "port", m.remote_port);
 				/* The identity: see control_identity(). */

@@ -19,6 +19,7 @@
 #include <event2/bufferevent.h>
 #include <yajl/yajl_gen.h>
 
+#include "db_rec.h"
 #include "db_live.h"
 #include "db_mapstate.h"
 #include "frame.h"
@@ -160,9 +161,8 @@ gen_mappings(yajl_gen g, MDB_txn *txn)
 			struct db_mapping m;
 
 			/* LMDB aligns values to 2 bytes only: copy before use. */
-			if (v.mv_size != sizeof(m))
+			if (db_rec_mapping(&v, &m) != 0)
 				continue;
-			memcpy(&m, v.mv_data, sizeof(m));
 			gen_mapping(g, txn, &m, 1);
 		}
 		mdb_cursor_close(cur);
@@ -192,9 +192,8 @@ gen_clients(yajl_gen g, MDB_txn *txn)
 			struct db_mapping	 m;
 			struct map_list		*l;
 
-			if (v.mv_size != sizeof(m))
+			if (db_rec_mapping(&v, &m) != 0)
 				continue;
-			memcpy(&m, v.mv_data, sizeof(m));
 			if ((l = strmap_get(&bycl, m.client_id)) == NULL) {
 				l = xcalloc(1, sizeof(*l));
 				strmap_put(&bycl, m.client_id, l);
@@ -211,9 +210,8 @@ gen_clients(yajl_gen g, MDB_txn *txn)
 			struct db_client	 rec, *c = &rec;
 			struct map_list		*l;
 
-			if (v.mv_size != sizeof(rec))
+			if (db_rec_client(&v, &rec) != 0)
 				continue;
-			memcpy(&rec, v.mv_data, sizeof(rec));
 			yajl_gen_map_open(g);
 			if (cluster_on())
 				GEN_KV_STR(g, "node", M->conf.cluster_node_name);
@@ -315,10 +313,8 @@ ctl_kick(struct ctl_conn *c, const char *id)
 		return;
 	}
 	if (mdb_get(txn, M->db.dbi[DB_CLIENTS], &k, &v) == 0 &&
-	    v.mv_size == sizeof(rec)) {
-		memcpy(&rec, v.mv_data, sizeof(rec));
+	    db_rec_client(&v, &rec) == 0)
 		found = 1;
-	}
 	mdb_txn_abort(txn);
 	if (!found && id[0] != '\0' && cluster_on()) {
 		/* Maybe another node's: it gets the kick by NOTIFY. */

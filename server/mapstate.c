@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "db_rec.h"
 #include "db_mapstate.h"
 #include "log.h"
 #include "proto.h"
@@ -25,10 +26,8 @@ mapstate_live(uint16_t port, struct db_mapping *m)
 	if (db_txn_begin(&M->db, 1, &txn) != 0)
 		return -1;
 	if (mdb_get(txn, M->db.dbi[DB_MAPPINGS], &k, &v) == 0 &&
-	    v.mv_size == sizeof(*m)) {
-		memcpy(m, v.mv_data, sizeof(*m));
+	    db_rec_mapping(&v, m) == 0)
 		rc = 0;
-	}
 	mdb_txn_abort(txn);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "db_rec.h"
 #include "module.h"
 
 #define EXPORT_CHUNK	(64 * 1024)	/* bytes per streamed piece */
@@ -329,14 +330,12 @@ api_sessions(struct admin_ctx *ctx)
 		for (op = MDB_LAST; mdb_cursor_get(cur, &k, &v, op) == 0;
 		    op = MDB_PREV) {
 			if (f.conns) {
-				if (v.mv_size != sizeof(c))
+				if (db_rec_hist_conn(&v, &c) != 0)
 					continue;
-				memcpy(&c, v.mv_data, sizeof(c));
 				m = match_conn(&f, &c);
 			} else {
-				if (v.mv_size != sizeof(s))
+				if (db_rec_hist_sess(&v, &s) != 0)
 					continue;
-				memcpy(&s, v.mv_data, sizeof(s));
 				m = match_sess(&f, &s);
 			}
 			if (!m)
@@ -417,8 +416,7 @@ export_fill(struct export *ex)
 		}
 		op = MDB_PREV;
 		ex->next = db_u64_key(&k);
-		if (ex->f.conns && v.mv_size == sizeof(c)) {
-			memcpy(&c, v.mv_data, sizeof(c));
+		if (ex->f.conns && db_rec_hist_conn(&v, &c) == 0) {
 			if (!match_conn(&ex->f, &c))
 				continue;
 			if (ex->csv) {
@@ -430,8 +428,7 @@ export_fill(struct export *ex)
 				jw_end(&ex->buf);
 				kore_buf_append(&ex->buf, "\n", 1);
 			}
-		} else if (!ex->f.conns && v.mv_size == sizeof(s)) {
-			memcpy(&s, v.mv_data, sizeof(s));
+		} else if (!ex->f.conns && db_rec_hist_sess(&v, &s) == 0) {
 			if (!match_sess(&ex->f, &s))
 				continue;
 			sess_live(txn, ex->next, &s);

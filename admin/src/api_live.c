@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db_rec.h"
 #include "db_mapstate.h"
 #include "module.h"
 
@@ -110,9 +111,8 @@ live_client_json(struct kore_buf *b, MDB_txn *txn, const struct db_client *c,
 	if (mdb_cursor_open(txn, admin_db.dbi[DB_MAPPINGS], &cur) == 0) {
 		for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0 &&
 		    n < 65536; op = MDB_NEXT, n++) {
-			if (v.mv_size != sizeof(m))
+			if (db_rec_mapping(&v, &m) != 0)
 				continue;
-			memcpy(&m, v.mv_data, sizeof(m));
 			if (same_id(m.client_id, sizeof(m.client_id), c->id))
 				live_mapping_json(b, txn, &m, 0);
 		}
@@ -128,9 +128,8 @@ live_client_json(struct kore_buf *b, MDB_txn *txn, const struct db_client *c,
 		if (mdb_cursor_open(txn, admin_db.dbi[DB_CONNS], &cur) == 0) {
 			for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v,
 			    op) == 0; op = MDB_NEXT) {
-				if (v.mv_size != sizeof(cn))
+				if (db_rec_conn(&v, &cn) != 0)
 					continue;
-				memcpy(&cn, v.mv_data, sizeof(cn));
 				if (same_id(cn.client_id, sizeof(cn.client_id),
 				    c->id))
 					live_conn_json(b, db_u64_key(&k), &cn,
@@ -152,24 +151,20 @@ live_client_get(MDB_txn *txn, const char *id, struct db_client *out)
 	k.mv_data = (void *)id;
 	k.mv_size = strlen(id);
 	if (mdb_get(txn, admin_db.dbi[DB_CLIENTS], &k, &v) == 0 &&
-	    v.mv_size == sizeof(*out)) {
-		memcpy(out, v.mv_data, sizeof(*out));
+	    db_rec_client(&v, out) == 0)
 		return 0;
-	}
 	/* Tolerate a key stored with its terminating NUL. */
 	k.mv_size = strlen(id) + 1;
 	if (mdb_get(txn, admin_db.dbi[DB_CLIENTS], &k, &v) == 0 &&
-	    v.mv_size == sizeof(*out)) {
-		memcpy(out, v.mv_data, sizeof(*out));
+	    db_rec_client(&v, out) == 0)
 		return 0;
-	}
 	return 1;
 }
 
 /* Answers {"<name>":[...]} with one object per record of a live table. */
 static int
 live_list(struct admin_ctx *ctx, enum db_table t, const char *name,
-    size_t recsize, void (*emit)(struct kore_buf *, MDB_txn *, const void *))
+    void (*emit)(struct kore_buf *, MDB_txn *, const MDB_val *))
 {
 	static const char *const none[] = { NULL };
 	struct kore_buf	 b;
@@ -191,8 +186,7 @@ live_list(struct admin_ctx *ctx, enum db_table t, const char *name,
 	if (mdb_cursor_open(txn, admin_db.dbi[t], &cur) == 0) {
 		for (op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0;
 		    op = MDB_NEXT) {
-			if (v.mv_size == recsize)
-				emit(&b, txn, v.mv_data);
+			emit(&b, txn, &v);
 		}
 		mdb_cursor_close(cur);
 	}
@@ -206,22 +200,22 @@ live_list(struct admin_ctx *ctx, enum db_table t, const char *name,
 
 /* live_list emitter for the clients table (records may be unaligned). */
 static void
-emit_client(struct kore_buf *b, MDB_txn *txn, const void *rec)
+emit_client(struct kore_buf *b, MDB_txn *txn, const MDB_val *v)
 {
 	struct db_client	c;
 
-	memcpy(&c, rec, sizeof(c));
-	live_client_json(b, txn, &c, 0);
+	if (db_rec_client(v, &c) == 0)
+		live_client_json(b, txn, &c, 0);
 }
 
 /* live_list emitter for the mappings table. */
 static void
-emit_mapping(struct kore_buf *b, MDB_txn *txn, const void *rec)
+emit_mapping(struct kore_buf *b, MDB_txn *txn, const MDB_val *v)
 {
 	struct db_mapping	m;
 
-	memcpy(&m, rec, sizeof(m));
-	live_mapping_json(b, txn, &m, 1);
+	if (db_rec_mapping(v, &m) == 0)
+		live_mapping_json(b, txn, &m, 1);
 }
 
 /* GET /api/clients. */
@@ -237,8 +231,7 @@ api_clients(struct admin_ctx *ctx)
 		if (cluster_clients(ctx) == 0)
 			return KORE_RESULT_OK;
 	}
-	return live_list(ctx, DB_CLIENTS, "clients", sizeof(struct db_client),
-	    emit_client);
+	return live_list(ctx, DB_CLIENTS, "clients", emit_client);
 }
 
 /* GET /api/clients/{id}. */
@@ -275,8 +268,7 @@ api_client(struct admin_ctx *ctx)
 int
 api_mappings(struct admin_ctx *ctx)
 {
-	return live_list(ctx, DB_MAPPINGS, "mappings",
-	    sizeof(struct db_mapping), emit_mapping);
+	return live_list(ctx, DB_MAPPINGS, "mappings", emit_mapping);
 }
 
 /* Waits until fd is ready for events or the deadline passes. */

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "db_rec.h"
 #include "module.h"
 
 /* Parses a port path segment (1-65535, digits only); 0 if invalid. */
@@ -37,10 +38,8 @@ mapping_get(uint16_t port, struct db_mapping *m)
 	if (db_txn_begin(&admin_db, 1, &txn) != 0)
 		return -1;
 	if (mdb_get(txn, admin_db.dbi[DB_MAPPINGS], &k, &v) == 0 &&
-	    v.mv_size == sizeof(*m)) {
-		memcpy(m, v.mv_data, sizeof(*m));
+	    db_rec_mapping(&v, m) == 0)
 		rc = 0;
-	}
 	mdb_txn_abort(txn);
 	return rc;
 }

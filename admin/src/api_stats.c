@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "db_rec.h"
 #include "module.h"
 
 #define EVENTS_POLL_MS		1000
@@ -75,9 +76,8 @@ snap_take(MDB_txn *txn, struct snap *s)
 		for (op = MDB_FIRST; s->nclients < st.ms_entries &&
 		    s->nclients < SNAP_MAX_CLIENTS &&
 		    mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
-			if (v.mv_size != sizeof(c))
+			if (db_rec_client(&v, &c) != 0)
 				continue;
-			memcpy(&c, v.mv_data, sizeof(c));
 			memcpy(s->clients[s->nclients].id, c.id, DB_ID_LEN);
 			memcpy(s->clients[s->nclients].name, c.name,
 			    DB_NAME_LEN);
@@ -94,11 +94,9 @@ snap_take(MDB_txn *txn, struct snap *s)
 		for (op = MDB_FIRST; s->nconns < st.ms_entries &&
 		    s->nconns < SNAP_MAX_CONNS &&
 		    mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
-			if (v.mv_size != sizeof(struct db_conn))
+			if (db_rec_conn(&v, &s->conns[s->nconns].c) != 0)
 				continue;
 			s->conns[s->nconns].id = db_u64_key(&k);
-			memcpy(&s->conns[s->nconns].c, v.mv_data,
-			    sizeof(struct db_conn));
 			s->nconns++;
 		}
 		mdb_cursor_close(cur);
@@ -237,8 +235,7 @@ events_diff(MDB_txn *txn, const struct snap *o, const struct snap *n)
 			k.mv_data = n->clients[j].id;
 			k.mv_size = strlen(n->clients[j].id);
 			if (mdb_get(txn, admin_db.dbi[DB_CLIENTS], &k, &v) == 0 &&
-			    v.mv_size == sizeof(c)) {
-				memcpy(&c, v.mv_data, sizeof(c));
+			    db_rec_client(&v, &c) == 0) {
 				live_client_json(&b, txn, &c, 0);
 				sse_broadcast("client_online", &b);
 			}

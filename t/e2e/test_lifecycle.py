@@ -291,6 +291,31 @@ def mdb_records(data_dir, table):
     return [bytes.fromhex(v) for v in body[1::2]]
 
 
+def unpack_rec(v, size):
+    """A stored record as size raw bytes (common/db_rec.c: a value of exactly
+    size bytes is raw, any other is packed: token n 1..127 = n literal bytes
+    follow, 0x80 | n = n zero bytes); None if it is not one."""
+    if len(v) == size:
+        return v
+    out, i = bytearray(), 0
+    while i < len(v):
+        n = v[i] & 0x7F
+        if n == 0:
+            return None
+        if v[i] & 0x80:
+            out += bytes(n)
+            i += 1
+        else:
+            out += v[i + 1:i + 1 + n]
+            i += 1 + n
+    return bytes(out) if len(out) == size else None
+
+
+def records(data_dir, table, st):
+    """The records of a table unpacked with struct st."""
+    return [st.unpack(r) for r in (unpack_rec(v, st.size) for v in mdb_records(data_dir, table)) if r]
+
+
 def cstr(b):
     return b.split(b"\0", 1)[0].decode(errors="replace")
 
@@ -335,7 +360,7 @@ def test_history_records_content(env):
     wait_until(lambda: m.mapping_for(p) is None, 5, "mapping to go")
     check(m.proc.stop() == 0, "master exit status after SIGTERM")
     t_end = int(time.time()) + 1
-    conns = [HIST_CONN.unpack(v) for v in mdb_records(m.data_dir, "hist_conn") if len(v) == HIST_CONN.size]
+    conns = records(m.data_dir, "hist_conn", HIST_CONN)
     mine = {cstr(r[6]): r for r in conns if r[1] == p}
     check(set(mine) == set(sent), "hist_conn peers for port %d: %r, want %r" % (p, sorted(mine), sorted(sent)))
     for peer, n in sent.items():
@@ -347,7 +372,7 @@ def test_history_records_content(env):
               % (peer, bin_, n, bout, 2 * n))
         check(t_start - 1 <= start <= end <= t_end, "hist_conn %s: start %d end %d outside [%d, %d]"
               % (peer, start, end, t_start, t_end))
-    sess = [HIST_SESS.unpack(v) for v in mdb_records(m.data_dir, "hist_sess") if len(v) == HIST_SESS.size]
+    sess = records(m.data_dir, "hist_sess", HIST_SESS)
     mine = [r for r in sess if cstr(r[2]) == cid]
     check(len(mine) == 1, "hist_sess records for client %s: %d" % (cid, len(mine)))
     ver, nmap, rcid, name, addr, reason, start, end, bin_, bout, ports = mine[0]

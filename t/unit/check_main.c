@@ -40,6 +40,7 @@ main(void)
 	add_suite(&sr, suite_db_token);
 	add_suite(&sr, suite_udprec);
 	add_suite(&sr, suite_alert);
+	add_suite(&sr, suite_db_rec);
 	if (sr == NULL)
 		return 1;
 	srunner_run_all(sr, CK_NORMAL);

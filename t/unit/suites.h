@@ -24,6 +24,7 @@ Suite	*suite_cidr(void) __attribute__((weak));
 Suite	*suite_db_token(void) __attribute__((weak));	/* per-client credentials */
 Suite	*suite_udprec(void) __attribute__((weak));	/* UDP datagram records */
 Suite	*suite_alert(void) __attribute__((weak));	/* alert config and tables */
+Suite	*suite_db_rec(void) __attribute__((weak));	/* packed live records */
 
 struct db;
 /* The LMDB fixture of the table tests (dbfix.c). */
