@@ -264,7 +264,10 @@ def test_udp_flow_without_data_connection_queues_then_drops(env):
     (no_data_connection); other mappings' flows go on meanwhile."""
     echo = UdpEcho()
     env.services.append(echo)
-    m = env.master()
+    # What is tested is the 10 s wait for a data connection, not heartbeats:
+    # a long heartbeat_timeout keeps a stall of the machine (seen: ~5 s, every
+    # process at once) from ending the sessions before that wait fires.
+    m = env.master(heartbeat_timeout=60)
     good, stuck = env.ports[0], env.ports[1]
     env.client(m, [{"name": "dns", "local_port": echo.port, "remote_port": good,
                     "extra": {"type": "udp"}}])
