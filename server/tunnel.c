@@ -501,6 +501,17 @@ tunnel_data_conn(int fd, SSL *ssl, const char *data_id, const char *addr)
 	}
 	if (udp_data_conn(s, fd, ssl))
 		return;
+	/*
+	 * Nobody waits and the pool is full (the visitor it was asked for
+	 * left): close it.  Pooling it anyway let a descriptor shortage fill
+	 * the table with idle data connections that no accept could put to
+	 * use, and the worker stayed out of descriptors (t/robust fd_exhaustion).
+	 */
+	if (s->pool_size >= s->pool_target) {
+		SSL_free(ssl);
+		close(fd);
+		return;
+	}
 	dc = xcalloc(1, sizeof(*dc));
 	dc->session = s;
 	dc->fd = fd;
