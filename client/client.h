@@ -108,7 +108,8 @@ struct dconn {
 	struct relay		*relay;
 	struct client_mapping	*map;
 	char			 server[64];	/* the master's address, for logs */
-	char			 sni[256];	/* TLS server name of that master */
+	char			*sni;		/* TLS server name of that master, until
+					   the handshake (NULL without TLS) */
 	char			 data_id[80];
 	char			 peer[DB_ADDR_LEN];
 };

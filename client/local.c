@@ -31,6 +31,7 @@ dconn_free(struct dconn *d)
 	C->ndconns--;
 	event_del(&d->ev);
 	hsread_reset(&d->hs);
+	free(d->sni);
 	if (d->relay != NULL)
 		relay_free(d->relay);	/* closes both sockets */
 	else {
@@ -149,7 +150,8 @@ dconn_tls_start(struct dconn *d)
 
 	snprintf(alpn, sizeof(alpn), "%s%ld", TLS_ALPN_DATA,
 	    owner >= 0 && owner < 1024 ? owner : 0);
-	if ((d->tls = client_tls_new(d->fd, d->sni, alpn)) == NULL) {
+	if (d->sni == NULL ||
+	    (d->tls = client_tls_new(d->fd, d->sni, alpn)) == NULL) {
 		log_warnx("data connection to %s: cannot start TLS", d->server);
 		return -1;
 	}
@@ -222,6 +224,8 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 		case 0:
 			return;		/* waiting for the socket */
 		}
+		free(d->sni);	/* held connections keep no more than they use */
+		d->sni = NULL;
 		msg_init(&m, MSG_DATA);
 		msg_set_str(&m, F_DATA_ID, d->data_id);
 		if (proto_encode(&m, json, &len) == -1 ||
@@ -248,7 +252,9 @@ dconn_step(evutil_socket_t fd, short what, void *arg)
 		case HS_OK:
 			break;
 		}
-		if (proto_parse(d->hs.buf, d->hs.len, &m, err, sizeof(err)) == -1) {
+		e = proto_parse(d->hs.buf, d->hs.len, &m, err, sizeof(err));
+		hsread_reset(&d->hs);	/* m holds copies; a relay lives long */
+		if (e == -1) {
 			log_warnx("data connection: bad message: %s", err);
 			dconn_free(d);
 		} else if (m.type == MSG_START && MSG_HAS(&m, F_REMOTE_PORT))
@@ -313,7 +319,8 @@ local_data_open(struct session *s, const char *data_id)
 	d->state = DC_SERVER_CONNECT;
 	/* Copies, not a pointer: the session may be left before this ends. */
 	snprintf(d->server, sizeof(d->server), "%s", s->addr_str);
-	snprintf(d->sni, sizeof(d->sni), "%s", s->sni);
+	if (C->tls_ctx != NULL)
+		d->sni = xstrdup(s->sni);
 	snprintf(d->data_id, sizeof(d->data_id), "%s", data_id);
 	TAILQ_INSERT_TAIL(&C->dconns, d, entry);
 	C->ndconns++;

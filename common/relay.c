@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -49,19 +50,26 @@ struct relay_dir {
 	struct event	*rev;		/* src readable */
 	struct event	*wev;		/* dst writable */
 	struct tbucket	*limit;		/* NULL: unlimited */
-	struct event	 limit_timer;	/* resumes reading once tokens are back */
+	struct event	*limit_timer;	/* resumes reading once tokens are back;
+					   made with the limit (most relays
+					   have none, and a held connection
+					   should not pay 128 bytes for it) */
 	int		 throttled;	/* the bucket was empty on the last fill */
 };
 
 struct relay {
 	int		 fd_a, fd_b;
-	struct relay_dir ab, ba;
-	struct event	 ev_read_a, ev_read_b, ev_write_a, ev_write_b;
 	relay_done_fn	 done_fn;
 	void		*arg;
 	int		 finished;
 	struct relay_tls *tls;		/* set: b is TLS, see relay_tls.c */
+	/* The splice relay's state: not allocated for a TLS relay (RELAY_HEAD). */
+	struct relay_dir ab, ba;
+	struct event	 ev_read_a, ev_read_b, ev_write_a, ev_write_b;
 };
+
+/* What a TLS relay allocates: relay_tls.c has its own events and buffers. */
+#define RELAY_HEAD	offsetof(struct relay, ab)
 
 static int	free_pipes[RELAY_FREE_PIPES][2];
 static int	nfree_pipes;
@@ -132,8 +140,10 @@ relay_finish(struct relay *r, const char *reason)
 	event_del(&r->ev_read_b);
 	event_del(&r->ev_write_a);
 	event_del(&r->ev_write_b);
-	event_del(&r->ab.limit_timer);
-	event_del(&r->ba.limit_timer);
+	if (r->ab.limit_timer != NULL)
+		event_del(r->ab.limit_timer);
+	if (r->ba.limit_timer != NULL)
+		event_del(r->ba.limit_timer);
 	r->done_fn(r, r->arg, reason);
 }
 
@@ -266,10 +276,10 @@ dir_throttle(struct relay_dir *d)
 	struct timeval tv;
 
 	event_del(d->rev);
-	if (evtimer_pending(&d->limit_timer, NULL))
+	if (evtimer_pending(d->limit_timer, NULL))
 		return;
 	tbucket_wait_tv(d->limit, RELAY_LIMIT_CHUNK, &tv);
-	evtimer_add(&d->limit_timer, &tv);
+	evtimer_add(d->limit_timer, &tv);
 }
 
 /* Runs one direction as far as it goes, then re-arms its events. */
@@ -341,8 +351,6 @@ relay_new(struct event_base *base, int fd_a, int fd_b, relay_done_fn fn,
 	event_assign(&r->ev_write_b, base, fd_b, EV_WRITE | EV_PERSIST, relay_event, r);
 	dir_init(&r->ab, fd_a, fd_b, &r->ev_read_a, &r->ev_write_b);
 	dir_init(&r->ba, fd_b, fd_a, &r->ev_read_b, &r->ev_write_a);
-	evtimer_assign(&r->ab.limit_timer, base, relay_limit_ab, r);
-	evtimer_assign(&r->ba.limit_timer, base, relay_limit_ba, r);
 	event_add(&r->ev_read_a, NULL);
 	event_add(&r->ev_read_b, NULL);
 	return r;
@@ -368,7 +376,7 @@ struct relay *
 relay_new_tlsio(struct event_base *base, int fd_a, int fd_b,
     const struct tls_io_ops *ops, void *conn, relay_done_fn fn, void *arg)
 {
-	struct relay *r = xcalloc(1, sizeof(*r));
+	struct relay *r = xcalloc(1, RELAY_HEAD);	/* the head only */
 
 	r->fd_a = fd_a;
 	r->fd_b = fd_b;
@@ -387,6 +395,8 @@ dir_free(struct relay_dir *d)
 		close(d->pipe[0]);
 		close(d->pipe[1]);
 	}
+	if (d->limit_timer != NULL)
+		event_free(d->limit_timer);
 	free(d->copybuf);
 }
 
@@ -405,8 +415,6 @@ relay_free(struct relay *r)
 	event_del(&r->ev_read_b);
 	event_del(&r->ev_write_a);
 	event_del(&r->ev_write_b);
-	event_del(&r->ab.limit_timer);
-	event_del(&r->ba.limit_timer);
 	dir_free(&r->ab);
 	dir_free(&r->ba);
 	close(r->fd_a);
@@ -451,4 +459,13 @@ relay_set_limit(struct relay *r, struct tbucket *ab, struct tbucket *ba)
 	}
 	r->ab.limit = ab;
 	r->ba.limit = ba;
+	if (ab != NULL && r->ab.limit_timer == NULL)
+		r->ab.limit_timer = evtimer_new(event_get_base(&r->ev_read_a),
+		    relay_limit_ab, r);
+	if (ba != NULL && r->ba.limit_timer == NULL)
+		r->ba.limit_timer = evtimer_new(event_get_base(&r->ev_read_a),
+		    relay_limit_ba, r);
+	if ((ab != NULL && r->ab.limit_timer == NULL) ||
+	    (ba != NULL && r->ba.limit_timer == NULL))
+		fatalx("relay: out of memory for a limit timer");
 }
