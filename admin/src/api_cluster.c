@@ -100,6 +100,56 @@ cluster_get(yajl_val o, const char *key, yajl_type t)
 	return yajl_tree_get(o, path, t);
 }
 
+/* Appends one node item of the master's list: the documented keys, null
+ * where the master left one out. */
+static void
+cluster_node_json(struct kore_buf *b, yajl_val item)
+{
+	static const char *const keys[] = { "name", "advertise_addr", "status",
+	    "last_seen", "clients", "connections", "version", NULL };
+	yajl_val	v;
+
+	jw_open(b, '{');
+	for (int k = 0; keys[k] != NULL; k++) {
+		if ((v = cluster_get(item, keys[k], yajl_t_any)) != NULL)
+			cluster_jw_value(b, keys[k], v, 1);
+		else {
+			jw_key(b, keys[k]);
+			jw_raw(b, "null,");
+		}
+	}
+}
+
+/*
+ * Answers 200 {"<key>":[...]} with one item per object of the master's
+ * result array, written by item_fn (which opens the object), and frees
+ * the tree.
+ */
+static void
+cluster_send_array(struct admin_ctx *ctx, const char *key, yajl_val tree,
+    yajl_val result, void (*item_fn)(struct kore_buf *, yajl_val))
+{
+	struct kore_buf	b;
+	yajl_val	item;
+
+	kore_buf_init(&b, 4096);
+	jw_open(&b, '{');
+	jw_key(&b, key);
+	jw_open(&b, '[');
+	for (size_t i = 0; i < YAJL_GET_ARRAY(result)->len; i++) {
+		item = YAJL_GET_ARRAY(result)->values[i];
+		if (!YAJL_IS_OBJECT(item))
+			continue;
+		item_fn(&b, item);
+		jw_close(&b, '}');
+	}
+	jw_close(&b, ']');
+	jw_close(&b, '}');
+	yajl_tree_free(tree);
+	admin_json(ctx, 200, &b);
+	kore_buf_cleanup(&b);
+}
+
 /*
  * GET /api/nodes: {"items":[...]} as gotunnelctl nodes --json; 404
  * without [cluster]; 503 {"error":"cluster store unavailable"} while the
@@ -109,12 +159,8 @@ int
 api_nodes(struct admin_ctx *ctx)
 {
 	static const char *const none[] = { NULL };
-	static const char *const keys[] = { "name", "advertise_addr", "status",
-	    "last_seen", "clients", "connections", "version", NULL };
-	struct kore_buf	 b;
-	yajl_val	 tree, result, item, v;
+	yajl_val	 tree, result;
 	char		 err[256];
-	size_t		 i;
 	int		 rc;
 
 	if (admin_params_allow(ctx, none) == -1)
@@ -133,30 +179,7 @@ api_nodes(struct admin_ctx *ctx)
 		admin_error(ctx, 503, rc == 1 ? err : "master unreachable");
 		return KORE_RESULT_OK;
 	}
-	kore_buf_init(&b, 1024);
-	jw_open(&b, '{');
-	jw_key(&b, "items");
-	jw_open(&b, '[');
-	for (i = 0; i < YAJL_GET_ARRAY(result)->len; i++) {
-		item = YAJL_GET_ARRAY(result)->values[i];
-		if (!YAJL_IS_OBJECT(item))
-			continue;
-		jw_open(&b, '{');
-		for (int k = 0; keys[k] != NULL; k++) {
-			if ((v = cluster_get(item, keys[k], yajl_t_any)) != NULL)
-				cluster_jw_value(&b, keys[k], v, 1);
-			else {
-				jw_key(&b, keys[k]);
-				jw_raw(&b, "null,");
-			}
-		}
-		jw_close(&b, '}');
-	}
-	jw_close(&b, ']');
-	jw_close(&b, '}');
-	yajl_tree_free(tree);
-	admin_json(ctx, 200, &b);
-	kore_buf_cleanup(&b);
+	cluster_send_array(ctx, "items", tree, result, cluster_node_json);
 	return KORE_RESULT_OK;
 }
 
@@ -220,30 +243,13 @@ cluster_client(struct admin_ctx *ctx)
 int
 cluster_clients(struct admin_ctx *ctx)
 {
-	struct kore_buf	 b;
-	yajl_val	 tree, result, item;
+	yajl_val	 tree, result;
 	char		 err[256];
-	size_t		 i;
 
 	if (cluster_ask("clients", &tree, &result, err, sizeof(err)) != 0) {
 		kore_log(LOG_WARNING, "clients of the cluster: %s", err);
 		return -1;
 	}
-	kore_buf_init(&b, 4096);
-	jw_open(&b, '{');
-	jw_key(&b, "clients");
-	jw_open(&b, '[');
-	for (i = 0; i < YAJL_GET_ARRAY(result)->len; i++) {
-		item = YAJL_GET_ARRAY(result)->values[i];
-		if (!YAJL_IS_OBJECT(item))
-			continue;
-		cluster_client_json(&b, item);
-		jw_close(&b, '}');
-	}
-	jw_close(&b, ']');
-	jw_close(&b, '}');
-	yajl_tree_free(tree);
-	admin_json(ctx, 200, &b);
-	kore_buf_cleanup(&b);
+	cluster_send_array(ctx, "clients", tree, result, cluster_client_json);
 	return 0;
 }

@@ -210,7 +210,7 @@ class AdminOf:
         self.node = node
         self.dir = os.path.join(env.dir, "admin-" + node.name)
         www = os.path.join(self.dir, "www")
-        os.makedirs(www)
+        os.makedirs(www, exist_ok=True)  # a second try after a failed start
         with open(os.path.join(www, "index.html"), "w") as f:
             f.write("<!doctype html><title>gotunnel</title>")
         self.ini = os.path.join(self.dir, "gotunnel.ini")
