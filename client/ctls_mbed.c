@@ -586,7 +586,8 @@ ctls_op_pending(void *conn)
 
 static const struct tls_io_ops ctls_mbed_ops = {
 	ctls_op_read, ctls_op_write, ctls_op_shutdown, ctls_op_error,
-	ctls_op_free, ctls_op_pending
+	ctls_op_free, ctls_op_pending,
+	NULL, NULL		/* flush, unflushed: writes go straight out */
 };
 
 /* The bounded relay plain_fd <-> c on fd; takes both sockets and c. */

@@ -8,7 +8,9 @@
  * straight into the buffer SSL_write encrypts from, and SSL_read decrypts
  * straight into the buffer write(2) sends from: one copy each way, the
  * one encryption needs.  64 KiB per direction lets SSL_write emit four
- * full 16 KiB records per call.
+ * full 16 KiB records per step, which the library may gather and send
+ * with one write(2) (tls_io_ops.flush; relay_tls_ossl.c), and the reading
+ * side decrypts records until its buffer is full before one write(2).
  *
  * Bounded like the splice relay: while a direction's buffer is full its
  * source is not read.  Buffers exist only while bytes are in flight, so an
@@ -33,7 +35,7 @@
 #include "tls_io.h"
 #include "xmalloc.h"
 
-#define RT_BUF		(64 * 1024)
+#define RT_BUF		(64 * 1024)	/* of RELAY_TLS_BUF_ALLOC */
 #define RT_ROUNDS	16	/* bound on work per wakeup, for fairness */
 #define RT_FREE_BUFS	64	/* idle buffers kept for reuse (4 MiB) */
 #define RT_LIMIT_CHUNK	(16 * 1024)	/* a limited direction waits for this much */
@@ -72,12 +74,30 @@ struct relay_tls {
 static char	*free_bufs[RT_FREE_BUFS];
 static int	 nfree_bufs;
 
+/* A buffer of RELAY_TLS_BUF_ALLOC bytes (from the idle ones if any). */
+char *
+relay_tls_buf_get(void)
+{
+	return nfree_bufs > 0 ? free_bufs[--nfree_bufs] :
+	    xmalloc(RELAY_TLS_BUF_ALLOC);
+}
+
+/* Gives a buffer back for reuse (or to malloc when enough are idle). */
+void
+relay_tls_buf_put(char *buf)
+{
+	if (nfree_bufs < RT_FREE_BUFS)
+		free_bufs[nfree_bufs++] = buf;
+	else
+		free(buf);
+}
+
 /* Room at the tail of a buffer (taking one on first use). */
 static size_t
 buf_room(struct rt_buf *b)
 {
 	if (b->data == NULL)
-		b->data = nfree_bufs > 0 ? free_bufs[--nfree_bufs] : xmalloc(RT_BUF);
+		b->data = relay_tls_buf_get();
 	if (b->len == 0)
 		b->off = 0;
 	else if (b->off + b->len == RT_BUF && b->off > 0 && b->len < RT_BUF / 2) {
@@ -93,10 +113,7 @@ static void
 buf_release(struct rt_buf *b)
 {
 	if (b->len == 0 && b->data != NULL) {
-		if (nfree_bufs < RT_FREE_BUFS)
-			free_bufs[nfree_bufs++] = b->data;
-		else
-			free(b->data);
+		relay_tls_buf_put(b->data);
 		b->data = NULL;
 		b->off = 0;
 	}
@@ -186,7 +203,12 @@ rt_up(struct relay_tls *rt, int *progress)
 		} else if (errno != EAGAIN && errno != EINTR)
 			return -1;
 	}
-	if (rt->up.len > 0) {
+	/*
+	 * SSL_write returns after each record (SSL_MODE_ENABLE_PARTIAL_WRITE):
+	 * write them all, so that the library's gathered records leave in
+	 * one write(2) at the step's flush.
+	 */
+	while (rt->up.len > 0) {
 		enum tls_io	io;
 		ssize_t		w = rt->ops->write(rt->conn,
 				    rt->up.data + rt->up.off, rt->up.len, &io);
@@ -196,7 +218,9 @@ rt_up(struct relay_tls *rt, int *progress)
 			rt->up.len -= (size_t)w;
 			rt->bytes_up += (uint64_t)w;
 			*progress = 1;
-		} else switch (io) {
+			continue;
+		}
+		switch (io) {
 		case TLS_IO_WANT_WRITE:
 			rt->want_write = 1;
 			break;
@@ -206,6 +230,7 @@ rt_up(struct relay_tls *rt, int *progress)
 		default:
 			return -1;
 		}
+		break;
 	}
 	if (rt->p_eof && rt->up.len == 0 && !rt->up_done) {
 		enum tls_io s = rt->ops->shutdown(rt->conn);	/* close_notify */
@@ -228,7 +253,12 @@ rt_down(struct relay_tls *rt, int *progress)
 	ssize_t	n;
 	size_t	room;
 
-	if ((rt->t_ready || rt->ops->pending(rt->conn)) && !rt->t_eof &&
+	/*
+	 * Decrypt records until the buffer is full or the library and the
+	 * socket are dry, then write once: a bulk transfer sends 64 KiB per
+	 * write(2) rather than one 16 KiB record.
+	 */
+	while ((rt->t_ready || rt->ops->pending(rt->conn)) && !rt->t_eof &&
 	    !rt->throttled_down && (room = buf_room(&rt->down)) > 0 &&
 	    (room = rt_grant(rt->lim_down, room, &rt->throttled_down)) > 0) {
 		enum tls_io	io;
@@ -250,7 +280,9 @@ rt_down(struct relay_tls *rt, int *progress)
 		if (r > 0) {
 			rt->down.len += (size_t)r;
 			*progress = 1;
-		} else switch (io) {
+			continue;
+		}
+		switch (io) {
 		case TLS_IO_WANT_READ:
 			break;
 		case TLS_IO_WANT_WRITE:
@@ -263,6 +295,7 @@ rt_down(struct relay_tls *rt, int *progress)
 		default:
 			return -1;
 		}
+		break;
 	}
 	if (rt->down.len > 0) {
 		n = write(rt->pfd, rt->down.data + rt->down.off, rt->down.len);
@@ -279,6 +312,35 @@ rt_down(struct relay_tls *rt, int *progress)
 		shutdown(rt->pfd, SHUT_WR);
 	}
 	return 0;
+}
+
+/* Sends the records the TLS library gathered; -1 on a fatal error. */
+static int
+rt_flush(struct relay_tls *rt, int *progress)
+{
+	size_t before;
+
+	if (rt->ops->flush == NULL || (before = rt->ops->unflushed(rt->conn)) == 0)
+		return 0;
+	switch (rt->ops->flush(rt->conn)) {
+	case TLS_IO_OK:
+		*progress = 1;
+		return 0;
+	case TLS_IO_WANT_WRITE:
+		if (rt->ops->unflushed(rt->conn) < before)
+			*progress = 1;
+		rt->want_write = 1;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Bytes the TLS library gathered and has not sent yet. */
+static size_t
+rt_unflushed(const struct relay_tls *rt)
+{
+	return rt->ops->unflushed != NULL ? rt->ops->unflushed(rt->conn) : 0;
 }
 
 /* Sets an event on or off. */
@@ -300,7 +362,8 @@ rt_pump(struct relay_tls *rt)
 	for (int round = 0; progress && round < RT_ROUNDS; round++) {
 		progress = 0;
 		rt->want_write = rt->want_read = 0;
-		if (rt_up(rt, &progress) == -1 || rt_down(rt, &progress) == -1) {
+		if (rt_up(rt, &progress) == -1 || rt_down(rt, &progress) == -1 ||
+		    rt_flush(rt, &progress) == -1) {
 			char e[256];
 
 			log_debug("TLS relay: %s (errno %d)",
@@ -310,7 +373,7 @@ rt_pump(struct relay_tls *rt)
 			return;
 		}
 	}
-	if (rt->up_done && rt->down_done) {
+	if (rt->up_done && rt->down_done && rt_unflushed(rt) == 0) {
 		rt_finish(rt, "closed");
 		return;
 	}
@@ -462,5 +525,5 @@ relay_tls_bytes_down(const struct relay_tls *rt)
 size_t
 relay_tls_buffered(const struct relay_tls *rt)
 {
-	return rt->up.len + rt->down.len;
+	return rt->up.len + rt->down.len + rt_unflushed(rt);
 }

@@ -22,6 +22,11 @@ uint64_t	 relay_tls_bytes_up(const struct relay_tls *);
 uint64_t	 relay_tls_bytes_down(const struct relay_tls *);
 size_t		 relay_tls_buffered(const struct relay_tls *);
 void		 relay_tls_release_all(void);
+
+/* The relay's buffers (plain bytes, gathered records): one size, reused. */
+#define RELAY_TLS_BUF_ALLOC	(68 * 1024)
+char		*relay_tls_buf_get(void);
+void		 relay_tls_buf_put(char *);
 struct tbucket;
 void		 relay_tls_set_limit(struct relay_tls *, struct tbucket *up,
 		    struct tbucket *down);

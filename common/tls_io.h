@@ -31,7 +31,10 @@ enum tls_io { TLS_IO_OK, TLS_IO_WANT_READ, TLS_IO_WANT_WRITE, TLS_IO_EOF,
  * close_notify, ERROR); shutdown sends close_notify (OK when sent); error
  * describes the last failure; free releases conn (not its socket); pending
  * tells whether the library holds received bytes not yet returned by read
- * (epoll cannot see them).
+ * (epoll cannot see them).  flush sends what write gathered but has not
+ * sent yet (OK: nothing left, WANT_WRITE: wait for the socket), unflushed
+ * counts those bytes; a library that writes straight to the socket leaves
+ * both NULL.
  */
 struct tls_io_ops {
 	ssize_t		(*read)(void *conn, void *buf, size_t len, enum tls_io *);
@@ -41,6 +44,8 @@ struct tls_io_ops {
 	const char	*(*error)(void *conn, char *buf, size_t len);
 	void		(*free)(void *conn);
 	int		(*pending)(void *conn);
+	enum tls_io	(*flush)(void *conn);
+	size_t		(*unflushed)(void *conn);
 };
 
 /* tls_pin.c */

@@ -343,12 +343,11 @@ control_dispatch(struct session *s, const struct msg *m)
 		control_register(s, m);
 		break;
 	case MSG_HEARTBEAT:
-		s->dirty = 1;
+		/* Only last_rx moved: flush.c writes it every HB_WRITE_SECS. */
 		msg_init(&reply, MSG_HEARTBEAT_ACK);
 		control_send(s, &reply);
 		break;
 	case MSG_HEARTBEAT_ACK:
-		s->dirty = 1;
 		break;
 	default:
 		control_fail(s, "unexpected message type on a control connection");

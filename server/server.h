@@ -196,7 +196,8 @@ struct session {
 	unsigned		 nwaiting;
 	uint64_t		 bytes_in, bytes_out;
 	uint32_t		 live_conns;
-	int			 dirty;
+	int			 dirty;		/* counters or mappings changed */
+	time_t			 hb_written;	/* last_rx as last written to LMDB */
 	struct cred_sess	*cred;		/* per-client credential (cred.c), NULL: shared token */
 };
 TAILQ_HEAD(session_list, session);
@@ -254,6 +255,7 @@ struct worker {
 	uint64_t		 flush_bytes_in, flush_bytes_out;
 	uint32_t		 flush_new_conns;
 	size_t			 flushed_buffered;	/* relay buffer gauge on disk */
+	time_t			 hb_write_at;		/* next write of heartbeat times */
 	struct {
 		char		 result[64];
 		uint64_t	 n;

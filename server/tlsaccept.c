@@ -98,11 +98,17 @@ tlsaccept_peek(struct pending *p, short *wait)
 	case TLS_PEEK_OK:
 		owner = p->steered ? -1 : alpn_owner(h.alpn);
 		if (owner != -1 && owner != W->index) {
+			int fd = p->fd;
+
 			memset(&mm, 0, sizeof(mm));
 			mm.type = MESH_TLS_CONN;
 			snprintf(mm.id, sizeof(mm.id), "%s", p->addr);
-			worker_send_mesh(owner, &mm, p->fd);	/* takes fd */
+			/* Out of our epoll set before it leaves: once sent,
+			 * closing our copy would not remove it (the socket
+			 * lives on in the owner), and its bytes would wake
+			 * this worker for ever. */
 			pending_free(p, 0);
+			worker_send_mesh(owner, &mm, fd);	/* takes fd */
 			return TA_GONE;
 		}
 		break;

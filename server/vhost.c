@@ -191,12 +191,15 @@ vpeek_route(struct vpeek *p, const char *domain, const char *buf,
 	    (int)d.worker_index != W->index &&
 	    (int)d.worker_index < W->nworkers) {
 		struct mesh_msg mm;
+		int		fd;
 
 		memset(&mm, 0, sizeof(mm));
 		mm.type = MESH_VHOST_CONN;
 		snprintf(mm.id, sizeof(mm.id), "%s", kind);
-		worker_send_mesh((int)d.worker_index, &mm, p->fd);	/* takes fd */
+		fd = p->fd;
+		/* Out of our epoll set first (see tlsaccept_peek). */
 		vpeek_free(p, 0);
+		worker_send_mesh((int)d.worker_index, &mm, fd);	/* takes fd */
 		return;
 	}
 	vpeek_refuse(p, 404, "unknown host");

@@ -6,6 +6,7 @@ of test_tunnel.py run again over TLS."""
 import os
 import socket
 import struct
+import threading
 import time
 
 import lib
@@ -246,3 +247,56 @@ def test_tls_bad_client_hellos_do_not_hurt(env):
     check(echo_roundtrip(env.ports[0], b"still"), "tunnel broken after bad hellos")
     w = m.worker_pids()
     check(len(w) == 2 and all(lib.pid_alive(p) for p in w), "a worker died")
+
+
+def cpu_secs(pid):
+    """User + system CPU seconds of a process (0 if it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@test(timeout=90)
+def test_tls_handed_over_data_conns_leave_no_wakeups(env):
+    """A TLS data connection that reached the wrong worker is passed to its
+    owner after leaving the first worker's epoll set: while stalled relays
+    keep unread bytes in those sockets, no worker spins on them."""
+    env.enable_tls()
+    stop = threading.Event()
+    chunk = b"d" * 65536
+
+    def source(c, a):
+        c.settimeout(0.5)
+        while not stop.is_set():
+            try:
+                c.sendall(chunk)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    svc = env.service(source)
+    m = env.master(workers=2)
+    env.client(m, [{"name": "down", "local_port": svc.port, "remote_port": env.ports[0]}])
+    # Eight data connections: each lands on either worker (SO_REUSEPORT), so
+    # some are handed over (all eight on their owner: 1 in 256).
+    socks = []
+    for i in range(8):
+        s = env.sock(connect(env.ports[0], timeout=10))
+        s.settimeout(10)
+        check(s.recv(1) == b"d", "connection %d: no bytes from the local service" % i)
+        socks.append(s)
+    time.sleep(2)            # the relays fill their buffers and stop reading
+    pids = m.worker_pids()
+    before, t0 = sum(cpu_secs(p) for p in pids), time.monotonic()
+    time.sleep(3)
+    used, wall = sum(cpu_secs(p) for p in pids) - before, time.monotonic() - t0
+    stop.set()
+    check(used < 0.3 * wall, "the workers used %.2f s of CPU in %.1f s while every relay was stalled "
+          "(a handed-over socket still wakes the worker that passed it on?)" % (used, wall))
+    for i, s in enumerate(socks):
+        check(s.recv(65536)[:1] == b"d", "connection %d: reading again got nothing" % i)
+    env.note("workers' CPU while 8 relays were stalled: %.2f s in %.1f s" % (used, wall))
