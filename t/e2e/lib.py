@@ -433,6 +433,16 @@ def socket_report(ports, limit=40):
     return out[:limit] or ["(no socket on %r holds bytes)" % (ports,)]
 
 
+def cpu_secs(pid):
+    """User + system CPU seconds of a process (0 if it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)

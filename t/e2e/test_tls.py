@@ -249,15 +249,6 @@ def test_tls_bad_client_hellos_do_not_hurt(env):
     check(len(w) == 2 and all(lib.pid_alive(p) for p in w), "a worker died")
 
 
-def cpu_secs(pid):
-    """User + system CPU seconds of a process (0 if it is gone)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 @test(timeout=90)
 def test_tls_handed_over_data_conns_leave_no_wakeups(env):
@@ -291,9 +282,9 @@ def test_tls_handed_over_data_conns_leave_no_wakeups(env):
         socks.append(s)
     time.sleep(2)            # the relays fill their buffers and stop reading
     pids = m.worker_pids()
-    before, t0 = sum(cpu_secs(p) for p in pids), time.monotonic()
+    before, t0 = sum(lib.cpu_secs(p) for p in pids), time.monotonic()
     time.sleep(3)
-    used, wall = sum(cpu_secs(p) for p in pids) - before, time.monotonic() - t0
+    used, wall = sum(lib.cpu_secs(p) for p in pids) - before, time.monotonic() - t0
     stop.set()
     check(used < 0.3 * wall, "the workers used %.2f s of CPU in %.1f s while every relay was stalled "
           "(a handed-over socket still wakes the worker that passed it on?)" % (used, wall))

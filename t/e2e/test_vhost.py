@@ -181,6 +181,49 @@ def master_serves(port, host=b"a.example.org", want="A"):
 
 # ---------------------------------------------------------------- HTTP
 
+def wakeups(pid):
+    """Voluntary context switches of a process so far (0 if it is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@test(timeout=120)
+def test_vhost_handed_over_visitors_leave_no_wakeups(env):
+    """A visitor that reached the worker not serving its Host is passed on
+    after leaving the first worker's epoll set: the bytes of its upload
+    wake only the worker that relays them."""
+    m = vhost_master(env, workers=2)
+    vport = int(m.cfg["vhost_http_port"])
+    vclient(env, m, [{"name": "up", "local_port": site(env, "U"),
+                      "extra": {"type": "http", "custom_domains": "up.example.org"}}])
+    serving = {x["worker_pid"] for x in m.mappings()}
+    idle = [p for p in m.worker_pids() if p not in serving]
+    check(len(serving) == 1 and len(idle) == 1, "workers %r, serving %r" % (m.worker_pids(), serving))
+    before = wakeups(idle[0])
+    # Eight uploads of 16 MiB: each visitor lands on either worker
+    # (SO_REUSEPORT), so some are handed over (none: 1 in 256).
+    size, data = 16 << 20, lib.rnd_bytes(16 << 20, 21)
+    for i in range(8):
+        s = env.sock(lib.connect(vport, timeout=60))
+        s.sendall(b"POST /u HTTP/1.1\r\nHost: up.example.org\r\nContent-Length: %d\r\n\r\n" % size)
+        s.sendall(data)
+        got = site_json(*read_response(s, timeout=60)[::2])
+        check(got["length"] == size, "upload %d: the site got %d of %d bytes" % (i, got["length"], size))
+        s.close()
+    woke = wakeups(idle[0]) - before
+    # Its own timers wake it a few times a second; 128 MiB in 64 KiB
+    # segments would be ~1,000 wake-ups if the sockets it passed on woke it.
+    check(woke < 300, "the worker not serving up.example.org woke %d times during 8 uploads of 16 MiB "
+          "(a handed-over visitor still wakes the worker that passed it on?)" % woke)
+    env.note("the other worker woke %d times during 8 uploads of 16 MiB" % woke)
+
+
 @test(timeout=240)
 def test_vhost_http_two_sites_one_port(env):
     """Two clients behind one vhost_http_port, told apart by Host; 404 for an
