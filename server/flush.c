@@ -10,7 +10,7 @@
  * A heartbeat moves nothing but the client's last_heartbeat: those are
  * written for all sessions together every HB_WRITE_SECS, so that at
  * 50,000 clients a second's commit does not rewrite most client pages
- * (and their mapping rows) for a field the admin shows to the second.
+ * (and their mapping rows) only to say when each client was last heard.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -212,17 +212,16 @@ flush_session(MDB_txn *txn, struct session *s, time_t now)
 	struct pubconn		*pc;
 	struct db_client	 c;
 	struct db_mapping	 m;
-	int			 maps = s->dirty;
 
 	TAILQ_FOREACH(map, &s->mappings, entry)
 		TAILQ_FOREACH(pc, &map->conns, entry)
 			flush_conn(txn, s, map, pc);
 	if (!s->registered || (!s->dirty && !hb_write_due(s, now)))
 		return;
-	s->dirty = 0;
 	s->hb_written = s->last_rx;
+	/* Mapping rows change with traffic only, not with a heartbeat. */
 	TAILQ_FOREACH(map, &s->mappings, entry) {
-		if (!maps)
+		if (!s->dirty)
 			break;
 		memset(&m, 0, sizeof(m));
 		m.remote_port = map->remote_port;
@@ -235,6 +234,7 @@ flush_session(MDB_txn *txn, struct session *s, time_t now)
 		m.total_conns = map->total_conns;
 		db_mapping_update(&W->db, txn, &m);
 	}
+	s->dirty = 0;
 	memset(&c, 0, sizeof(c));
 	db_strlcpy(c.id, s->id, sizeof(c.id));
 	c.last_heartbeat = (int64_t)s->last_rx;
