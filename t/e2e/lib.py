@@ -433,6 +433,18 @@ def socket_report(ports, limit=40):
     return out[:limit] or ["(no socket on %r holds bytes)" % (ports,)]
 
 
+def proc_status(pid, key):
+    """The number after `key:` in /proc/PID/status (0 if the process is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def cpu_secs(pid):
     """User + system CPU seconds of a process (0 if it is gone)."""
     try:

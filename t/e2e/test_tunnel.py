@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 
+import lib
 from lib import (Proc, check, check_tunnel, connect, socket_report, echo_handler, echo_roundtrip, fail,
                  free_port, port_accepts, read_until_close, recv_exact, rnd_bytes,
                  run_cmd, sha256, test, wait_until)
@@ -339,14 +340,7 @@ def test_local_service_down_refuses_one_connection(env):
 
 
 def vm_rss_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return lib.proc_status(pid, "VmRSS")
 
 
 @test(timeout=150)

@@ -182,15 +182,8 @@ def master_serves(port, host=b"a.example.org", want="A"):
 # ---------------------------------------------------------------- HTTP
 
 def wakeups(pid):
-    """Voluntary context switches of a process so far (0 if it is gone)."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("voluntary_ctxt_switches:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    """Voluntary context switches of a process so far."""
+    return lib.proc_status(pid, "voluntary_ctxt_switches")
 
 
 @test(timeout=120)
